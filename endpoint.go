@@ -1,0 +1,251 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Endpoint is a subscriber: a URL that receives the events whose type
+// matches one of its EventTypes.
+type Endpoint struct {
+	// ID identifies the endpoint. Required, at most 256 bytes.
+	ID string
+	// Tenant scopes the endpoint: it receives events of its tenant and events
+	// that carry no tenant.
+	Tenant string
+	// URL is where deliveries are POSTed: absolute, http or https, with a
+	// host. Required.
+	URL string
+	// Description is free text for operators.
+	Description string
+	// EventTypes lists the event types the endpoint receives: exact names,
+	// "prefix.*" (every type below prefix) or "*". Empty means every type.
+	EventTypes []string
+	// Template reshapes the payload sent to this endpoint; empty sends the
+	// Standard Webhooks envelope {"type","timestamp","data"}. It is compiled
+	// by [Config.Transformer] when the endpoint is saved.
+	Template string
+	// Settings is JSON handed to the template (per-destination settings).
+	Settings json.RawMessage
+	// Headers are added to every request to the endpoint. The headers
+	// Hooklet sets itself (webhook-*, Content-Type, Content-Length, Host,
+	// User-Agent) cannot be overridden.
+	Headers map[string]string
+	// Secrets sign each request; every secret that has not expired signs,
+	// so a rotation keeps the old secret until its ExpiresAt.
+	Secrets []Secret
+	// Disabled stops deliveries: a disabled endpoint receives no new
+	// deliveries and its pending ones end failed (replayable).
+	Disabled bool
+	// DisabledReason says why Hooklet disabled the endpoint (for example
+	// "410 Gone"); empty when the host disabled it.
+	DisabledReason string
+	// MaxConcurrency caps the requests in flight to this endpoint.
+	// Defaults to [Config.EndpointConcurrency].
+	MaxConcurrency int
+	// Retry overrides [Config.Retry] for this endpoint when non-nil.
+	Retry *RetryPolicy
+	// CreatedAt and UpdatedAt are set when the endpoint is saved.
+	CreatedAt, UpdatedAt time.Time
+}
+
+// Secret is a key that signs requests to an endpoint. Its String and
+// GoString methods never reveal the key.
+type Secret struct {
+	// Key is the secret in its text form, e.g. "whsec_" followed by the
+	// base64 of 24 to 64 random bytes.
+	Key string
+	// ExpiresAt, when set, is the instant the secret stops signing. Use it to
+	// rotate: add the new secret and give the old one an expiry.
+	ExpiresAt time.Time
+}
+
+// String returns a redacted form of the secret.
+func (s Secret) String() string {
+	if s.ExpiresAt.IsZero() {
+		return "Secret{Key:[redacted]}"
+	}
+	return "Secret{Key:[redacted] ExpiresAt:" + s.ExpiresAt.Format(time.RFC3339) + "}"
+}
+
+// GoString returns a redacted form of the secret, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// activeAt reports whether the secret signs at time t.
+func (s Secret) activeAt(t time.Time) bool {
+	return s.ExpiresAt.IsZero() || t.Before(s.ExpiresAt)
+}
+
+// Limits on endpoint fields.
+const (
+	maxEndpointIDLen = 256
+	maxURLLen        = 2048
+	maxEventTypes    = 256
+	maxHeaders       = 64
+	maxSecrets       = 8
+)
+
+// reservedHeaders are set by Hooklet and cannot be configured per endpoint.
+var reservedHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Host": true, "User-Agent": true,
+	"Transfer-Encoding": true, "Connection": true,
+}
+
+// validate checks ep; it does not compile the template.
+func (ep *Endpoint) validate() error {
+	if ep.ID == "" {
+		return invalidEndpoint("ID", "is required", nil)
+	}
+	if len(ep.ID) > maxEndpointIDLen {
+		return invalidEndpoint("ID", fmt.Sprintf("longer than %d bytes", maxEndpointIDLen), nil)
+	}
+	if len(ep.Tenant) > maxTenantLen {
+		return invalidEndpoint("Tenant", fmt.Sprintf("longer than %d bytes", maxTenantLen), nil)
+	}
+	if err := validateURL(ep.URL); err != nil {
+		return err
+	}
+	if len(ep.EventTypes) > maxEventTypes {
+		return invalidEndpoint("EventTypes", fmt.Sprintf("more than %d patterns", maxEventTypes), nil)
+	}
+	for i, p := range ep.EventTypes {
+		if err := validatePattern(p); err != nil {
+			return invalidEndpoint(fmt.Sprintf("EventTypes[%d]", i), err.Error(), nil)
+		}
+	}
+	if len(ep.Settings) > 0 && !json.Valid(ep.Settings) {
+		return invalidEndpoint("Settings", "is not valid JSON", nil)
+	}
+	if len(ep.Headers) > maxHeaders {
+		return invalidEndpoint("Headers", fmt.Sprintf("more than %d headers", maxHeaders), nil)
+	}
+	for k, v := range ep.Headers {
+		if err := validateHeader(k, v); err != nil {
+			return invalidEndpoint("Headers["+k+"]", err.Error(), nil)
+		}
+	}
+	if len(ep.Secrets) > maxSecrets {
+		return invalidEndpoint("Secrets", fmt.Sprintf("more than %d secrets", maxSecrets), nil)
+	}
+	for i, s := range ep.Secrets {
+		if _, err := parseSecret(s.Key); err != nil {
+			return invalidEndpoint(fmt.Sprintf("Secrets[%d]", i), "malformed", err)
+		}
+	}
+	if ep.MaxConcurrency < 0 {
+		return invalidEndpoint("MaxConcurrency", "must not be negative", nil)
+	}
+	if ep.Retry != nil {
+		if err := ep.Retry.validate(); err != nil {
+			return invalidEndpoint("Retry", err.Error(), nil)
+		}
+	}
+	return nil
+}
+
+func validateURL(raw string) error {
+	if raw == "" {
+		return invalidEndpoint("URL", "is required", nil)
+	}
+	if len(raw) > maxURLLen {
+		return invalidEndpoint("URL", fmt.Sprintf("longer than %d bytes", maxURLLen), nil)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalidEndpoint("URL", "does not parse", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return invalidEndpoint("URL", "scheme must be http or https", nil)
+	}
+	if u.Hostname() == "" {
+		return invalidEndpoint("URL", "has no host", nil)
+	}
+	if u.User != nil {
+		return invalidEndpoint("URL", "must not carry credentials; use Headers", nil)
+	}
+	return nil
+}
+
+func validatePattern(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("empty pattern")
+	case len(p) > maxTypeLen:
+		return fmt.Errorf("longer than %d bytes", maxTypeLen)
+	case p == "*":
+		return nil
+	case strings.HasSuffix(p, ".*"):
+		p = strings.TrimSuffix(p, ".*")
+	}
+	if p == "" || strings.Contains(p, "*") {
+		return fmt.Errorf("%q: '*' is allowed only as the whole pattern or as a final \".*\"", p)
+	}
+	return nil
+}
+
+func validateHeader(name, value string) error {
+	if name == "" {
+		return fmt.Errorf("empty name")
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return fmt.Errorf("name has invalid character %q", name[i])
+		}
+	}
+	canon := textproto.CanonicalMIMEHeaderKey(name)
+	if reservedHeaders[canon] || strings.HasPrefix(canon, "Webhook-") {
+		return fmt.Errorf("is set by Hooklet and cannot be overridden")
+	}
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c == '\r' || c == '\n' || c == 0 {
+			return fmt.Errorf("value contains a control character")
+		}
+	}
+	return nil
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// matches reports whether ep should receive ev: enabled, tenant compatible
+// and one of its patterns matching the type.
+func (ep *Endpoint) matches(ev *Event) bool {
+	if ep.Disabled {
+		return false
+	}
+	if ev.Tenant != "" && ep.Tenant != ev.Tenant {
+		return false
+	}
+	if len(ep.EventTypes) == 0 {
+		return true
+	}
+	for _, p := range ep.EventTypes {
+		if typeMatches(p, ev.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+// typeMatches matches an event type against one pattern of
+// [Endpoint.EventTypes].
+func typeMatches(pattern, typ string) bool {
+	if pattern == "*" {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		// prefix ends with "."; "invoice.*" matches "invoice.paid" and
+		// "invoice.line.added" but not "invoice" itself.
+		return len(typ) > len(prefix) && strings.HasPrefix(typ, prefix)
+	}
+	return pattern == typ
+}

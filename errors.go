@@ -1,0 +1,90 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Match them with [errors.Is]; every error the package
+// returns for one of these conditions wraps the sentinel.
+var (
+	// ErrInvalidEvent is wrapped by every error that rejects an event handed
+	// to [Dispatcher.Emit] or [Dispatcher.EmitBatch]. Nothing is stored.
+	ErrInvalidEvent = errors.New("webhook: invalid event")
+
+	// ErrInvalidEndpoint is wrapped by every error that rejects an endpoint
+	// handed to [Dispatcher.PutEndpoint]. The stored endpoint is unchanged.
+	ErrInvalidEndpoint = errors.New("webhook: invalid endpoint")
+
+	// ErrInvalidConfig is wrapped by every error [New] returns for a bad
+	// [Config].
+	ErrInvalidConfig = errors.New("webhook: invalid config")
+
+	// ErrInvalidSecret is wrapped by errors about a malformed signing secret.
+	ErrInvalidSecret = errors.New("webhook: invalid secret")
+
+	// ErrNotFound reports that an endpoint, event or delivery does not exist.
+	// Stores map their backend's "no rows" condition to it.
+	ErrNotFound = errors.New("webhook: not found")
+
+	// ErrClosed is returned by a [Dispatcher] after [Dispatcher.Close] and by
+	// a [Store] that has been closed.
+	ErrClosed = errors.New("webhook: closed")
+
+	// ErrLeaseLost reports that a delivery's lease is no longer held by the
+	// caller: it expired and another owner leased the delivery, or it was
+	// released. The outcome or extension carrying the stale token is refused.
+	ErrLeaseLost = errors.New("webhook: lease lost")
+
+	// ErrAddressNotAllowed is returned when the dial guard refuses to connect
+	// to a loopback, private, link-local or metadata address. See
+	// [Config.AllowPrivateNetworks].
+	ErrAddressNotAllowed = errors.New("webhook: address not allowed")
+)
+
+// ValidationError describes why an event, endpoint or config was rejected.
+// It wraps one of [ErrInvalidEvent], [ErrInvalidEndpoint] or
+// [ErrInvalidConfig], and possibly a more specific cause such as
+// [ErrInvalidSecret].
+type ValidationError struct {
+	// Kind is the sentinel the error wraps, e.g. ErrInvalidEvent.
+	Kind error
+	// Field names the offending field, e.g. "Payload" or "Secrets[1]".
+	Field string
+	// Reason says what is wrong, in lowercase words.
+	Reason string
+	// Err is an optional underlying cause.
+	Err error
+}
+
+func (e *ValidationError) Error() string {
+	msg := fmt.Sprintf("%v: %s: %s", e.Kind, e.Field, e.Reason)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the kind sentinel and the underlying cause.
+func (e *ValidationError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Kind, e.Err}
+	}
+	return []error{e.Kind}
+}
+
+func invalidEvent(field, reason string) error {
+	return &ValidationError{Kind: ErrInvalidEvent, Field: field, Reason: reason}
+}
+
+func invalidEndpoint(field, reason string, cause error) error {
+	return &ValidationError{Kind: ErrInvalidEndpoint, Field: field, Reason: reason, Err: cause}
+}
+
+func invalidConfig(field, reason string) error {
+	return &ValidationError{Kind: ErrInvalidConfig, Field: field, Reason: reason}
+}
+
+// ErrPayloadTooLarge is wrapped, together with [ErrInvalidEvent], by the
+// error for an event whose payload exceeds [Config.MaxPayloadBytes].
+var ErrPayloadTooLarge = errors.New("webhook: payload too large")

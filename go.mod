@@ -1,0 +1,11 @@
+module github.com/hooklet/webhook
+
+go 1.26.8
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+	golang.org/x/sys v0.45.0 // indirect
+)

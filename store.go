@@ -1,0 +1,304 @@
+package webhook
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps endpoints, events, deliveries and attempts, and hands due
+// deliveries to the delivery engines that lease them. One Store may be
+// shared by many Dispatchers (in one process or, for stores that support it,
+// across processes); the Store, not the Dispatcher, guarantees that a
+// delivery is leased to at most one live owner at a time.
+//
+// Every method must be safe for concurrent use, honour ctx, and return
+// [ErrNotFound] for missing records and [ErrClosed] once the store is closed.
+// Stores never read the clock: every method that needs the time gets it in
+// its params (Now). storetest.Run proves an implementation.
+//
+// Records passed in are owned by the caller during the call only; records
+// returned belong to the caller.
+type Store interface {
+	// PutEndpoint creates or replaces an endpoint. The endpoint is already
+	// validated.
+	PutEndpoint(ctx context.Context, p *PutEndpointParams) error
+	// GetEndpoint returns one endpoint or ErrNotFound.
+	GetEndpoint(ctx context.Context, p *GetEndpointParams) (Endpoint, error)
+	// DeleteEndpoint removes an endpoint or returns ErrNotFound. Its
+	// deliveries stay; the engine ends pending ones as failed.
+	DeleteEndpoint(ctx context.Context, p *DeleteEndpointParams) error
+	// ListEndpoints returns endpoints in ID order, a page at a time.
+	ListEndpoints(ctx context.Context, p *ListEndpointsParams) (Page[Endpoint], error)
+
+	// Enqueue stores each event with its deliveries, all in one atomic and
+	// durable write: when it returns nil, every item is stored and survives
+	// a crash. An item whose event ID is already stored (or repeats an
+	// earlier item of the same call) is skipped whole: nothing new is
+	// written for it and it is not an error.
+	Enqueue(ctx context.Context, p *EnqueueParams) error
+
+	// Lease hands up to Limit due deliveries to Owner until Until. A
+	// delivery is due when it is pending and either its NextAttemptAt is at
+	// or before Now and it is not leased, or its lease expired at or before
+	// Now. Each lease carries a fresh token. Deliveries of the endpoints in
+	// ExcludeEndpoints are not leased. Deliveries are handed out earliest
+	// due first.
+	Lease(ctx context.Context, p *LeaseParams) ([]Lease, error)
+	// ExtendLeases moves the deadline of leases still held with the given
+	// tokens. Leases whose token is stale are listed in the result and left
+	// unchanged.
+	ExtendLeases(ctx context.Context, p *ExtendLeasesParams) (BatchResult, error)
+	// Complete records the outcomes of leased deliveries: each outcome's
+	// attempts are appended and the delivery moves to its next state, all
+	// in one durable write. Outcomes whose lease token is stale are refused
+	// (listed in the result, nothing of them written); the others are
+	// recorded.
+	Complete(ctx context.Context, p *CompleteParams) (BatchResult, error)
+	// Release gives leased deliveries back without an attempt: they become
+	// due at Now. Stale tokens are ignored.
+	Release(ctx context.Context, p *ReleaseParams) error
+	// NextDue returns the earliest instant at which Lease with the same
+	// ExcludeEndpoints could return a delivery, and false when no delivery is
+	// pending. The instant may be at or before Now.
+	NextDue(ctx context.Context, p *NextDueParams) (time.Time, bool, error)
+
+	// GetEvent returns one event or ErrNotFound.
+	GetEvent(ctx context.Context, p *GetEventParams) (Event, error)
+	// GetDelivery returns one delivery or ErrNotFound.
+	GetDelivery(ctx context.Context, p *GetDeliveryParams) (Delivery, error)
+	// ListDeliveries returns deliveries in ID order, filtered, a page at a
+	// time.
+	ListDeliveries(ctx context.Context, p *ListDeliveriesParams) (Page[Delivery], error)
+	// ListAttempts returns one delivery's attempts in the order they were
+	// made, a page at a time.
+	ListAttempts(ctx context.Context, p *ListAttemptsParams) (Page[Attempt], error)
+	// Redeliver makes a finished (succeeded or failed) delivery pending
+	// again, due at Now, keeping its attempts. A pending delivery is left as
+	// it is. Missing: ErrNotFound.
+	Redeliver(ctx context.Context, p *RedeliverParams) error
+	// Prune deletes up to Limit finished deliveries last updated before
+	// Before, with their attempts, and the events left with no delivery that
+	// were stored before Before. It returns how many deliveries it deleted;
+	// callers repeat while the count equals Limit.
+	Prune(ctx context.Context, p *PruneParams) (int, error)
+}
+
+// Page is one page of a listing. Next is the cursor of the following page,
+// empty on the last page.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// DeliveryState is where a delivery stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	// StatePending: waiting for its next attempt, or being attempted.
+	StatePending DeliveryState = "pending"
+	// StateSucceeded: an attempt got a 2xx answer.
+	StateSucceeded DeliveryState = "succeeded"
+	// StateFailed: attempts ran out, or a failure that retrying cannot fix
+	// (endpoint gone, template error). Replayable with Redeliver.
+	StateFailed DeliveryState = "failed"
+	// StateSkipped: the endpoint's template chose not to send this event.
+	StateSkipped DeliveryState = "skipped"
+)
+
+// Finished reports whether the state is final until a Redeliver.
+func (s DeliveryState) Finished() bool { return s != StatePending }
+
+// Delivery is one event on its way to one endpoint.
+type Delivery struct {
+	ID         string
+	EventID    string
+	EndpointID string
+	State      DeliveryState
+	// Attempts counts the attempts recorded so far.
+	Attempts int
+	// NextAttemptAt is when a pending delivery is next due.
+	NextAttemptAt time.Time
+	// LastStatusCode and LastError describe the latest attempt.
+	LastStatusCode int
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ErrorClass sorts attempt failures that got no HTTP answer, or could not be
+// sent at all.
+type ErrorClass string
+
+// Error classes of an [Attempt]. An attempt that got an HTTP answer has an
+// empty class and a StatusCode.
+const (
+	ClassNone             ErrorClass = ""
+	ClassTimeout          ErrorClass = "timeout"           // no answer within the request timeout
+	ClassConnection       ErrorClass = "connection"        // refused, reset, DNS, TLS
+	ClassBlocked          ErrorClass = "blocked"           // the dial guard refused the address
+	ClassTemplate         ErrorClass = "template"          // the template failed at render time
+	ClassEndpointDisabled ErrorClass = "endpoint_disabled" // the endpoint was disabled or deleted
+	ClassInternal         ErrorClass = "internal"          // anything else, e.g. a signer error
+)
+
+// Attempt records one try at sending a delivery.
+type Attempt struct {
+	DeliveryID string
+	// Number counts from 1 within the delivery.
+	Number    int
+	StartedAt time.Time
+	Duration  time.Duration
+	// StatusCode is the HTTP status, 0 when no answer came.
+	StatusCode int
+	ErrorClass ErrorClass
+	// Error describes the failure in words; never carries a secret.
+	Error string
+	// ResponseBody is the start of the response body, up to
+	// [Config.MaxResponseBodyBytes]; ResponseTruncated reports a longer body.
+	ResponseBody      []byte
+	ResponseTruncated bool
+}
+
+// Lease is a delivery handed to one owner until Until.
+type Lease struct {
+	Delivery Delivery
+	Event    Event
+	Token    string
+	Until    time.Time
+}
+
+// LeaseRef names a held lease.
+type LeaseRef struct {
+	DeliveryID string
+	Token      string
+}
+
+// BatchResult reports the items of a batch refused because their lease
+// token was stale ([ErrLeaseLost]).
+type BatchResult struct {
+	Stale []LeaseRef
+}
+
+// Outcome is what became of one leased delivery.
+type Outcome struct {
+	Lease LeaseRef
+	// Attempts made under this lease, in order, numbered from the
+	// delivery's Attempts+1.
+	Attempts []Attempt
+	// State is the delivery's next state; NextAttemptAt is used when it is
+	// StatePending.
+	State         DeliveryState
+	NextAttemptAt time.Time
+}
+
+// EnqueueItem is one event and the deliveries it fans out to.
+type EnqueueItem struct {
+	Event      Event
+	Deliveries []Delivery
+}
+
+// PutEndpointParams are the parameters of [Store.PutEndpoint].
+type PutEndpointParams struct {
+	Endpoint Endpoint
+}
+
+// GetEndpointParams are the parameters of [Store.GetEndpoint].
+type GetEndpointParams struct {
+	ID string
+}
+
+// DeleteEndpointParams are the parameters of [Store.DeleteEndpoint].
+type DeleteEndpointParams struct {
+	ID string
+}
+
+// ListEndpointsParams are the parameters of [Store.ListEndpoints].
+type ListEndpointsParams struct {
+	// Tenant, when set, lists only that tenant's endpoints.
+	Tenant string
+	Cursor string
+	// Limit caps the page size; 0 means a store default.
+	Limit int
+}
+
+// EnqueueParams are the parameters of [Store.Enqueue].
+type EnqueueParams struct {
+	Items []EnqueueItem
+	Now   time.Time
+}
+
+// LeaseParams are the parameters of [Store.Lease].
+type LeaseParams struct {
+	Owner            string
+	Now              time.Time
+	Until            time.Time
+	Limit            int
+	ExcludeEndpoints []string
+}
+
+// ExtendLeasesParams are the parameters of [Store.ExtendLeases].
+type ExtendLeasesParams struct {
+	Leases []LeaseRef
+	Now    time.Time
+	Until  time.Time
+}
+
+// CompleteParams are the parameters of [Store.Complete].
+type CompleteParams struct {
+	Outcomes []Outcome
+	Now      time.Time
+}
+
+// ReleaseParams are the parameters of [Store.Release].
+type ReleaseParams struct {
+	Leases []LeaseRef
+	Now    time.Time
+}
+
+// NextDueParams are the parameters of [Store.NextDue].
+type NextDueParams struct {
+	Now              time.Time
+	ExcludeEndpoints []string
+}
+
+// GetEventParams are the parameters of [Store.GetEvent].
+type GetEventParams struct {
+	ID string
+}
+
+// GetDeliveryParams are the parameters of [Store.GetDelivery].
+type GetDeliveryParams struct {
+	ID string
+}
+
+// ListDeliveriesParams are the parameters of [Store.ListDeliveries]. Empty
+// filters match everything.
+type ListDeliveriesParams struct {
+	EventID    string
+	EndpointID string
+	State      DeliveryState
+	Cursor     string
+	// Limit caps the page size; 0 means a store default.
+	Limit int
+}
+
+// ListAttemptsParams are the parameters of [Store.ListAttempts].
+type ListAttemptsParams struct {
+	DeliveryID string
+	Cursor     string
+	// Limit caps the page size; 0 means a store default.
+	Limit int
+}
+
+// RedeliverParams are the parameters of [Store.Redeliver].
+type RedeliverParams struct {
+	DeliveryID string
+	Now        time.Time
+}
+
+// PruneParams are the parameters of [Store.Prune].
+type PruneParams struct {
+	Before time.Time
+	Limit  int
+}
