@@ -29,6 +29,10 @@ type Endpoint struct {
 	// Standard Webhooks envelope {"type","timestamp","data"}. It is compiled
 	// by [Config.Transformer] when the endpoint is saved.
 	Template string
+	// ContentType is the Content-Type of a body that the template renders
+	// as a string. Defaults to "text/plain; charset=utf-8". Bodies rendered
+	// as JSON, and the default envelope, are sent as application/json.
+	ContentType string
 	// Settings is JSON handed to the template (per-destination settings).
 	Settings json.RawMessage
 	// Headers are added to every request to the endpoint. The headers
