@@ -18,24 +18,24 @@ func redeliverCases() []testCase {
 	return []testCase{
 		{"FinishedBecomesPendingAtNow", func(t *testing.T, s webhook.Store) {
 			for i, st := range []webhook.DeliveryState{webhook.StateSucceeded, webhook.StateFailed, webhook.StateSkipped} {
-					id := seedOne(t, s, i, endpointID(i), base)
-					finish(t, s, id, base, st, 500)
-					before := allAttempts(t, s, id, 0)
-					redeliver(t, s, id, at(time.Hour))
-					d := getDelivery(t, s, id)
-					require.Equal(t, webhook.StatePending, d.State)
-					requireSameInstant(t, at(time.Hour), d.NextAttemptAt, "NextAttemptAt")
-					require.Equal(t, 1, d.Attempts, "attempts kept")
-					require.Equal(t, before, allAttempts(t, s, id, 0))
-					require.Empty(t, lease(t, s, "a", at(time.Hour-time.Microsecond), at(2*time.Hour), 10, otherEndpoints(i)...))
-					l := leaseOne(t, s, "a", at(time.Hour), at(2*time.Hour), id)
-					// New attempts continue the numbering.
-					complete(t, s, at(time.Hour), webhook.Outcome{Lease: ref(l), State: webhook.StateSucceeded,
-						Attempts: []webhook.Attempt{attempt(id, 2, at(time.Hour), 200)}})
-					got := allAttempts(t, s, id, 0)
-					require.Len(t, got, 2)
-					require.Equal(t, []int{1, 2}, []int{got[0].Number, got[1].Number})
-					require.Equal(t, 2, getDelivery(t, s, id).Attempts, "state %s", st)
+				id := seedOne(t, s, i, endpointID(i), base)
+				finish(t, s, id, base, st, 500)
+				before := allAttempts(t, s, id, 0)
+				redeliver(t, s, id, at(time.Hour))
+				d := getDelivery(t, s, id)
+				require.Equal(t, webhook.StatePending, d.State)
+				requireSameInstant(t, at(time.Hour), d.NextAttemptAt, "NextAttemptAt")
+				require.Equal(t, 1, d.Attempts, "attempts kept")
+				require.Equal(t, before, allAttempts(t, s, id, 0))
+				require.Empty(t, lease(t, s, "a", at(time.Hour-time.Microsecond), at(2*time.Hour), 10, otherEndpoints(i)...))
+				l := leaseOne(t, s, "a", at(time.Hour), at(2*time.Hour), id)
+				// New attempts continue the numbering.
+				complete(t, s, at(time.Hour), webhook.Outcome{Lease: ref(l), State: webhook.StateSucceeded,
+					Attempts: []webhook.Attempt{attempt(id, 2, at(time.Hour), 200)}})
+				got := allAttempts(t, s, id, 0)
+				require.Len(t, got, 2)
+				require.Equal(t, []int{1, 2}, []int{got[0].Number, got[1].Number})
+				require.Equal(t, 2, getDelivery(t, s, id).Attempts, "state %s", st)
 			}
 		}},
 		{"PendingLeftAsIs", func(t *testing.T, s webhook.Store) {
