@@ -25,7 +25,6 @@ type queue struct {
 	leases     *bolt.Bucket
 	finished   *bolt.Bucket
 	dirty      map[string]struct{}
-	buf        []byte
 }
 
 func newQueue(tx *bolt.Tx) *queue {
@@ -54,8 +53,8 @@ func (q *queue) getDelivery(id string) (webhook.Delivery, bool, error) {
 }
 
 func (q *queue) putDelivery(d *webhook.Delivery) error {
-	q.buf = encodeDelivery(q.buf[:0], d)
-	return q.deliveries.Put([]byte(d.ID), q.buf)
+	// bbolt keeps the value until commit: every Put gets its own buffer.
+	return q.deliveries.Put([]byte(d.ID), encodeDelivery(nil, d))
 }
 
 func (q *queue) addDue(endpointID string, t time.Time, deliveryID string) error {
@@ -81,8 +80,7 @@ func (q *queue) getLease(deliveryID string) (leaseRecord, bool, error) {
 }
 
 func (q *queue) putLease(deliveryID string, l *leaseRecord) error {
-	q.buf = encodeLease(q.buf[:0], l)
-	return q.leases.Put([]byte(deliveryID), q.buf)
+	return q.leases.Put([]byte(deliveryID), encodeLease(nil, l))
 }
 
 // dueAt is where a pending delivery sits in the due index: its lease
@@ -213,8 +211,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 			if events.Get(evKey) != nil {
 				continue
 			}
-			q.buf = encodeEvent(q.buf[:0], &it.Event, p.Now)
-			if err := events.Put(evKey, q.buf); err != nil {
+			if err := events.Put(evKey, encodeEvent(nil, &it.Event, p.Now)); err != nil {
 				return err
 			}
 			if len(it.Deliveries) == 0 {
@@ -528,8 +525,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			for j := range o.Attempts {
 				a := o.Attempts[j]
 				d.Attempts++
-				q.buf = encodeAttempt(q.buf[:0], &a)
-				if err := attempts.Put(attemptKey(d.ID, d.Attempts), q.buf); err != nil {
+				if err := attempts.Put(attemptKey(d.ID, d.Attempts), encodeAttempt(nil, &a)); err != nil {
 					return err
 				}
 				d.LastStatusCode = a.StatusCode

@@ -145,10 +145,11 @@ func openDB(path string, o *Options) (db *bolt.DB, err error) {
 		}
 	}()
 	db, err = bolt.Open(path, o.FileMode, &bolt.Options{
-		Timeout:        o.Timeout,
-		NoSync:         o.NoSync,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout: o.Timeout,
+		NoSync:  o.NoSync,
+		// The freelist stays synced: without it bbolt rebuilds the list at
+		// Open in a goroutine that panics, beyond recovery, on a damaged file.
+		FreelistType: bolt.FreelistMapType,
 	})
 	switch {
 	case err == nil:
