@@ -4,12 +4,14 @@
 //   - emit: Emit from -c concurrent emitters on bbolt, against raw bbolt
 //     group commit (DB.Batch) of comparable records (the event plus its
 //     deliveries);
+//
 //   - lone emit: one Emit at a time, against one raw bbolt Update at a time;
+//
 //   - deliver: a backlog of -events events, signed, 1 KiB, every attempt
 //     recorded, against a raw keep-alive POST loop that signs each request
 //     the same way, both aimed at the same loopback receiver.
 //
-//	go run ./examples/loadtest -d 5s
+//     go run ./examples/loadtest -d 5s
 package main
 
 import (
@@ -113,8 +115,7 @@ func newDispatcher(name, url string) (*webhook.Dispatcher, *boltstore.Store, err
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true, Workers: *conc,
-})
+	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true, Workers: *conc})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
