@@ -386,8 +386,19 @@ func TestCloseFinishesInFlight(t *testing.T) {
 	}
 	dl, err := ms.ListDeliveries(ctx, &webhook.ListDeliveriesParams{})
 	require.NoError(t, err)
+	pending := 0
 	for _, it := range dl.Items {
-		require.Equal(t, webhook.StateSucceeded, it.State)
-		require.Equal(t, 1, it.Attempts)
+		if it.EventID == "evt_1" || it.State != webhook.StatePending {
+			require.Equal(t, webhook.StateSucceeded, it.State, "in flight at Close: finished")
+			require.Equal(t, 1, it.Attempts)
+			continue
+		}
+		require.Zero(t, it.Attempts, "never leased before Close")
+		pending++
 	}
+	// Whatever stayed pending is not held by a lease.
+	now := time.Now().Add(time.Hour) // past any NextAttemptAt
+	leases, err := ms.Lease(ctx, &webhook.LeaseParams{Owner: "other", Now: now, Until: now.Add(time.Minute), Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, leases, pending)
 }
