@@ -397,7 +397,7 @@ func TestCloseFinishesInFlight(t *testing.T) {
 		pending++
 	}
 	// Whatever stayed pending is not held by a lease.
-	now := time.Now().Add(time.Hour) // past any NextAttemptAt
+	now := time.Now() // past every NextAttemptAt, before any lease deadline
 	leases, err := ms.Lease(ctx, &webhook.LeaseParams{Owner: "other", Now: now, Until: now.Add(time.Minute), Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, leases, pending)
