@@ -55,8 +55,18 @@ func leaseCases() []testCase {
 			require.Equal(t, "evt_1", l.Delivery.EventID)
 			require.Equal(t, "ep_a", l.Delivery.EndpointID)
 			require.Equal(t, 0, l.Delivery.Attempts)
+			requireSameInstant(t, d.CreatedAt, l.Delivery.CreatedAt, "CreatedAt")
+			// A store may move NextAttemptAt and UpdatedAt while a
+			// delivery is leased, so they are not compared here.
 			require.Equal(t, normEvent(ev), normEvent(l.Event))
 			require.Equal(t, `{"id": "in_1",  "amount":42}`, string(l.Event.Payload))
+		}},
+		{"ReturnsCopy", func(t *testing.T, s webhook.Store) {
+			id := seedOne(t, s, 1, "ep_a", base)
+			l := leaseOne(t, s, "a", base, at(time.Minute), id)
+			l.Event.Payload[2] = 'X'
+			l.Event.Attributes["correlation_id"] = "changed"
+			require.Equal(t, normEvent(newEvent(eventID(1))), normEvent(getEvent(t, s, eventID(1))))
 		}},
 		{"ExcludesEndpoints", func(t *testing.T, s webhook.Store) {
 			seedOne(t, s, 1, "ep_a", base)
