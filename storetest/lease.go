@@ -80,6 +80,16 @@ func leaseCases() []testCase {
 			ls = lease(t, s, "owner", base, at(time.Minute), 10)
 			require.Equal(t, []string{deliveryID(1), deliveryID(4)}, leaseIDs(ls))
 		}},
+		{"LimitAppliesAfterExclusion", func(t *testing.T, s webhook.Store) {
+			// Excluded deliveries due earlier do not use up the Limit.
+			for i := range 5 {
+				seedOne(t, s, i, "ep_slow", at(-time.Hour+time.Duration(i)*time.Second))
+			}
+			seedOne(t, s, 5, "ep_a", at(-time.Minute))
+			seedOne(t, s, 6, "ep_b", base)
+			ls := lease(t, s, "owner", base, at(time.Minute), 2, "ep_slow")
+			require.Equal(t, []string{deliveryID(5), deliveryID(6)}, leaseIDs(ls))
+		}},
 		{"NotAgainBeforeUntil", func(t *testing.T, s webhook.Store) {
 			id := seedOne(t, s, 1, "ep_a", base)
 			leaseOne(t, s, "a", base, at(time.Minute), id)
