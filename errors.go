@@ -88,3 +88,8 @@ func invalidConfig(field, reason string) error {
 // ErrPayloadTooLarge is wrapped, together with [ErrInvalidEvent], by the
 // error for an event whose payload exceeds [Config.MaxPayloadBytes].
 var ErrPayloadTooLarge = errors.New("webhook: payload too large")
+
+// ErrInvalidTx is wrapped by the error of [Dispatcher.EmitTx] when the
+// transaction is not of the store's kind, or the store cannot enqueue in a
+// host transaction.
+var ErrInvalidTx = errors.New("webhook: invalid transaction")

@@ -302,3 +302,35 @@ type PruneParams struct {
 	Before time.Time
 	Limit  int
 }
+
+// TxEnqueuer is implemented by stores that can enqueue inside a transaction
+// the host already holds (for PostgreSQL, a pgx.Tx), so that the webhook
+// exists if and only if the host's own writes commit. See
+// [Dispatcher.EmitTx].
+type TxEnqueuer interface {
+	// EnqueueTx does what [Store.Enqueue] does, inside tx, without
+	// committing it. It returns an error wrapping [ErrInvalidTx] when tx is
+	// not a transaction of the store's kind.
+	EnqueueTx(ctx context.Context, tx any, p *EnqueueParams) error
+}
+
+// Notifier is implemented by stores shared by several processes. It tells
+// the local engine about changes made by other processes, so that no
+// process has to poll.
+type Notifier interface {
+	// Notifications returns a channel that receives a value after another
+	// process (or a transaction committed through [TxEnqueuer]) may have
+	// made deliveries due, or changed endpoints. Values may be coalesced and
+	// may be lost; the engine still honours [Store.NextDue]. The channel is
+	// closed when the store is closed.
+	Notifications() <-chan Notification
+}
+
+// Notification is one change reported by a [Notifier].
+type Notification struct {
+	// EndpointsChanged reports that endpoints were created, replaced or
+	// deleted; the receiver reloads them.
+	EndpointsChanged bool
+	// DeliveriesDue reports that deliveries were enqueued or released.
+	DeliveriesDue bool
+}
