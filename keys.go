@@ -64,6 +64,8 @@ type KeyError struct {
 	Detail string
 }
 
+// Error describes the problem without the key: "webhook: invalid secret:
+// whsec_ key: bad base64".
 func (e *KeyError) Error() string {
 	msg := ErrInvalidSecret.Error() + ": "
 	if e.Prefix != "" {
