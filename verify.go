@@ -210,7 +210,9 @@ func verify(keys []*parsedKey, h http.Header, body []byte, tolerance time.Durati
 		content  *[]byte             // id.ts.body for v1a, built on first use
 		entries  int
 		matched  bool
-		sigBytes [ed25519.SignatureSize]byte
+		// Decode may write up to DecodedLen(len(src)) bytes: 66 for the 88
+		// characters of an unpadded v1a signature.
+		sigBytes [ed25519.SignatureSize + 3]byte
 	)
 	defer func() {
 		if content != nil {
@@ -259,11 +261,12 @@ func verify(keys []*parsedKey, h http.Header, body []byte, tolerance time.Durati
 				if err != nil || n != ed25519.SignatureSize {
 					continue
 				}
+				sig := sigBytes[:ed25519.SignatureSize]
 				if content == nil {
 					content = signedContent(id, tsb, body)
 				}
 				for _, k := range keys {
-					if k.kind != keyHMAC && ed25519.Verify(k.pub, *content, sigBytes[:]) {
+					if k.kind != keyHMAC && ed25519.Verify(k.pub, *content, sig) {
 						matched = true
 						break
 					}

@@ -94,6 +94,8 @@ func TestVerify(t *testing.T) {
 		{"V1aSigningKey", sk.Key, signed(now, sk), body, now, nil},
 		{"V1aBodyChanged", pk, signed(now, sk), []byte("{}"), now, ErrInvalidSignature},
 		{"V1aWrongKey", pk, signed(now, sec), body, now, ErrInvalidSignature},
+		{"V1aUnpadded", pk, with(good, HeaderSignature, "v1a,"+strings.Repeat("0", 88)), body, now, ErrInvalidSignature},
+		{"V1Unpadded", sec.Key, with(good, HeaderSignature, "v1,"+strings.Repeat("0", 44)), body, now, ErrInvalidSignature},
 		{"BadKey", "whsec_short", good, body, now, ErrInvalidSecret},
 	}
 	for _, tt := range tests {
