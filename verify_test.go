@@ -208,7 +208,18 @@ func FuzzVerify(f *testing.F) {
 	f.Add(specID, "0001614265330", "v1a,"+strings.Repeat("A", 86)+"==", []byte(specBody))
 	f.Add("a.b", "1614265330", "v1,"+strings.Repeat("/", 43)+"=", []byte("\x00\xff"))
 
+	spec := http.Header{}
+	spec.Set(HeaderID, specID)
+	spec.Set(HeaderTimestamp, ts)
+	spec.Set(HeaderSignature, specSig)
+
 	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte) {
+		// The spec's valid signature accepts its own body and no other.
+		err := VerifyAt(key, spec, body, time.Minute, time.Unix(specTS, 0))
+		if (err == nil) != (string(body) == specBody) {
+			t.Fatalf("spec signature with body %q: %v", body, err)
+		}
+
 		h := http.Header{}
 		h.Set(HeaderID, id)
 		h.Set(HeaderTimestamp, ts)
@@ -217,7 +228,7 @@ func FuzzVerify(f *testing.F) {
 		if n, err := strconv.ParseInt(ts, 10, 64); err == nil && n > 0 && n < 1<<40 {
 			now = time.Unix(n, 0)
 		}
-		err := VerifyAt(key, h, body, time.Minute, now)
+		err = VerifyAt(key, h, body, time.Minute, now)
 		if err != nil {
 			return
 		}

@@ -191,7 +191,7 @@ const (
 	Done
 )
 
-// Seen remembers webhook-ids in bounded memory: at most max ids, each for
+// Seen remembers webhook-ids in bounded memory: at most size ids, each for
 // at most ttl. Ids leave in the order they arrived, so memory stays flat
 // however many events come. It is safe for concurrent use.
 //
@@ -213,10 +213,10 @@ type seenEntry struct {
 	done bool
 }
 
-// NewSeen returns a Seen holding at most max ids for ttl each, reading
+// NewSeen returns a Seen holding at most size ids for ttl each, reading
 // the time from now.
-func NewSeen(max int, ttl time.Duration, now func() time.Time) *Seen {
-	return &Seen{max: max, ttl: ttl, now: now, ids: make(map[string]*list.Element)}
+func NewSeen(size int, ttl time.Duration, now func() time.Time) *Seen {
+	return &Seen{max: size, ttl: ttl, now: now, ids: make(map[string]*list.Element)}
 }
 
 // Begin claims id: it returns New (and the caller must call Finish),
