@@ -206,10 +206,10 @@ func verify(keys []*parsedKey, h http.Header, body []byte, tolerance time.Durati
 
 	tsb := []byte(ts)
 	var (
-		sums     [][sha256.Size]byte // v1 expectations, one per whsec_ key, computed on first use
-		content  *[]byte             // id.ts.body for v1a, built on first use
-		entries  int
-		matched  bool
+		sums    [][sha256.Size]byte // v1 expectations, one per whsec_ key, computed on first use
+		content *[]byte             // id.ts.body for v1a, built on first use
+		entries int
+		matched bool
 		// Decode may write up to DecodedLen(len(src)) bytes: 66 for the 88
 		// characters of an unpadded v1a signature.
 		sigBytes [ed25519.SignatureSize + 3]byte
