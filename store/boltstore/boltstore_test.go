@@ -443,7 +443,7 @@ func TestOpenRandomDamage(t *testing.T) {
 	require.NoError(t, err)
 	pageSize := os.Getpagesize()
 
-	for seed := range 40 {
+	for seed := range damageSeeds {
 		t.Run(fmt.Sprintf("Seed%d", seed), func(t *testing.T) {
 			t.Parallel()
 			raw := append([]byte{}, clean...)
@@ -473,3 +473,6 @@ func TestOpenRandomDamage(t *testing.T) {
 		})
 	}
 }
+
+// damageSeeds is how many damaged copies TestOpenRandomDamage tries.
+const damageSeeds = 40

@@ -285,13 +285,15 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	return dl, d.done()
 }
 
-// eventRecord is an event with the instant it was stored.
+// eventRecord is an event with the instant it was stored and the IDs of
+// its deliveries in ID order.
 type eventRecord struct {
 	webhook.Event
-	StoredAt time.Time
+	StoredAt   time.Time
+	Deliveries []string
 }
 
-func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time) []byte {
+func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries []string) []byte {
 	e := encoder{b: buf}
 	e.byte(recordVersion)
 	e.string(ev.Type)
@@ -300,6 +302,7 @@ func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time) []byte {
 	e.bytes(ev.Payload)
 	e.stringMap(ev.Attributes)
 	e.time(storedAt)
+	e.strings(deliveries)
 	return e.b
 }
 
@@ -313,6 +316,7 @@ func decodeEvent(id string, b []byte) (eventRecord, error) {
 	r.Payload = d.bytes()
 	r.Attributes = d.stringMap()
 	r.StoredAt = d.time()
+	r.Deliveries = d.strings()
 	return r, d.done()
 }
 

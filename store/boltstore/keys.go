@@ -12,7 +12,8 @@ import (
 var (
 	// bucketEndpoints: endpoint ID -> endpoint record.
 	bucketEndpoints = []byte("endpoints")
-	// bucketEvents: event ID -> event record.
+	// bucketEvents: event ID -> event record, which lists the IDs of the
+	// event's deliveries (fixed when it is enqueued).
 	bucketEvents = []byte("events")
 	// bucketDeliveries: delivery ID -> delivery record.
 	bucketDeliveries = []byte("deliveries")
@@ -20,8 +21,6 @@ var (
 	bucketAttempts = []byte("attempts")
 	// bucketLeases: delivery ID -> lease record, for leased deliveries only.
 	bucketLeases = []byte("leases")
-	// bucketEventDeliveries: (event ID, delivery ID) -> nothing.
-	bucketEventDeliveries = []byte("event_deliveries")
 	// bucketEndpointDeliveries: (endpoint ID, delivery ID) -> nothing.
 	bucketEndpointDeliveries = []byte("endpoint_deliveries")
 	// bucketDue: (endpoint ID, due time, delivery ID) -> nothing, for every
@@ -44,7 +43,7 @@ var (
 
 var allBuckets = [][]byte{
 	bucketEndpoints, bucketEvents, bucketDeliveries, bucketAttempts,
-	bucketLeases, bucketEventDeliveries, bucketEndpointDeliveries,
+	bucketLeases, bucketEndpointDeliveries,
 	bucketDue, bucketHeads, bucketHeadIndex, bucketFinished, bucketOrphans,
 }
 

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -35,7 +36,6 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			ids = append(ids, string(k[timeLen:]))
 		}
 		attempts := tx.Bucket(bucketAttempts)
-		byEvent := tx.Bucket(bucketEventDeliveries)
 		byEndpoint := tx.Bucket(bucketEndpointDeliveries)
 		events := tx.Bucket(bucketEvents)
 		orphans := tx.Bucket(bucketOrphans)
@@ -54,9 +54,6 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			if err := deletePrefix(attempts, prefixKey(id)); err != nil {
 				return err
 			}
-			if err := byEvent.Delete(pairKey(d.EventID, id)); err != nil {
-				return err
-			}
 			if err := byEndpoint.Delete(pairKey(d.EndpointID, id)); err != nil {
 				return err
 			}
@@ -68,12 +65,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		}
 		// Events whose last delivery went: delete them if old enough, else
 		// remember them as orphans for a later Prune.
-		ec := byEvent.Cursor()
 		for evID := range touched {
-			prefix := prefixKey(evID)
-			if k, _ := ec.Seek(prefix); hasPrefix(k, prefix) {
-				continue
-			}
 			v := events.Get([]byte(evID))
 			if v == nil {
 				continue
@@ -81,6 +73,11 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			r, err := decodeEvent(evID, v)
 			if err != nil {
 				return corrupt("event", evID, err)
+			}
+			if slices.ContainsFunc(r.Deliveries, func(id string) bool {
+				return q.deliveries.Get([]byte(id)) != nil
+			}) {
+				continue
 			}
 			if r.StoredAt.Before(p.Before) {
 				err = events.Delete([]byte(evID))

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -171,28 +172,12 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Delivery]{}
 		q := newQueue(tx)
-		// ids walks the chosen index in delivery ID order.
-		var (
-			c      *bolt.Cursor
-			prefix []byte
-		)
-		switch {
-		case p.EventID != "":
-			c, prefix = tx.Bucket(bucketEventDeliveries).Cursor(), prefixKey(p.EventID)
-		case p.EndpointID != "":
-			c, prefix = tx.Bucket(bucketEndpointDeliveries).Cursor(), prefixKey(p.EndpointID)
-		default:
-			c = q.deliveries.Cursor()
-		}
-		var k []byte
-		if p.Cursor != "" {
-			k, _ = seekAfter(c, append(append([]byte{}, prefix...), p.Cursor...))
-		} else {
-			k, _ = c.Seek(prefix)
+		next, err := deliveryIDs(tx, p)
+		if err != nil {
+			return err
 		}
 		scanned, lastRead := 0, ""
-		for ; hasPrefix(k, prefix); k, _ = c.Next() {
-			id := string(k[len(prefix):])
+		for id, ok := next(); ok; id, ok = next() {
 			if scanned == ListScanLimit {
 				page.Next = lastRead
 				return nil
@@ -220,6 +205,60 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 		return nil
 	})
 	return page, err
+}
+
+// deliveryIDs returns an iterator over the IDs of the deliveries that may
+// match p, in ID order, after p.Cursor: the event's own list, the endpoint
+// index, or every delivery.
+func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, bool), error) {
+	if p.EventID != "" {
+		var ids []string
+		if v := tx.Bucket(bucketEvents).Get([]byte(p.EventID)); v != nil {
+			r, err := decodeEvent(p.EventID, v)
+			if err != nil {
+				return nil, corrupt("event", p.EventID, err)
+			}
+			ids = r.Deliveries
+		}
+		if p.Cursor != "" {
+			i, found := slices.BinarySearch(ids, p.Cursor)
+			if found {
+				i++
+			}
+			ids = ids[i:]
+		}
+		return func() (string, bool) {
+			if len(ids) == 0 {
+				return "", false
+			}
+			id := ids[0]
+			ids = ids[1:]
+			return id, true
+		}, nil
+	}
+	var (
+		c      *bolt.Cursor
+		prefix []byte
+	)
+	if p.EndpointID != "" {
+		c, prefix = tx.Bucket(bucketEndpointDeliveries).Cursor(), prefixKey(p.EndpointID)
+	} else {
+		c = tx.Bucket(bucketDeliveries).Cursor()
+	}
+	var k []byte
+	if p.Cursor != "" {
+		k, _ = seekAfter(c, append(append([]byte{}, prefix...), p.Cursor...))
+	} else {
+		k, _ = c.Seek(prefix)
+	}
+	return func() (string, bool) {
+		if !hasPrefix(k, prefix) {
+			return "", false
+		}
+		id := string(k[len(prefix):])
+		k, _ = c.Next()
+		return id, true
+	}, nil
 }
 
 // ListAttempts returns one delivery's attempts in the order they were made.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -189,13 +190,18 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	return s.update(func(tx *bolt.Tx) error {
 		q := newQueue(tx)
 		events := tx.Bucket(bucketEvents)
-		byEvent := tx.Bucket(bucketEventDeliveries)
 		byEndpoint := tx.Bucket(bucketEndpointDeliveries)
 		orphans := tx.Bucket(bucketOrphans)
+		// IDs grow with time, so these buckets are appended to: fill their
+		// pages instead of leaving half of each empty.
+		for _, b := range []*bolt.Bucket{events, q.deliveries, byEndpoint, q.due} {
+			b.FillPercent = appendFillPercent
+		}
 		var seen map[string]struct{}
 		if len(p.Items) > 1 {
 			seen = make(map[string]struct{}, len(p.Items))
 		}
+		var dlvIDs []string
 		for i := range p.Items {
 			it := &p.Items[i]
 			if it.Event.ID == "" {
@@ -211,22 +217,14 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 			if events.Get(evKey) != nil {
 				continue
 			}
-			if err := events.Put(evKey, encodeEvent(nil, &it.Event, p.Now)); err != nil {
-				return err
-			}
-			if len(it.Deliveries) == 0 {
-				if err := orphans.Put(timeKey(p.Now, it.Event.ID), nil); err != nil {
-					return err
-				}
-			}
+			dlvIDs = dlvIDs[:0]
 			for j := range it.Deliveries {
 				d := it.Deliveries[j]
 				if d.ID == "" {
 					return fmt.Errorf("boltstore: enqueue: event %q: delivery %d has no ID", it.Event.ID, j)
 				}
-				if d.EventID == "" {
-					d.EventID = it.Event.ID
-				}
+				dlvIDs = append(dlvIDs, d.ID)
+				d.EventID = it.Event.ID
 				if d.State == "" {
 					d.State = webhook.StatePending
 				}
@@ -237,9 +235,6 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 					d.UpdatedAt = p.Now
 				}
 				if err := q.putDelivery(&d); err != nil {
-					return err
-				}
-				if err := byEvent.Put(pairKey(d.EventID, d.ID), nil); err != nil {
 					return err
 				}
 				if err := byEndpoint.Put(pairKey(d.EndpointID, d.ID), nil); err != nil {
@@ -255,10 +250,23 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 					return err
 				}
 			}
+			slices.Sort(dlvIDs)
+			if err := events.Put(evKey, encodeEvent(nil, &it.Event, p.Now, dlvIDs)); err != nil {
+				return err
+			}
+			if len(it.Deliveries) == 0 {
+				if err := orphans.Put(timeKey(p.Now, it.Event.ID), nil); err != nil {
+					return err
+				}
+			}
 		}
 		return q.fixHeads()
 	})
 }
+
+// appendFillPercent is the bbolt FillPercent of buckets whose keys mostly
+// arrive in ascending order.
+const appendFillPercent = 0.95
 
 // candidate is a due delivery found by Lease.
 type candidate struct {

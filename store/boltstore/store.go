@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -136,6 +137,7 @@ func Open(path string, opts *Options) (*Store, error) {
 // openDB opens the bbolt file, turning a panic on a damaged file into
 // ErrCorrupt.
 func openDB(path string, o *Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {
@@ -197,7 +199,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) (err error) {
 	if s.closed.Load() {
 		return webhook.ErrClosed
 	}
-	defer recoverCorrupt(&err)
+	defer recoverCorrupt(&err, debug.SetPanicOnFault(true))
 	return mapErr(s.db.Update(fn))
 }
 
@@ -206,11 +208,16 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) (err error) {
 	if s.closed.Load() {
 		return webhook.ErrClosed
 	}
-	defer recoverCorrupt(&err)
+	defer recoverCorrupt(&err, debug.SetPanicOnFault(true))
 	return mapErr(s.db.View(fn))
 }
 
-func recoverCorrupt(err *error) {
+// recoverCorrupt turns a panic of bbolt on damaged data into ErrCorrupt.
+// bbolt reads the file through a read-only memory map, so a damaged page
+// can also make it read outside the map: with panic-on-fault set for the
+// transaction's goroutine, that fault is a panic too instead of a crash.
+func recoverCorrupt(err *error, oldPanicOnFault bool) {
+	debug.SetPanicOnFault(oldPanicOnFault)
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("%w: %v", ErrCorrupt, r)
 	}
