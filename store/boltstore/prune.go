@@ -35,10 +35,10 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		for k, _ := c.First(); k != nil && len(ids) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
 			ids = append(ids, string(k[timeLen:]))
 		}
-		attempts := tx.Bucket(bucketAttempts)
-		byEndpoint := tx.Bucket(bucketEndpointDeliveries)
-		events := tx.Bucket(bucketEvents)
-		orphans := tx.Bucket(bucketOrphans)
+		attempts := sp(tx, spaceAttempts)
+		byEndpoint := sp(tx, spaceEndpointIndex)
+		events := sp(tx, spaceEvents)
+		orphans := sp(tx, spaceOrphans)
 		touched := make(map[string]struct{})
 		for _, id := range ids {
 			d, ok, err := q.getDelivery(id)
@@ -54,7 +54,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			if err := deletePrefix(attempts, prefixKey(id)); err != nil {
 				return err
 			}
-			if err := byEndpoint.Delete(pairKey(d.EndpointID, id)); err != nil {
+			if err := byEndpoint.Delete(endpointDeliveryKey(d.EndpointID, id)); err != nil {
 				return err
 			}
 			if err := q.deliveries.Delete([]byte(id)); err != nil {
@@ -98,7 +98,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 
 // pruneOrphans deletes up to limit events with no delivery stored before
 // before.
-func pruneOrphans(events, orphans *bolt.Bucket, before []byte, limit int) error {
+func pruneOrphans(events, orphans space, before []byte, limit int) error {
 	var keys [][]byte
 	c := orphans.Cursor()
 	for k, _ := c.First(); k != nil && len(keys) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
@@ -116,7 +116,7 @@ func pruneOrphans(events, orphans *bolt.Bucket, before []byte, limit int) error 
 }
 
 // deletePrefix deletes every key of b that starts with prefix.
-func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+func deletePrefix(b space, prefix []byte) error {
 	var keys [][]byte
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {

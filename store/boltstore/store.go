@@ -118,10 +118,8 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path}
 	if err := s.update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
+		if err := initLayout(tx); err != nil {
+			return err
 		}
 		return releaseAllLeases(tx)
 	}); err != nil {
@@ -132,6 +130,26 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, &OpenError{Path: path, Err: err}
 	}
 	return s, nil
+}
+
+// initLayout creates the data bucket of a new file, or checks the layout
+// version of an existing one.
+func initLayout(tx *bolt.Tx) error {
+	if tx.Bucket(bucketData) == nil {
+		for _, name := range [][]byte{bucketData, bucketEvents} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return sp(tx, spaceMeta).Put([]byte("version"), []byte(layoutVersion))
+	}
+	if tx.Bucket(bucketEvents) == nil {
+		return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, bucketEvents)
+	}
+	if v := sp(tx, spaceMeta).Get([]byte("version")); string(v) != layoutVersion {
+		return fmt.Errorf("%w: layout version %q, want %q", ErrCorrupt, v, layoutVersion)
+	}
+	return nil
 }
 
 // openDB opens the bbolt file, turning a panic on a damaged file into
