@@ -224,6 +224,10 @@ func (d *decoder) version() {
 	}
 }
 
+// more reports whether bytes remain: fields added to a record later are
+// read only when they do, so records written before keep decoding.
+func (d *decoder) more() bool { return d.err == nil && len(d.b) > 0 }
+
 // done reports the decoding error, if any.
 func (d *decoder) done() error { return d.err }
 
