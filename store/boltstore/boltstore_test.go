@@ -176,6 +176,7 @@ func TestOpenLocked(t *testing.T) {
 	require.ErrorIs(t, err, boltstore.ErrLocked)
 	var oe *boltstore.OpenError
 	require.ErrorAs(t, err, &oe)
+	require.Equal(t, "boltstore: open "+path+": file is locked by another process: waited 100ms", err.Error())
 	require.Less(t, time.Since(start), 5*time.Second)
 }
 
@@ -476,3 +477,18 @@ func TestOpenRandomDamage(t *testing.T) {
 
 // damageSeeds is how many damaged copies TestOpenRandomDamage tries.
 const damageSeeds = 40
+
+func TestEnqueueDuplicateDeliveryID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	enqueue(t, st, item("evt_1", "dlv_1"))
+	err := st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_2", "dlv_1")}, Now: t0})
+	require.ErrorContains(t, err, "already stored")
+	// Nothing of the refused call was written.
+	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_2"})
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
+	require.NoError(t, err)
+	require.Equal(t, "evt_1", d.EventID)
+}

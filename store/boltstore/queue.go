@@ -221,6 +221,9 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 					return fmt.Errorf("boltstore: enqueue: event %q: delivery %d has no ID", it.Event.ID, j)
 				}
 				dlvIDs = append(dlvIDs, d.ID)
+				if q.deliveries.Get([]byte(d.ID)) != nil {
+					return fmt.Errorf("boltstore: enqueue: event %q: delivery ID %q is already stored", it.Event.ID, d.ID)
+				}
 				d.EventID = it.Event.ID
 				if d.State == "" {
 					d.State = webhook.StatePending

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -54,7 +55,9 @@ type OpenError struct {
 	Err error
 }
 
-func (e *OpenError) Error() string { return "boltstore: open " + e.Path + ": " + e.Err.Error() }
+func (e *OpenError) Error() string {
+	return "boltstore: open " + e.Path + ": " + strings.TrimPrefix(e.Err.Error(), "boltstore: ")
+}
 
 // Unwrap returns the cause.
 func (e *OpenError) Unwrap() error { return e.Err }
