@@ -492,3 +492,28 @@ func TestEnqueueDuplicateDeliveryID(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "evt_1", d.EventID)
 }
+
+func TestPruneManyEventsWithoutDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	var items []webhook.EnqueueItem
+	for i := range 25 {
+		items = append(items, item(fmt.Sprintf("evt_%02d", i)))
+	}
+	enqueue(t, st, items...)
+	calls := 0
+	for {
+		calls++
+		n, err := st.Prune(ctx, &webhook.PruneParams{Before: t0.Add(time.Hour), Limit: 10})
+		require.NoError(t, err)
+		if n < 10 {
+			break
+		}
+	}
+	require.Equal(t, 3, calls)
+	for i := range 25 {
+		_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: fmt.Sprintf("evt_%02d", i)})
+		require.ErrorIs(t, err, webhook.ErrNotFound)
+	}
+}

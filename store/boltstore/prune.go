@@ -13,9 +13,10 @@ import (
 // oldest first, with their attempts, and the events left with no delivery
 // that were stored before Before. Each call is one transaction bounded by
 // Limit (default [PruneLimitDefault]), so it never holds the write lock for
-// long; it returns how many deliveries it deleted, and callers repeat while
-// that equals Limit. Events that never had a delivery are deleted up to
-// Limit per call as well.
+// long. Events left with no delivery are deleted up to Limit per call as
+// well. It returns how many deliveries it deleted, or Limit when such
+// events remain to be deleted, so that callers that repeat while the count
+// equals Limit leave nothing prunable behind.
 func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, err
@@ -88,7 +89,11 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 				return err
 			}
 		}
-		return pruneOrphans(events, orphans, before, limit)
+		more, err := pruneOrphans(events, orphans, before, limit)
+		if more {
+			n = max(n, limit)
+		}
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -97,22 +102,27 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 }
 
 // pruneOrphans deletes up to limit events with no delivery stored before
-// before.
-func pruneOrphans(events, orphans space, before []byte, limit int) error {
+// before, and reports whether more may remain.
+func pruneOrphans(events, orphans space, before []byte, limit int) (bool, error) {
 	var keys [][]byte
+	more := false
 	c := orphans.Cursor()
-	for k, _ := c.First(); k != nil && len(keys) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
+	for k, _ := c.First(); k != nil && string(k[:timeLen]) < string(before); k, _ = c.Next() {
+		if len(keys) == limit {
+			more = true
+			break
+		}
 		keys = append(keys, append([]byte{}, k...))
 	}
 	for _, k := range keys {
 		if err := events.Delete(k[timeLen:]); err != nil {
-			return err
+			return false, err
 		}
 		if err := orphans.Delete(k); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return more, nil
 }
 
 // deletePrefix deletes every key of b that starts with prefix.
