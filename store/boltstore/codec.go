@@ -248,6 +248,9 @@ var stateNames = [...]webhook.DeliveryState{
 
 // encodeDelivery encodes everything of d but its ID, which is the key.
 func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
+	if buf == nil {
+		buf = make([]byte, 0, 64+len(d.EventID)+len(d.EndpointID)+len(d.LastError))
+	}
 	e := encoder{b: buf}
 	e.byte(recordVersion)
 	e.string(d.EventID)
@@ -298,6 +301,16 @@ type eventRecord struct {
 }
 
 func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries []string) []byte {
+	if buf == nil {
+		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.Payload)
+		for k, v := range ev.Attributes {
+			n += 4 + len(k) + len(v)
+		}
+		for _, id := range deliveries {
+			n += 2 + len(id)
+		}
+		buf = make([]byte, 0, n)
+	}
 	e := encoder{b: buf}
 	e.byte(recordVersion)
 	e.string(ev.Type)
