@@ -378,6 +378,9 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	}
 	e.time(ep.CreatedAt)
 	e.time(ep.UpdatedAt)
+	e.string(string(ep.Signature.Kind))
+	e.string(ep.Signature.Header)
+	e.string(ep.Signature.Prefix)
 	return e.b
 }
 
@@ -418,6 +421,11 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 	}
 	ep.CreatedAt = d.time()
 	ep.UpdatedAt = d.time()
+	if d.more() { // absent from records written before signature schemes
+		ep.Signature.Kind = webhook.SignatureKind(d.string())
+		ep.Signature.Header = d.string()
+		ep.Signature.Prefix = d.string()
+	}
 	return ep, d.done()
 }
 

@@ -18,10 +18,11 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt"},
-		reflect.TypeFor[webhook.Secret]():      {"Key", "ExpiresAt"},
-		reflect.TypeFor[webhook.RetryPolicy](): {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
-		reflect.TypeFor[webhook.Event]():       {"ID", "Type", "Tenant", "Time", "Payload", "Attributes"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature"},
+		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
+		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
+		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
+		reflect.TypeFor[webhook.Event]():           {"ID", "Type", "Tenant", "Time", "Payload", "Attributes"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
 			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt"},
 		reflect.TypeFor[webhook.Attempt](): {"DeliveryID", "Number", "StartedAt", "Duration", "StatusCode",
@@ -45,6 +46,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		Secrets: []webhook.Secret{{Key: "whsec_k", ExpiresAt: ts}}, Disabled: true, DisabledReason: "410 Gone",
 		MaxConcurrency: 3, Retry: &webhook.RetryPolicy{Jitter: -1, MaxRetryAfter: time.Minute},
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
+		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -62,10 +64,19 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a, gotA)
 
-	// Truncated records are errors, never panics.
+	// Truncated records are errors, never panics; the one exception is a
+	// record cut right before the signature scheme, which is how records
+	// written before schemes existed look.
 	full := encodeEndpoint(nil, &ep)
+	sig := ep.Signature
+	legacy := len(full) - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
-		_, err := decodeEndpoint("ep", full[:i])
+		got, err := decodeEndpoint("ep", full[:i])
+		if i == legacy {
+			require.NoError(t, err)
+			require.Zero(t, got.Signature)
+			continue
+		}
 		require.Error(t, err)
 	}
 }
