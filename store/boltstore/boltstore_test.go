@@ -290,9 +290,13 @@ func TestLeaseOrderAndExclude(t *testing.T) {
 	require.Equal(t, "evt_a0000", got[0].Event.ID)
 	require.Equal(t, json.RawMessage(`{"id":"in_1"}`), got[0].Event.Payload)
 
-	// Leased ones come back after their lease expires, in due order.
-	again := lease(t, st, t0.Add(5*time.Second+time.Minute), 4)
+	// Leased ones come back when their lease expires, at their
+	// NextAttemptAt: before the rest of ep_big's backlog, after
+	// nothing else.
+	again := lease(t, st, t0.Add(5*time.Second+time.Minute-time.Microsecond), 4)
 	require.Equal(t, []string{"dlv_a0003", "dlv_a0004", "dlv_a0005", "dlv_a0006"}, ids(again))
+	again = lease(t, st, t0.Add(5*time.Second+2*time.Minute), 6)
+	require.Equal(t, []string{"dlv_a0000", "dlv_a0001", "dlv_a0002", "dlv_a0003", "dlv_a0004", "dlv_a0005"}, ids(again))
 }
 
 func TestLeaseMergesEndpoints(t *testing.T) {

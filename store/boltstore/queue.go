@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"time"
@@ -80,21 +78,7 @@ func (q *queue) getLease(deliveryID string) (leaseRecord, bool, error) {
 	return l, true, nil
 }
 
-func (q *queue) putLease(deliveryID string, l *leaseRecord) error {
-	return q.leases.Put([]byte(deliveryID), encodeLease(nil, l))
-}
-
-// dueAt is where a pending delivery sits in the due index: its lease
-// deadline while leased, else its NextAttemptAt.
-func (q *queue) dueAt(d *webhook.Delivery) (time.Time, bool, error) {
-	l, ok, err := q.getLease(d.ID)
-	if err != nil || !ok {
-		return d.NextAttemptAt, false, err
-	}
-	return l.Until, true, nil
-}
-
-// finish moves a delivery out of the pending queue into the finished index.
+// addFinished adds a delivery to the finished index.
 func (q *queue) addFinished(d *webhook.Delivery) error {
 	return q.finished.Put(timeKey(d.UpdatedAt, d.ID), nil)
 }
@@ -139,8 +123,10 @@ func (q *queue) fixHeads() error {
 	return nil
 }
 
-// releaseAllLeases puts every leased delivery back at its NextAttemptAt,
-// which is in the past (it was due when leased), so it is due at once.
+// releaseAllLeases puts every delivery that a file of an earlier version
+// left leased back at its NextAttemptAt, which is in the past (it was due
+// when leased), so it is due at once. Leases now live in memory only (see
+// leaseTable); files written since hold none.
 func releaseAllLeases(tx *bolt.Tx) error {
 	q := newQueue(tx)
 	var ids []string
@@ -299,10 +285,12 @@ func (h *cursorHeap) Pop() any {
 }
 
 // scanDue returns up to limit deliveries due at now, earliest first, outside
-// exclude. It merges the per-endpoint due lists, opening an endpoint's list
-// only when the head index shows it could hold the next delivery, so it
-// reads about limit entries plus one per endpoint passed over.
-func scanDue(tx *bolt.Tx, now time.Time, limit int, exclude map[string]struct{}) []candidate {
+// exclude, passing over those that held blocks. It merges the
+// per-endpoint due lists, opening an endpoint's list only when the head
+// index shows it could hold the next delivery, so it reads about limit
+// entries, plus one per endpoint passed over, plus the leased entries it
+// steps over (no more than the leases held). The caller holds held.mu.
+func scanDue(tx *bolt.Tx, now time.Time, limit int, exclude map[string]struct{}, held *leaseTable) []candidate {
 	due := sp(tx, spaceEndpointIndex)
 	hc := sp(tx, spaceHeadIndex).Cursor()
 	nowKey := appendTime(nil, now)
@@ -333,11 +321,13 @@ func scanDue(tx *bolt.Tx, now time.Time, limit int, exclude map[string]struct{})
 		if bytes.Compare(r[:timeLen], nowKey) > 0 {
 			break
 		}
-		out = append(out, candidate{
-			endpointID: e.endpointID,
-			deliveryID: string(r[timeLen:]),
-			due:        parseTime(r[:timeLen]),
-		})
+		if !held.blocks(r[timeLen:], now) {
+			out = append(out, candidate{
+				endpointID: e.endpointID,
+				deliveryID: string(r[timeLen:]),
+				due:        parseTime(r[:timeLen]),
+			})
+		}
 		if k, _ := e.c.Next(); hasPrefix(k, e.prefix) {
 			e.key = k
 			heap.Fix(&h, 0)
@@ -359,274 +349,3 @@ func excludeSet(ids []string) map[string]struct{} {
 	return m
 }
 
-// newToken returns a fresh random lease token.
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
-}
-
-// Lease hands up to Limit due deliveries to Owner until Until, earliest due
-// first, each with a fresh random token. A Limit of 0 or less leases
-// nothing.
-func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Lease, error) {
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	if p.Limit <= 0 {
-		return nil, nil
-	}
-	var out []webhook.Lease
-	err := s.update(func(tx *bolt.Tx) error {
-		out = nil
-		cands := scanDue(tx, p.Now, p.Limit, excludeSet(p.ExcludeEndpoints))
-		if len(cands) == 0 {
-			return nil
-		}
-		q := newQueue(tx)
-		events := sp(tx, spaceEvents)
-		evCache := make(map[string]webhook.Event)
-		out = make([]webhook.Lease, 0, len(cands))
-		for _, c := range cands {
-			d, ok, err := q.getDelivery(c.deliveryID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return corrupt("due index entry", c.deliveryID, fmt.Errorf("delivery missing"))
-			}
-			ev, ok := evCache[d.EventID]
-			if !ok {
-				v := events.Get([]byte(d.EventID))
-				if v == nil {
-					return corrupt("delivery", d.ID, fmt.Errorf("event %q missing", d.EventID))
-				}
-				r, err := decodeEvent(d.EventID, v)
-				if err != nil {
-					return corrupt("event", d.EventID, err)
-				}
-				ev = r.Event
-				evCache[d.EventID] = ev
-			} else {
-				ev = cloneEvent(ev)
-			}
-			l := leaseRecord{Until: p.Until, Token: newToken(), Owner: p.Owner}
-			if err := q.putLease(d.ID, &l); err != nil {
-				return err
-			}
-			if err := q.delDue(c.endpointID, c.due, d.ID); err != nil {
-				return err
-			}
-			if err := q.addDue(c.endpointID, p.Until, d.ID); err != nil {
-				return err
-			}
-			out = append(out, webhook.Lease{Delivery: d, Event: ev, Token: l.Token, Until: p.Until})
-		}
-		return q.fixHeads()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// cloneEvent copies the parts of ev that a caller could modify, so that
-// two leases never share a payload or attribute map.
-func cloneEvent(ev webhook.Event) webhook.Event {
-	if ev.Payload != nil {
-		ev.Payload = append([]byte{}, ev.Payload...)
-	}
-	if ev.Attributes != nil {
-		m := make(map[string]string, len(ev.Attributes))
-		for k, v := range ev.Attributes {
-			m[k] = v
-		}
-		ev.Attributes = m
-	}
-	return ev
-}
-
-// heldLease returns the delivery a ref names when the ref's token is the
-// one held, with its lease.
-func (q *queue) heldLease(ref webhook.LeaseRef) (webhook.Delivery, leaseRecord, bool, error) {
-	l, ok, err := q.getLease(ref.DeliveryID)
-	if err != nil || !ok || l.Token != ref.Token || ref.Token == "" {
-		return webhook.Delivery{}, l, false, err
-	}
-	d, ok, err := q.getDelivery(ref.DeliveryID)
-	if err != nil || !ok || d.State != webhook.StatePending {
-		return d, l, false, err
-	}
-	return d, l, true, nil
-}
-
-// ExtendLeases moves the deadline of the leases still held with the given
-// tokens to Until; the others are listed in the result as stale.
-func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams) (webhook.BatchResult, error) {
-	var res webhook.BatchResult
-	if err := s.begin(ctx); err != nil {
-		return res, err
-	}
-	if len(p.Leases) == 0 {
-		return res, nil
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		res = webhook.BatchResult{}
-		q := newQueue(tx)
-		for _, ref := range p.Leases {
-			d, l, ok, err := q.heldLease(ref)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				res.Stale = append(res.Stale, ref)
-				continue
-			}
-			if err := q.delDue(d.EndpointID, l.Until, d.ID); err != nil {
-				return err
-			}
-			l.Until = p.Until
-			if err := q.putLease(d.ID, &l); err != nil {
-				return err
-			}
-			if err := q.addDue(d.EndpointID, l.Until, d.ID); err != nil {
-				return err
-			}
-		}
-		return q.fixHeads()
-	})
-	return res, err
-}
-
-// Complete records the outcomes of leased deliveries in one durable
-// transaction. Attempts are stored numbered from the delivery's Attempts+1
-// in the order given; outcomes whose token is stale are listed in the
-// result and nothing of them is written.
-func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhook.BatchResult, error) {
-	var res webhook.BatchResult
-	if err := s.begin(ctx); err != nil {
-		return res, err
-	}
-	if len(p.Outcomes) == 0 {
-		return res, nil
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		res = webhook.BatchResult{}
-		q := newQueue(tx)
-		attempts := sp(tx, spaceAttempts)
-		for i := range p.Outcomes {
-			o := &p.Outcomes[i]
-			d, l, ok, err := q.heldLease(o.Lease)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				res.Stale = append(res.Stale, o.Lease)
-				continue
-			}
-			if err := q.leases.Delete([]byte(d.ID)); err != nil {
-				return err
-			}
-			if err := q.delDue(d.EndpointID, l.Until, d.ID); err != nil {
-				return err
-			}
-			for j := range o.Attempts {
-				a := o.Attempts[j]
-				d.Attempts++
-				if err := attempts.Put(attemptKey(d.ID, d.Attempts), encodeAttempt(nil, &a)); err != nil {
-					return err
-				}
-				d.LastStatusCode = a.StatusCode
-				d.LastError = a.Error
-			}
-			state := o.State
-			if state == "" {
-				state = webhook.StatePending
-			}
-			d.State = state
-			d.UpdatedAt = p.Now
-			if state.Finished() {
-				if err := q.addFinished(&d); err != nil {
-					return err
-				}
-			} else {
-				d.NextAttemptAt = o.NextAttemptAt
-				if err := q.addDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
-					return err
-				}
-			}
-			if err := q.putDelivery(&d); err != nil {
-				return err
-			}
-		}
-		return q.fixHeads()
-	})
-	return res, err
-}
-
-// Release gives leased deliveries back without an attempt: they are due at
-// Now. Stale tokens are ignored.
-func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	if len(p.Leases) == 0 {
-		return nil
-	}
-	return s.update(func(tx *bolt.Tx) error {
-		q := newQueue(tx)
-		for _, ref := range p.Leases {
-			d, l, ok, err := q.heldLease(ref)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			if err := q.leases.Delete([]byte(d.ID)); err != nil {
-				return err
-			}
-			if err := q.delDue(d.EndpointID, l.Until, d.ID); err != nil {
-				return err
-			}
-			d.NextAttemptAt = p.Now
-			d.UpdatedAt = p.Now
-			if err := q.addDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
-				return err
-			}
-			if err := q.putDelivery(&d); err != nil {
-				return err
-			}
-		}
-		return q.fixHeads()
-	})
-}
-
-// NextDue returns the earliest instant at which Lease with the same
-// ExcludeEndpoints could return a delivery, and false when none is pending.
-// It reads one index entry per excluded endpoint at most, plus one.
-func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Time, bool, error) {
-	if err := s.begin(ctx); err != nil {
-		return time.Time{}, false, err
-	}
-	exclude := excludeSet(p.ExcludeEndpoints)
-	var (
-		at    time.Time
-		found bool
-	)
-	err := s.view(func(tx *bolt.Tx) error {
-		c := sp(tx, spaceHeadIndex).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if _, skip := exclude[string(k[timeLen:])]; skip {
-				continue
-			}
-			at, found = parseTime(k[:timeLen]), true
-			return nil
-		}
-		return nil
-	})
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	return at, found, nil
-}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	webhook "github.com/hooklet/webhook"
 )
 
@@ -67,4 +69,40 @@ func TestPagesPerCommit(t *testing.T) {
 		t.Logf("enqueue %d items: pages/commit=%.1f writes/commit=%.1f", per,
 			float64(pages)/float64(commits), float64(writes)/float64(commits))
 	}
+}
+
+// TestLeaseWritesNothing checks that leasing and extending leases leave the
+// file alone: leases live in memory.
+func TestLeaseWritesNothing(t *testing.T) {
+	t.Parallel()
+	st, err := Open(filepath.Join(t.TempDir(), "x.db"), &Options{NoSync: true})
+	require.NoError(t, err)
+	defer st.Close()
+	ctx := context.Background()
+	t0 := time.Unix(1e9, 0)
+	items := make([]webhook.EnqueueItem, 10)
+	for i := range items {
+		id := fmt.Sprintf("%026d", i)
+		items[i] = webhook.EnqueueItem{Event: webhook.Event{ID: "evt_" + id, Type: "x"},
+			Deliveries: []webhook.Delivery{{ID: "dlv_" + id, EndpointID: "ep_1", NextAttemptAt: t0}}}
+	}
+	require.NoError(t, st.Enqueue(ctx, &webhook.EnqueueParams{Items: items, Now: t0}))
+	before := st.db.Stats()
+	ls, err := st.Lease(ctx, &webhook.LeaseParams{Owner: "w", Now: t0, Until: t0.Add(time.Minute), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, ls, 10)
+	refs := make([]webhook.LeaseRef, len(ls))
+	for i, l := range ls {
+		refs[i] = webhook.LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
+	}
+	res, err := st.ExtendLeases(ctx, &webhook.ExtendLeasesParams{Leases: refs, Now: t0, Until: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Empty(t, res.Stale)
+	_, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
+	require.NoError(t, err)
+	require.True(t, ok)
+	after := st.db.Stats()
+	d := after.Sub(&before)
+	require.Zero(t, d.TxStats.GetWrite(), "pages written")
+	require.Zero(t, d.TxStats.GetPageCount(), "pages allocated")
 }

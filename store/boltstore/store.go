@@ -101,6 +101,7 @@ type Store struct {
 	db     *bolt.DB
 	path   string
 	closed atomic.Bool
+	leases leaseTable
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -119,7 +120,7 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, &OpenError{Path: path, Err: err}
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, leases: newLeaseTable()}
 	if err := s.update(func(tx *bolt.Tx) error {
 		if err := initLayout(tx); err != nil {
 			return err
