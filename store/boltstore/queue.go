@@ -348,4 +348,3 @@ func excludeSet(ids []string) map[string]struct{} {
 	}
 	return m
 }
-
