@@ -9,11 +9,20 @@
 // # Durability
 //
 // With the default [Options], every write that returned nil is on disk:
-// each Enqueue, Complete, Lease, Release, PutEndpoint and the rest is one
-// bbolt transaction whose commit waits for fdatasync. An event whose
+// each Enqueue, Complete, Release, PutEndpoint and the rest is one bbolt
+// transaction whose commit waits for fdatasync. An event whose
 // [Store.Enqueue] returned nil survives a crash of the process or of the
 // machine (kill -9, power loss), and so does every outcome whose
 // [Store.Complete] returned nil.
+//
+// Leases are the exception, on purpose: they live in the memory of the
+// [Store] and never reach the file, so [Store.Lease] is a read transaction
+// and [Store.ExtendLeases] touches no file at all. Nothing is lost by it: a
+// lease only says which owner of this process is attempting a delivery,
+// and when the process ends, by Close or by a crash, every lease it held
+// ends with it and the deliveries are due again (see One process).
+// Exclusivity between owners sharing the Store holds all the same, and a
+// Complete whose token is stale is refused as the contract says.
 //
 // With [Options.NoSync] the commit does not wait for the disk: a crash of
 // the process loses nothing (the writes are in the operating system's
@@ -26,10 +35,13 @@
 // The file is locked by the process that opens it; a second [Open] of the
 // same file, from another process or from the same one, fails with
 // [ErrLocked] after [Options.Timeout]. Because the lock proves that no other
-// process owns the file, Open releases every lease a previous process left
-// behind: the deliveries it was attempting when it stopped or crashed are
-// due again at once, without waiting for their leases to expire. Several
-// Dispatchers in the one process may share a Store.
+// process uses the file, no other process can hold a lease on its
+// deliveries: that is why leases need not be written down. A new Store
+// starts with none, so the deliveries a previous process was attempting
+// when it stopped or crashed are due again at once, at their NextAttemptAt,
+// without waiting for their leases to expire. Several Dispatchers in the
+// one process may share a Store; they share its leases too, so a delivery
+// is never handed to two of them at once.
 //
 // # Damaged files
 //
@@ -42,12 +54,14 @@
 //
 // Enqueue writes its events and deliveries in a single transaction (one
 // commit) however many items it carries; the Dispatcher coalesces
-// concurrent Emits into one call. Pending deliveries are indexed per
-// endpoint by due time (a leased one at its lease deadline), with an index
-// of each endpoint's earliest due time: Lease reads the deliveries it
-// returns plus about one entry per endpoint it passes over, and NextDue at
-// most one entry per excluded endpoint plus one, however large the backlog
-// of an excluded endpoint. An event records its deliveries' IDs; deliveries
+// concurrent Emits into one call. Complete writes a batch of outcomes in
+// one commit; Lease commits nothing. Pending deliveries are indexed per
+// endpoint by NextAttemptAt, with an index of each endpoint's earliest due
+// time: Lease reads the deliveries it returns plus about one entry per
+// endpoint it passes over, and NextDue at most one entry per excluded
+// endpoint plus one, however large the backlog of an excluded endpoint.
+// Both also step over the entries of leased deliveries, which are no more
+// than the leases held. An event records its deliveries' IDs; deliveries
 // are also indexed by endpoint. A listing filtered by state alone reads
 // deliveries in ID order and stops after [ListScanLimit] records per page.
 // Prune deletes at most Limit deliveries per transaction.

@@ -35,14 +35,14 @@ const (
 	spaceDeliveries
 	// spaceAttempts: (delivery ID, attempt number) -> attempt record.
 	spaceAttempts
-	// spaceLeases: delivery ID -> lease record, for leased deliveries only.
+	// spaceLeases: delivery ID -> lease record. Leases live in memory; only
+	// files written by earlier versions hold any, and Open releases them.
 	spaceLeases
 	// spaceEndpointIndex holds two indexes per endpoint, side by side so that
 	// an Enqueue usually writes both into one leaf:
 	//   (endpoint ID, 'd', delivery ID) -> nothing, every delivery;
 	//   (endpoint ID, 'q', due time, delivery ID) -> nothing, every pending
-	//   delivery at its NextAttemptAt, or at its lease deadline while it
-	//   is leased.
+	//   delivery at its NextAttemptAt, leased or not.
 	spaceEndpointIndex
 	// spaceHeads: endpoint ID -> due time of its earliest entry in
 	// spaceDue, for endpoints with a pending delivery.

@@ -107,8 +107,9 @@ type Store struct {
 var _ webhook.Store = (*Store)(nil)
 
 // Open opens the store in the file at path, creating it if it does not
-// exist, and releases every lease a previous process left in it (see the
-// package documentation). A nil opts means the defaults.
+// exist. The store starts with no lease held: what a previous process was
+// attempting is due again at once (see the package documentation). A nil
+// opts means the defaults.
 //
 // Open fails within about [Options.Timeout] with an [*OpenError] wrapping
 // [ErrLocked] when the file is held, [ErrCorrupt] when it is not a valid
@@ -199,9 +200,9 @@ func errorsAsPath(err error) bool {
 	return errors.As(err, &pe)
 }
 
-// Close closes the file, after the transactions in progress end. Every
-// method called afterwards returns [webhook.ErrClosed]. Closing twice
-// returns nil.
+// Close closes the file, after the transactions in progress end; the
+// leases held end with it. Every method called afterwards returns
+// [webhook.ErrClosed]. Closing twice returns nil.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
