@@ -296,6 +296,9 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		res = webhook.BatchResult{}
 		q := newQueue(tx)
 		attempts := sp(tx, spaceAttempts)
+		// Attempts and the finished index are appended to, in ID and
+		// time order: fill their pages.
+		attempts.b.FillPercent = appendFillPercent
 		for i := range p.Outcomes {
 			o := &p.Outcomes[i]
 			if !claimed[i] {

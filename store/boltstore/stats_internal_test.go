@@ -32,7 +32,7 @@ func TestPagesPerCommit(t *testing.T) {
 	payload := []byte(`{"data":"` + strings.Repeat("x", 1010) + `"}`)
 	n := 0
 	for _, per := range []int{1, 64} {
-		var pages, writes int64
+		var pages, writes, cpages, cwrites int64
 		var commits int64
 		for round := range 20000/per + 300 {
 			items := make([]webhook.EnqueueItem, per)
@@ -62,12 +62,21 @@ func TestPagesPerCommit(t *testing.T) {
 				outs[i] = webhook.Outcome{Lease: webhook.LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token},
 					Attempts: []webhook.Attempt{{StatusCode: 200}}, State: webhook.StateSucceeded}
 			}
+			before = st.db.Stats()
 			if _, err := st.Complete(ctx, &webhook.CompleteParams{Outcomes: outs, Now: t0}); err != nil {
 				t.Fatal(err)
+			}
+			after = st.db.Stats()
+			if round >= 20000/per {
+				d := after.Sub(&before)
+				cpages += d.TxStats.GetPageCount()
+				cwrites += d.TxStats.GetWrite()
 			}
 		}
 		t.Logf("enqueue %d items: pages/commit=%.1f writes/commit=%.1f", per,
 			float64(pages)/float64(commits), float64(writes)/float64(commits))
+		t.Logf("complete %d items: pages/commit=%.1f writes/commit=%.1f", per,
+			float64(cpages)/float64(commits), float64(cwrites)/float64(commits))
 	}
 }
 
