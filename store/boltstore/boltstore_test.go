@@ -521,3 +521,97 @@ func TestPruneManyEventsWithoutDeliveries(t *testing.T) {
 		require.ErrorIs(t, err, webhook.ErrNotFound)
 	}
 }
+
+// TestNextDueStepsOverLeases checks that NextDue, with leases held in
+// memory, reports the earliest of an unleased delivery's NextAttemptAt and
+// a lease deadline, and ignores the leases of excluded endpoints.
+func TestNextDueStepsOverLeases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	second := item("evt_2", "dlv_2")
+	second.Deliveries[0].NextAttemptAt = t0.Add(10 * time.Second)
+	other := item("evt_3", "dlv_3@ep_2")
+	other.Deliveries[0].NextAttemptAt = t0.Add(time.Hour)
+	enqueue(t, st, item("evt_1", "dlv_1"), second, other)
+	nextDue := func(exclude ...string) time.Time {
+		t.Helper()
+		at, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0, ExcludeEndpoints: exclude})
+		require.NoError(t, err)
+		require.True(t, ok)
+		return at
+	}
+
+	// dlv_1, the head of ep_1, is leased until t0+1m: dlv_2 is next.
+	require.Equal(t, []string{"dlv_1"}, ids(lease(t, st, t0, 10)))
+	require.Equal(t, t0.Add(10*time.Second), nextDue())
+	// Both leased: the earlier deadline is next.
+	require.Equal(t, []string{"dlv_2"}, ids(lease(t, st, t0.Add(10*time.Second), 10)))
+	require.Equal(t, t0.Add(time.Minute), nextDue())
+	// Excluding ep_1 leaves ep_2's delivery, leases of ep_1 aside.
+	require.Equal(t, t0.Add(time.Hour), nextDue("ep_1"))
+	_, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0, ExcludeEndpoints: []string{"ep_1", "ep_2"}})
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+// TestLeaseSharedBetweenOwners checks that owners sharing one Store never
+// hold one delivery at once while they lease and complete concurrently.
+func TestLeaseSharedBetweenOwners(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	const n = 400
+	items := make([]webhook.EnqueueItem, n)
+	for i := range items {
+		items[i] = item(fmt.Sprintf("evt_%04d", i), fmt.Sprintf("dlv_%04d@ep_%d", i, i%3))
+	}
+	enqueue(t, st, items...)
+	type result struct {
+		done []string
+		err  error
+	}
+	results := make(chan result, 4)
+	for w := range 4 {
+		go func() {
+			var r result
+			for {
+				ls, err := st.Lease(ctx, &webhook.LeaseParams{Owner: fmt.Sprintf("w%d", w), Now: t0,
+					Until: t0.Add(time.Hour), Limit: 7})
+				if err != nil || len(ls) == 0 {
+					r.err = err
+					break
+				}
+				outs := make([]webhook.Outcome, len(ls))
+				for i, l := range ls {
+					outs[i] = webhook.Outcome{Lease: webhook.LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token},
+						State: webhook.StateSucceeded, Attempts: []webhook.Attempt{{StatusCode: 200}}}
+				}
+				res, err := st.Complete(ctx, &webhook.CompleteParams{Outcomes: outs, Now: t0})
+				if err != nil || len(res.Stale) > 0 {
+					r.err = fmt.Errorf("complete: %v, stale %v", err, res.Stale)
+					break
+				}
+				r.done = append(r.done, ids(ls)...)
+			}
+			results <- r
+		}()
+	}
+	seen := map[string]bool{}
+	for range 4 {
+		select {
+		case r := <-results:
+			require.NoError(t, r.err)
+			for _, id := range r.done {
+				require.False(t, seen[id], "%s handed out twice", id)
+				seen[id] = true
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("owners did not finish")
+		}
+	}
+	require.Len(t, seen, n)
+	_, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
+	require.NoError(t, err)
+	require.False(t, ok)
+}
