@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,13 +11,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	webhook "github.com/hooklet/webhook"
 )
 
-// TestPagesPerCommit logs how many pages an Enqueue commit writes, in a
-// steady state where deliveries are leased and completed as they come.
-// Set HOOKLET_PAGE_STATS=1 to run it.
+// TestPagesPerCommit logs how many pages an Enqueue commit and a Complete
+// commit write, in a steady state where deliveries are leased and completed
+// as they come. Set HOOKLET_PAGE_STATS=1 to run it. TestPagesPerCommitBacklog
+// covers a growing backlog, and the same records written raw.
 func TestPagesPerCommit(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("HOOKLET_PAGE_STATS") == "" {
@@ -77,6 +80,83 @@ func TestPagesPerCommit(t *testing.T) {
 			float64(pages)/float64(commits), float64(writes)/float64(commits))
 		t.Logf("complete %d items: pages/commit=%.1f writes/commit=%.1f", per,
 			float64(cpages)/float64(commits), float64(cwrites)/float64(commits))
+	}
+}
+
+// TestPagesPerCommitBacklog logs how many pages an Enqueue commit writes
+// while nothing is delivered (a growing backlog, as in the Emit benchmark),
+// next to raw bbolt writes of an event and a delivery record in two
+// buckets. Set HOOKLET_PAGE_STATS=1 to run it.
+func TestPagesPerCommitBacklog(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("HOOKLET_PAGE_STATS") == "" {
+		return
+	}
+	payload := []byte(`{"id":"in_1","padding":"` + strings.Repeat("x", 1024-27) + `"}`)
+	t0 := time.Unix(1e9, 0)
+	const warm, measured = 20000, 300
+	for _, per := range []int{1, 64} {
+		st, err := Open(filepath.Join(t.TempDir(), fmt.Sprintf("s%d.db", per)), &Options{NoSync: true})
+		require.NoError(t, err)
+		var pages, commits int64
+		n := 0
+		for round := range warm/per + measured {
+			items := make([]webhook.EnqueueItem, per)
+			for i := range items {
+				id := fmt.Sprintf("%026d", n)
+				n++
+				items[i] = webhook.EnqueueItem{
+					Event:      webhook.Event{ID: "evt_" + id, Type: "invoice.paid", Time: t0, Payload: payload},
+					Deliveries: []webhook.Delivery{{ID: "dlv_" + id, EndpointID: "ep", NextAttemptAt: t0.Add(time.Duration(n))}},
+				}
+			}
+			before := st.db.Stats()
+			require.NoError(t, st.Enqueue(context.Background(), &webhook.EnqueueParams{Items: items, Now: t0}))
+			after := st.db.Stats()
+			if round >= warm/per {
+				d := after.Sub(&before)
+				pages += d.TxStats.GetPageCount()
+				commits++
+			}
+		}
+		require.NoError(t, st.Close())
+
+		db, err := bolt.Open(filepath.Join(t.TempDir(), fmt.Sprintf("r%d.db", per)), 0o600, &bolt.Options{NoSync: true})
+		require.NoError(t, err)
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucket([]byte("events")); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucket([]byte("deliveries"))
+			return err
+		}))
+		var rawPages, rawCommits int64
+		for round := range warm/per + measured {
+			before := db.Stats()
+			require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+				for range per {
+					ev := tx.Bucket([]byte("events"))
+					seq, _ := ev.NextSequence()
+					k := binary.BigEndian.AppendUint64(nil, seq)
+					if err := ev.Put(k, payload); err != nil {
+						return err
+					}
+					if err := tx.Bucket([]byte("deliveries")).Put(k, []byte(`{"state":"pending","attempts":0,"next":1700000000}`)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+			after := db.Stats()
+			if round >= warm/per {
+				d := after.Sub(&before)
+				rawPages += d.TxStats.GetPageCount()
+				rawCommits++
+			}
+		}
+		require.NoError(t, db.Close())
+		t.Logf("backlog, enqueue %d items: pages/commit=%.1f, raw %.1f", per,
+			float64(pages)/float64(commits), float64(rawPages)/float64(rawCommits))
 	}
 }
 
