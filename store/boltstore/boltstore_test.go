@@ -615,3 +615,36 @@ func TestLeaseSharedBetweenOwners(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok)
 }
+
+// TestNextDueAfterBacklogFront checks NextDue and Lease once Complete took
+// the front of a due backlog, which leaves the endpoint's head behind.
+func TestNextDueAfterBacklogFront(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	b := item("evt_b", "dlv_b")
+	b.Deliveries[0].NextAttemptAt = t0.Add(2 * time.Second)
+	c := item("evt_c", "dlv_c@ep_2")
+	c.Deliveries[0].NextAttemptAt = t0.Add(time.Second)
+	enqueue(t, st, item("evt_a", "dlv_a"), b, c)
+	now := t0.Add(10 * time.Second)
+	ls, err := st.Lease(ctx, &webhook.LeaseParams{Owner: "w", Now: now, Until: now.Add(time.Minute), Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, []string{"dlv_a"}, ids(ls))
+	_, err = st.Complete(ctx, &webhook.CompleteParams{Now: now, Outcomes: []webhook.Outcome{{
+		Lease: webhook.LeaseRef{DeliveryID: "dlv_a", Token: ls[0].Token}, State: webhook.StateSucceeded,
+	}}})
+	require.NoError(t, err)
+	nextDue := func(exclude ...string) time.Time {
+		t.Helper()
+		at, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: now, ExcludeEndpoints: exclude})
+		require.NoError(t, err)
+		require.True(t, ok)
+		return at
+	}
+	require.Equal(t, t0.Add(time.Second), nextDue())
+	require.Equal(t, t0.Add(2*time.Second), nextDue("ep_2"))
+	require.Equal(t, []string{"dlv_c", "dlv_b"}, ids(lease(t, st, now, 10)))
+	// Both leased: the earlier lease deadline is next.
+	require.Equal(t, now.Add(time.Minute), nextDue())
+}

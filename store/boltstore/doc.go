@@ -59,7 +59,8 @@
 // endpoint by NextAttemptAt, with an index of each endpoint's earliest due
 // time: Lease reads the deliveries it returns plus about one entry per
 // endpoint it passes over, and NextDue at most one entry per excluded
-// endpoint plus one, however large the backlog of an excluded endpoint.
+// endpoint, plus one per endpoint with deliveries already due, plus one,
+// however large the backlog of an excluded endpoint.
 // Both also step over the entries of leased deliveries, which are no more
 // than the leases held. An event records its deliveries' IDs; deliveries
 // are also indexed by endpoint. A listing filtered by state alone reads

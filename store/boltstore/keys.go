@@ -44,8 +44,9 @@ const (
 	//   (endpoint ID, 'q', due time, delivery ID) -> nothing, every pending
 	//   delivery at its NextAttemptAt, leased or not.
 	spaceEndpointIndex
-	// spaceHeads: endpoint ID -> due time of its earliest entry in
-	// spaceDue, for endpoints with a pending delivery.
+	// spaceHeads: endpoint ID -> due time of its earliest entry in the due
+	// index, for endpoints with a pending delivery; or an earlier time,
+	// while that entry is due (see queue.fixHeads).
 	spaceHeads
 	// spaceHeadIndex: (due time, endpoint ID) -> nothing; spaceHeads in due
 	// order, so the endpoints with something due are found first.

@@ -345,7 +345,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 				return err
 			}
 		}
-		return q.fixHeads()
+		return q.fixHeads(p.Now)
 	})
 	s.leases.settle(refs, claimed, err == nil)
 	if err != nil {
@@ -389,7 +389,7 @@ func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
 				return err
 			}
 		}
-		return q.fixHeads()
+		return q.fixHeads(p.Now)
 	})
 	s.leases.settle(p.Leases, claimed, err == nil)
 	return err
@@ -398,8 +398,9 @@ func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
 // NextDue returns the earliest instant at which Lease with the same
 // ExcludeEndpoints could return a delivery, and false when none is pending:
 // the earliest NextAttemptAt of an unleased delivery, or lease deadline. It
-// reads one index entry per excluded endpoint at most, plus one, plus the
-// leased entries it steps over.
+// reads one index entry per excluded endpoint at most, plus one, plus one
+// per endpoint whose deliveries were already due, plus the leased entries
+// it steps over.
 func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Time, bool, error) {
 	if err := s.begin(ctx); err != nil {
 		return time.Time{}, false, err
@@ -434,15 +435,17 @@ func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Tim
 			if _, skip := exclude[ep]; skip {
 				continue
 			}
-			if t.perEndpoint[ep] == 0 {
-				earlier(head)
-				return nil
-			}
-			// The head may be leased: find the endpoint's first unleased
-			// delivery.
+			// The head may be earlier than the endpoint's first entry (see
+			// fixHeads), and that entry may be leased: find the first
+			// unleased one.
+			leases := t.perEndpoint[ep]
 			prefix := endpointPrefix(ep, subDue)
 			for dk, _ := due.Seek(prefix); hasPrefix(dk, prefix); dk, _ = due.Next() {
 				r := dk[len(prefix):]
+				if leases == 0 {
+					earlier(parseTime(r[:timeLen]))
+					break
+				}
 				if _, leased := t.byDelivery[string(r[timeLen:])]; !leased {
 					earlier(parseTime(r[:timeLen]))
 					break

@@ -333,6 +333,6 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		if err := q.putDelivery(&d); err != nil {
 			return err
 		}
-		return q.fixHeads()
+		return q.fixHeads(p.Now)
 	})
 }

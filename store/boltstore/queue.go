@@ -88,9 +88,15 @@ func (q *queue) delFinished(d *webhook.Delivery) error {
 }
 
 // fixHeads brings the head indexes of the dirty endpoints in line with the
-// due index.
-func (q *queue) fixHeads() error {
+// due index, as of now. A head is never later than its endpoint's earliest
+// due entry, and it is that entry's time, except in one case: when the
+// earliest entry moved later but is still due at now, the head stays where
+// it was. An endpoint whose deliveries are due is visited by every Lease
+// anyway, and leaving its head alone spares a write each time a Complete
+// takes the front of its backlog. A zero now keeps every head exact.
+func (q *queue) fixHeads(now time.Time) error {
 	c := q.due.Cursor()
+	nowKey := appendTime(nil, now)
 	for ep := range q.dirty {
 		prefix := endpointPrefix(ep, subDue)
 		var head []byte
@@ -99,6 +105,10 @@ func (q *queue) fixHeads() error {
 		}
 		old := q.heads.Get([]byte(ep))
 		if bytes.Equal(old, head) && (old == nil) == (head == nil) {
+			continue
+		}
+		if old != nil && head != nil && !now.IsZero() &&
+			bytes.Compare(old, head) < 0 && bytes.Compare(head, nowKey) <= 0 {
 			continue
 		}
 		if old != nil {
@@ -156,7 +166,7 @@ func releaseAllLeases(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	return q.fixHeads()
+	return q.fixHeads(time.Time{})
 }
 
 // Enqueue stores each event with its deliveries in one durable
@@ -246,7 +256,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 				}
 			}
 		}
-		return q.fixHeads()
+		return q.fixHeads(p.Now)
 	})
 }
 

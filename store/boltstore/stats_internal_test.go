@@ -119,6 +119,26 @@ func TestPagesPerCommitBacklog(t *testing.T) {
 				commits++
 			}
 		}
+		// Drain part of the backlog, per at a time.
+		var cpages, ccommits int64
+		now := t0.Add(time.Hour)
+		for range measured {
+			ls, err := st.Lease(context.Background(), &webhook.LeaseParams{Now: now, Until: now.Add(time.Minute), Limit: per})
+			require.NoError(t, err)
+			outs := make([]webhook.Outcome, len(ls))
+			for i, l := range ls {
+				outs[i] = webhook.Outcome{Lease: webhook.LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token},
+					Attempts: []webhook.Attempt{{StatusCode: 200}}, State: webhook.StateSucceeded}
+			}
+			before := st.db.Stats()
+			_, err = st.Complete(context.Background(), &webhook.CompleteParams{Outcomes: outs, Now: now})
+			require.NoError(t, err)
+			after := st.db.Stats()
+			d := after.Sub(&before)
+			cpages += d.TxStats.GetPageCount()
+			ccommits++
+		}
+		t.Logf("backlog, complete %d items: pages/commit=%.1f", per, float64(cpages)/float64(ccommits))
 		require.NoError(t, st.Close())
 
 		db, err := bolt.Open(filepath.Join(t.TempDir(), fmt.Sprintf("r%d.db", per)), 0o600, &bolt.Options{NoSync: true})
