@@ -1,0 +1,163 @@
+package pgstore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	webhook "github.com/hooklet/webhook"
+)
+
+// Reconnect backoff of the notification listener.
+const (
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 5 * time.Second
+)
+
+// Notifications returns a channel that receives a value after a process
+// sharing the database (this one included) enqueued or released deliveries
+// or changed endpoints. The first call starts a listener on a dedicated
+// connection (outside the pool), which reconnects with backoff when lost
+// and then reports both kinds of change, since notifications sent while it
+// was away are gone. Values are coalesced while the receiver is busy. The
+// channel is closed by [Store.Close]; after Close it is returned closed.
+func (s *Store) Notifications() <-chan webhook.Notification {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	if s.listener == nil {
+		s.listener = newListener(s)
+		if s.closed.Load() {
+			s.listener.stop()
+		}
+	}
+	return s.listener.out
+}
+
+// listener receives NOTIFY on its own connection and hands merged
+// notifications to the channel.
+type listener struct {
+	s      *Store
+	out    chan webhook.Notification
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	mu      sync.Mutex
+	pending webhook.Notification
+	kick    chan struct{} // cap 1: pending has something
+
+	ready     chan struct{} // closed once the first LISTEN is in place
+	readyOnce sync.Once
+}
+
+func newListener(s *Store) *listener {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{s: s, out: make(chan webhook.Notification), cancel: cancel, kick: make(chan struct{}, 1),
+		ready: make(chan struct{})}
+	l.wg.Add(2)
+	go l.listen(ctx)
+	go l.forward(ctx)
+	return l
+}
+
+// stop ends both goroutines and closes out. It is safe to call more than
+// once.
+func (l *listener) stop() {
+	l.once.Do(func() {
+		l.cancel()
+		l.wg.Wait()
+		close(l.out)
+	})
+}
+
+// post merges n into the pending notification.
+func (l *listener) post(n webhook.Notification) {
+	l.mu.Lock()
+	l.pending.EndpointsChanged = l.pending.EndpointsChanged || n.EndpointsChanged
+	l.pending.DeliveriesDue = l.pending.DeliveriesDue || n.DeliveriesDue
+	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// forward sends the pending notification whenever there is one.
+func (l *listener) forward(ctx context.Context) {
+	defer l.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.kick:
+		}
+		l.mu.Lock()
+		n := l.pending
+		l.pending = webhook.Notification{}
+		l.mu.Unlock()
+		if !n.EndpointsChanged && !n.DeliveriesDue {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case l.out <- n:
+		}
+	}
+}
+
+// listen keeps a LISTEN session open until ctx ends.
+func (l *listener) listen(ctx context.Context) {
+	defer l.wg.Done()
+	backoff := listenBackoffMin
+	for first := true; ; first = false {
+		connected := l.session(ctx, !first)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			backoff = listenBackoffMin
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, listenBackoffMax)
+	}
+}
+
+// session connects, listens and posts notifications until the connection
+// fails or ctx ends. It reports whether it got as far as listening.
+func (l *listener) session(ctx context.Context, reconnect bool) bool {
+	cfg := l.s.pool.Config().ConnConfig.Copy()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.s.channel}.Sanitize()); err != nil {
+		return false
+	}
+	l.readyOnce.Do(func() { close(l.ready) })
+	if reconnect {
+		// Whatever was sent while the listener was away is lost.
+		l.post(webhook.Notification{EndpointsChanged: true, DeliveriesDue: true})
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return true
+		}
+		switch n.Payload {
+		case notifyEndpoints:
+			l.post(webhook.Notification{EndpointsChanged: true})
+		default:
+			l.post(webhook.Notification{DeliveriesDue: true})
+		}
+	}
+}
