@@ -374,6 +374,17 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 	if err != nil {
 		return webhook.Page[webhook.Attempt]{}, wrap("list attempts", err)
 	}
+	if len(as) == 0 {
+		// Tell an empty page from a missing delivery.
+		var exists bool
+		err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+s.q.schema+".deliveries WHERE id = $1)", p.DeliveryID).Scan(&exists)
+		if err != nil {
+			return webhook.Page[webhook.Attempt]{}, wrap("list attempts", err)
+		}
+		if !exists {
+			return webhook.Page[webhook.Attempt]{}, fmt.Errorf("pgstore: list attempts of %q: %w", p.DeliveryID, webhook.ErrNotFound)
+		}
+	}
 	return page(as, limit, func(a webhook.Attempt) string { return strconv.Itoa(a.Number) }), nil
 }
 
