@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +18,12 @@ import (
 	"github.com/hooklet/webhook/store/pgstore"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(envReplica) != "" {
+		os.Exit(replicaMain())
+	}
+	pgtest.Main(m)
+}
 
 // testBundle is one test's store on its own schema.
 type testBundle struct {

@@ -102,22 +102,30 @@ RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_a
 		extend: r.Replace(`
 WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
-	FROM r
-	WHERE d.id = r.id AND d.lease_token = r.token AND d.state = 'pending'
+	FROM r, locked
+	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
 	RETURNING d.id, r.token
 )
 SELECT r.id, r.token FROM r
 WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = r.id AND up.token = r.token)`),
 
 		// Outcomes whose token still holds the lease move the delivery on
-		// and append their attempts; the others come back as stale.
+		// and append their attempts; the others come back as stale. Rows
+		// are locked in ID order first, as in extend and release, so that
+		// batches of one owner that overlap cannot deadlock.
 		complete: r.Replace(`
 WITH o AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
 			$6::int[], $7::text[])
 		AS o(id, token, state, next_at, n, status, error)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN o ON d.id = o.id AND d.lease_token = o.token
+	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
 		state = o.state,
@@ -128,8 +136,8 @@ WITH o AS (
 		last_error = CASE WHEN o.n > 0 THEN o.error ELSE d.last_error END,
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		updated_at = $17
-	FROM o
-	WHERE d.id = o.id AND d.lease_token = o.token AND d.state = 'pending'
+	FROM o, locked
+	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
 	RETURNING d.id, o.token, d.attempts - o.n AS base
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
@@ -147,12 +155,15 @@ WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
 		release: r.Replace(`
 WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		next_attempt_at = $3, due_at = $3
-	FROM r
-	WHERE d.id = r.id AND d.lease_token = r.token AND d.state = 'pending'
+	FROM r, locked
+	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
 	RETURNING 1
 )
 SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),
