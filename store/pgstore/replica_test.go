@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -320,4 +321,60 @@ func TestReplicaKilled(t *testing.T) {
 	rc.mu.Unlock()
 	t.Logf("%d answered to the victim and again after the kill", dups)
 	requireAllSucceeded(t, pool, schema, events)
+}
+
+// TestDispatchersSurviveRestart restarts the server under two running
+// Dispatchers: Emit during the outage returns an error, and once the server
+// is back both reconnect and every event emitted with success is delivered.
+func TestDispatchersSurviveRestart(t *testing.T) {
+	t.Parallel()
+	const half = 1000
+	ctx := context.Background()
+	c := pgtest.NewCluster(t)
+	rc := newCountingReceiver(t)
+	var ds []*webhook.Dispatcher
+	for i := range 2 {
+		pool := pgtest.Pool(t, c.ConnString(), 8)
+		st, err := pgstore.New(ctx, pool, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, st.Close()) })
+		d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true, Owner: fmt.Sprint("d", i),
+			LeaseDuration: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			require.NoError(t, d.Close(cctx))
+		})
+		if i == 0 {
+			require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL, Secrets: []webhook.Secret{{Key: testSecret}}}))
+		}
+		require.NoError(t, d.Start(ctx))
+		ds = append(ds, d)
+	}
+	emit := func(lo, hi int) {
+		batch := make([]webhook.Event, 0, 100)
+		for i := lo; i < hi; i++ {
+			batch = append(batch, webhook.Event{ID: fmt.Sprintf("evt_%06d", i), Type: "restart.test", Payload: json.RawMessage(`{}`)})
+			if len(batch) == cap(batch) {
+				require.NoError(t, ds[i%2].EmitBatch(ctx, batch))
+				batch = batch[:0]
+			}
+		}
+	}
+	emit(0, half)
+	rc.waitDistinct(t, half/10, time.Minute)
+
+	require.NoError(t, c.Stop())
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := ds[0].Emit(octx, webhook.Event{ID: "evt_outage", Type: "restart.test", Payload: json.RawMessage(`{}`)})
+	cancel()
+	require.Error(t, err, "Emit during the outage")
+	require.NoError(t, c.Start())
+
+	emit(half, 2*half)
+	rc.waitDistinct(t, 2*half, 2*time.Minute)
+	rc.mu.Lock()
+	require.Zero(t, rc.seen["evt_outage"])
+	rc.mu.Unlock()
 }
