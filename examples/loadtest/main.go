@@ -54,6 +54,7 @@ var (
 	size      = flag.Int("size", 1024, "payload bytes")
 	dir       = flag.String("dir", "", "directory for the database files (default: a temp dir)")
 	phases    = flag.String("phases", "emit,lone,deliver", "phases to run")
+	stats     = flag.Bool("stats", false, "print store call counts and latencies")
 	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the Hooklet side of the phases to this file")
 )
 
@@ -110,11 +111,12 @@ func report(name string, raw, lib float64, unit string) {
 
 // newDispatcher opens a fresh bbolt store in dir and a Dispatcher on it
 // with -endpoints endpoints at url.
-func newDispatcher(name, url string) (*webhook.Dispatcher, *boltstore.Store, error) {
-	st, err := boltstore.Open(filepath.Join(*dir, name+".db"), nil)
+func newDispatcher(name, url string) (*webhook.Dispatcher, *statsStore, error) {
+	bst, err := boltstore.Open(filepath.Join(*dir, name+".db"), nil)
 	if err != nil {
 		return nil, nil, err
 	}
+	st := &statsStore{Store: bst}
 	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true, Workers: *conc})
 	if err != nil {
 		st.Close()
@@ -163,6 +165,7 @@ func emitPhase(payload json.RawMessage) error {
 	wg.Wait()
 	lib := float64(n.Load()) / time.Since(start).Seconds()
 	report("emit", raw, lib, "events/s")
+	st.print()
 	return nil
 }
 
@@ -331,6 +334,7 @@ func deliverPhase(payload json.RawMessage) error {
 	}
 	lib := float64(total) / elapsed.Seconds()
 	report("deliver", raw, lib, "req/s")
+	st.print()
 	return nil
 }
 
