@@ -14,7 +14,7 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
-	created_at, updated_at`
+	created_at, updated_at, signature_kind, signature_header, signature_prefix`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database.
@@ -59,7 +59,8 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 	_, err = s.pool.Exec(ctx, s.q.putEndpoint,
 		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
 		nullJSON(headers), keys, expires, ep.Disabled, ep.DisabledReason, ep.MaxConcurrency, nullJSON(retry),
-		ep.CreatedAt, ep.UpdatedAt, s.channel)
+		ep.CreatedAt, ep.UpdatedAt, string(ep.Signature.Kind), ep.Signature.Header, ep.Signature.Prefix,
+		s.channel)
 	return wrap("put endpoint", err)
 }
 
@@ -116,13 +117,15 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 		keys     []string
 		expires  []pgtype.Timestamptz
 		retry    []byte
+		sigKind  string
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
-		&ep.CreatedAt, &ep.UpdatedAt)
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix)
 	if err != nil {
 		return ep, err
 	}
+	ep.Signature.Kind = webhook.SignatureKind(sigKind)
 	if len(ep.EventTypes) == 0 {
 		ep.EventTypes = nil
 	}

@@ -37,7 +37,7 @@ func newQueries(schema string) queries {
 		putEndpoint: r.Replace(`
 WITH up AS (
 	INSERT INTO {{s}}.endpoints (` + endpointColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 	ON CONFLICT (id) DO UPDATE SET
 		tenant = EXCLUDED.tenant, url = EXCLUDED.url, description = EXCLUDED.description,
 		event_types = EXCLUDED.event_types, template = EXCLUDED.template,
@@ -45,10 +45,12 @@ WITH up AS (
 		headers = EXCLUDED.headers, secret_keys = EXCLUDED.secret_keys,
 		secret_expires = EXCLUDED.secret_expires, disabled = EXCLUDED.disabled,
 		disabled_reason = EXCLUDED.disabled_reason, max_concurrency = EXCLUDED.max_concurrency,
-		retry = EXCLUDED.retry, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+		retry = EXCLUDED.retry, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		signature_kind = EXCLUDED.signature_kind, signature_header = EXCLUDED.signature_header,
+		signature_prefix = EXCLUDED.signature_prefix
 	RETURNING 1
 )
-SELECT pg_notify($18, '` + notifyEndpoints + `') FROM up`),
+SELECT pg_notify($21, '` + notifyEndpoints + `') FROM up`),
 
 		deleteEndpoint: r.Replace(`
 WITH del AS (DELETE FROM {{s}}.endpoints WHERE id = $1 RETURNING id)
