@@ -2,10 +2,13 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 
 	webhook "github.com/hooklet/webhook"
 )
@@ -21,8 +24,11 @@ const (
 // or changed endpoints. The first call starts a listener on a dedicated
 // connection (outside the pool), which reconnects with backoff when lost
 // and then reports both kinds of change, since notifications sent while it
-// was away are gone. Values are coalesced while the receiver is busy. The
-// channel is closed by [Store.Close]; after Close it is returned closed.
+// was away are gone. After [Options.CheckInterval] without a notification
+// it pings its connection and reports DeliveriesDue, so a lost
+// notification delays work by at most that interval. Values are coalesced
+// while the receiver is busy. The channel is closed by [Store.Close]; after
+// Close it is returned closed.
 func (s *Store) Notifications() <-chan webhook.Notification {
 	s.listenMu.Lock()
 	defer s.listenMu.Unlock()
@@ -132,9 +138,17 @@ func (l *listener) listen(ctx context.Context) {
 }
 
 // session connects, listens and posts notifications until the connection
-// fails or ctx ends. It reports whether it got as far as listening.
+// fails or ctx ends. Every check interval without a notification, it checks
+// the connection with a ping and posts DeliveriesDue, so that work whose
+// notification was lost is still found. It reports whether it got as far as
+// listening.
 func (l *listener) session(ctx context.Context, reconnect bool) bool {
 	cfg := l.s.pool.Config().ConnConfig.Copy()
+	// A timed-out wait must leave the connection usable: a deadline, never
+	// a cancel request that could hit the next query.
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false
@@ -149,14 +163,23 @@ func (l *listener) session(ctx context.Context, reconnect bool) bool {
 		l.post(webhook.Notification{EndpointsChanged: true, DeliveriesDue: true})
 	}
 	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return true
-		}
-		switch n.Payload {
-		case notifyEndpoints:
+		wctx, cancel := context.WithTimeout(ctx, l.s.checkInterval)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil && n.Payload == notifyEndpoints:
 			l.post(webhook.Notification{EndpointsChanged: true})
+		case err == nil:
+			l.post(webhook.Notification{DeliveriesDue: true})
+		case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):
+			return true
 		default:
+			pctx, cancel := context.WithTimeout(ctx, l.s.checkInterval)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return true
+			}
 			l.post(webhook.Notification{DeliveriesDue: true})
 		}
 	}

@@ -404,3 +404,35 @@ func TestRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, leases, 2)
 }
+
+// TestListenerReconnects ends the listener's session from the server side:
+// the listener reconnects and reports both kinds of change, since it may
+// have missed some.
+func TestListenerReconnects(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	notes := listening(t, b.store)
+	_, err := b.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'", b.schema)
+	require.NoError(t, err)
+	require.Equal(t, webhook.Notification{EndpointsChanged: true, DeliveriesDue: true}, recv(t, notes))
+	require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_1", "ep")}}))
+	require.Equal(t, webhook.Notification{DeliveriesDue: true}, recv(t, notes))
+}
+
+// TestCheckInterval: with no notification, the listener still reports
+// DeliveriesDue once per check interval, after pinging its connection.
+func TestCheckInterval(t *testing.T) {
+	t.Parallel()
+	url := pgtest.ConnString(t)
+	pool := pgtest.Pool(t, url, 2)
+	st, err := pgstore.New(context.Background(), pool, &pgstore.Options{Schema: pgtest.NewSchema(t), CheckInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	notes := listening(t, st)
+	for range 3 {
+		require.Equal(t, webhook.Notification{DeliveriesDue: true}, recv(t, notes))
+	}
+	_, err = pgstore.New(context.Background(), pool, &pgstore.Options{CheckInterval: time.Microsecond})
+	require.Error(t, err)
+}

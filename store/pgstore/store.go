@@ -14,8 +14,9 @@
 //
 // Enqueue, EnqueueTx, Release, Redeliver and endpoint changes send a NOTIFY;
 // [Store.Notifications] listens on a dedicated connection that reconnects
-// when lost. A lost notification delays work until the engine's next-due
-// timer or idle check, never loses it.
+// when lost. A lost notification delays work by at most
+// [Options.CheckInterval], never loses it; an idle process issues about one
+// ping per interval and no other polling.
 //
 // # Transactional emit
 //
@@ -42,6 +43,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,7 +65,20 @@ type Options struct {
 	// for hosts that run [Migrate] as a separate step. New then fails when
 	// the schema is not at the version this package needs.
 	SkipMigrate bool
+	// CheckInterval is how long the notification listener waits without a
+	// notification before it checks its connection (one ping) and tells
+	// the engine to look for due work, so that work whose notification was
+	// lost is found within this interval. An idle process costs about one
+	// ping and one look per interval. Defaults to [CheckIntervalDefault],
+	// at least [CheckIntervalMin].
+	CheckInterval time.Duration
 }
+
+// Bounds of [Options.CheckInterval].
+const (
+	CheckIntervalDefault = 30 * time.Second
+	CheckIntervalMin     = 10 * time.Millisecond
+)
 
 func (o *Options) withDefaults() Options {
 	var out Options
@@ -72,6 +87,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.Schema == "" {
 		out.Schema = SchemaDefault
+	}
+	if out.CheckInterval == 0 {
+		out.CheckInterval = CheckIntervalDefault
 	}
 	return out
 }
@@ -84,6 +102,8 @@ type Store struct {
 	schema  string // the schema name, unquoted
 	q       queries
 	channel string // NOTIFY channel
+
+	checkInterval time.Duration
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -105,6 +125,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		return nil, errors.New("pgstore: nil pool")
 	}
 	o := opts.withDefaults()
+	if o.CheckInterval < CheckIntervalMin {
+		return nil, fmt.Errorf("pgstore: CheckInterval %v is below the minimum of %v", o.CheckInterval, CheckIntervalMin)
+	}
 	if o.SkipMigrate {
 		if err := checkVersion(ctx, pool, o.Schema); err != nil {
 			return nil, err
@@ -117,6 +140,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		schema:  o.Schema,
 		q:       newQueries(pgx.Identifier{o.Schema}.Sanitize()),
 		channel: channelName(o.Schema),
+
+		checkInterval: o.CheckInterval,
 	}
 	return s, nil
 }
