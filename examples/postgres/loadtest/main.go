@@ -397,6 +397,7 @@ func pct(ds []time.Duration, p int) time.Duration {
 // and records when expected events arrive.
 type receiver struct {
 	url   string
+	srv   *http.Server
 	count atomic.Int64
 
 	mu       sync.Mutex
@@ -410,12 +411,15 @@ func startReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &receiver{url: "http://" + ln.Addr().String() + "/hook"}
+	r := &receiver{url: "http://" + ln.Addr().String() + "/hook", srv: &http.Server{}}
+	r.srv.Handler = r
 	r.cond = sync.NewCond(&r.mu)
 	r.reset()
-	go http.Serve(ln, r)
+	go r.srv.Serve(ln)
 	return r, nil
 }
+
+func (r *receiver) close() { _ = r.srv.Close() }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.Copy(io.Discard, req.Body)
