@@ -99,7 +99,6 @@ func (o *Options) withDefaults() Options {
 // database.
 type Store struct {
 	pool    *pgxpool.Pool
-	schema  string // the schema name, unquoted
 	q       queries
 	channel string // NOTIFY channel
 
@@ -137,7 +136,6 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	}
 	s := &Store{
 		pool:    pool,
-		schema:  o.Schema,
 		q:       newQueries(pgx.Identifier{o.Schema}.Sanitize()),
 		channel: channelName(o.Schema),
 
