@@ -23,12 +23,15 @@ type execer interface {
 // Enqueue stores the events and their deliveries in one statement (one
 // round trip, one commit, however many items). An item whose event ID is
 // already stored, or repeats an earlier item, is skipped whole. When a
-// pending delivery was stored, the other processes are notified.
+// pending delivery was stored, the other processes are notified; this
+// Store's own [Store.Notifications] is not, since its caller knows.
 func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	return s.enqueue(ctx, s.pool, p)
+	// The Dispatcher that called wakes its own engine: the listener of
+	// this store skips the notification (see Store.origin).
+	return s.enqueue(ctx, s.pool, p, notifyDeliveries+":"+s.origin)
 }
 
 // EnqueueTx does what [Store.Enqueue] does inside tx, which must be a
@@ -43,10 +46,12 @@ func (s *Store) EnqueueTx(ctx context.Context, tx any, p *webhook.EnqueueParams)
 	if !ok || ptx == nil {
 		return fmt.Errorf("pgstore: enqueue: %w: want a pgx.Tx, got %T", webhook.ErrInvalidTx, tx)
 	}
-	return s.enqueue(ctx, ptx, p)
+	// Nobody knows when tx commits: every listener, this store's too, is
+	// told then.
+	return s.enqueue(ctx, ptx, p, notifyDeliveries)
 }
 
-func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams) error {
+func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams, note string) error {
 	n := len(p.Items)
 	if n == 0 {
 		return nil
@@ -115,7 +120,7 @@ func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams
 	_, err := db.Exec(ctx, s.q.enqueue,
 		evID, evType, evTenant, evTime, evData, evAttrs, p.Now,
 		dID, dEvent, dEndpoint, dState, dAttempts, dNext, dStatus, dError, dCreated, dUpdated,
-		s.channel)
+		s.channel, note)
 	return wrap("enqueue", err)
 }
 

@@ -20,9 +20,12 @@ const (
 )
 
 // Notifications returns a channel that receives a value after a process
-// sharing the database (this one included) enqueued or released deliveries
-// or changed endpoints. The first call starts a listener on a dedicated
-// connection (outside the pool), which reconnects with backoff when lost
+// sharing the database enqueued or released deliveries or changed
+// endpoints. This Store's own writes are reported too, except Enqueue,
+// whose caller knows; EnqueueTx is reported when its transaction commits.
+//
+// The first call starts a listener on a dedicated connection (outside the
+// pool), which reconnects with backoff when lost
 // and then reports both kinds of change, since notifications sent while it
 // was away are gone. After [Options.CheckInterval] without a notification
 // it pings its connection and reports DeliveriesDue, so a lost
@@ -45,6 +48,7 @@ func (s *Store) Notifications() <-chan webhook.Notification {
 // notifications to the channel.
 type listener struct {
 	s      *Store
+	self   string // payload of this store's own Enqueue notifications
 	out    chan webhook.Notification
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -60,7 +64,7 @@ type listener struct {
 
 func newListener(s *Store) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{s: s, out: make(chan webhook.Notification), cancel: cancel, kick: make(chan struct{}, 1),
+	l := &listener{s: s, self: notifyDeliveries + ":" + s.origin, out: make(chan webhook.Notification), cancel: cancel, kick: make(chan struct{}, 1),
 		ready: make(chan struct{})}
 	l.wg.Add(2)
 	go l.listen(ctx)
@@ -169,6 +173,8 @@ func (l *listener) session(ctx context.Context, reconnect bool) bool {
 		switch {
 		case err == nil && n.Payload == notifyEndpoints:
 			l.post(webhook.Notification{EndpointsChanged: true})
+		case err == nil && n.Payload == l.self:
+			// This store's own Enqueue: its caller woke its engine.
 		case err == nil:
 			l.post(webhook.Notification{DeliveriesDue: true})
 		case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):

@@ -78,7 +78,7 @@ WITH ev AS (
 	JOIN ev ON ev.id = d.event_id
 	RETURNING state
 )
-SELECT pg_notify($18, '` + notifyDeliveries + `')
+SELECT pg_notify($18, $19)
 FROM (SELECT 1 FROM dl WHERE state = 'pending' LIMIT 1) AS due`),
 
 		// Claim with SKIP LOCKED and write owner, token and deadline in the

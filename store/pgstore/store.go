@@ -39,6 +39,7 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -101,6 +102,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	q       queries
 	channel string // NOTIFY channel
+	origin  string // random: tells this store's notifications from others'
 
 	checkInterval time.Duration
 
@@ -138,6 +140,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		pool:    pool,
 		q:       newQueries(pgx.Identifier{o.Schema}.Sanitize()),
 		channel: channelName(o.Schema),
+		origin:  rand.Text(),
 
 		checkInterval: o.CheckInterval,
 	}
