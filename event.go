@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is a domain event the host emits. Hooklet stores it, fans it out to
@@ -40,6 +41,9 @@ const (
 func (e *Event) validate(now time.Time, maxPayload int) error {
 	if e.Type == "" {
 		return invalidEvent("Type", "is required")
+	}
+	if !utf8.ValidString(e.Type) || !utf8.ValidString(e.Tenant) || !utf8.ValidString(e.ID) {
+		return invalidEvent("Type", "ID, Type and Tenant must be valid UTF-8")
 	}
 	if len(e.Type) > maxTypeLen {
 		return invalidEvent("Type", fmt.Sprintf("longer than %d bytes", maxTypeLen))

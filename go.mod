@@ -2,12 +2,18 @@ module github.com/hooklet/webhook
 
 go 1.26.8
 
-require github.com/google/go-jsonnet v0.22.0
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0
+	github.com/google/go-jsonnet v0.22.0
+	github.com/stretchr/testify v1.12.1
+	go.etcd.io/bbolt v1.5.0
+	go.uber.org/goleak v1.3.0
+)
 
 require (
-	github.com/kr/pretty v0.1.0 // indirect
+	github.com/kr/text v0.2.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.45.0 // indirect
 	golang.org/x/sys v0.45.0 // indirect
-	gopkg.in/check.v1 v1.0.0-20180628173108-788fd7840127 // indirect
 	sigs.k8s.io/yaml v1.4.0 // indirect
 )

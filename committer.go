@@ -1,0 +1,114 @@
+package webhook
+
+import (
+	"context"
+	"sync"
+)
+
+// committer coalesces concurrent Emit calls into one store write (group
+// commit): while one Enqueue runs, new requests queue up, and the next
+// Enqueue takes all of them. There is no timer: a lone Emit is written at
+// once, and under load each write carries whatever arrived during the
+// previous one.
+type committer struct {
+	d    *Dispatcher
+	reqs chan *emitRequest
+
+	mu     sync.RWMutex // guards closed against sends on reqs
+	closed bool
+	done   chan struct{} // closed when the loop has exited
+}
+
+type emitRequest struct {
+	items []EnqueueItem
+	done  chan error // buffered: the loop never blocks on a reply
+}
+
+var emitRequestPool = sync.Pool{New: func() any { return &emitRequest{done: make(chan error, 1)} }}
+
+func newCommitter(d *Dispatcher) *committer {
+	c := &committer{
+		d:    d,
+		reqs: make(chan *emitRequest, d.cfg.MaxEmitBatch),
+		done: make(chan struct{}),
+	}
+	go c.loop()
+	return c
+}
+
+// submit queues items and waits until they are durable, or ctx ends.
+func (c *committer) submit(ctx context.Context, items []EnqueueItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	req := emitRequestPool.Get().(*emitRequest)
+	req.items = items
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		emitRequestPool.Put(req)
+		return ErrClosed
+	}
+	select {
+	case c.reqs <- req:
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		emitRequestPool.Put(req)
+		return ctx.Err()
+	}
+	c.mu.RUnlock()
+	select {
+	case err := <-req.done:
+		req.items = nil
+		emitRequestPool.Put(req)
+		return err
+	case <-ctx.Done():
+		// The loop still owns req and replies into its buffer; it is not
+		// reused.
+		return ctx.Err()
+	}
+}
+
+// close stops taking requests and waits until the queued ones are written.
+func (c *committer) close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.reqs)
+	}
+	c.mu.Unlock()
+	<-c.done
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	var batch []*emitRequest
+	var items []EnqueueItem
+	for req := range c.reqs {
+		batch = append(batch[:0], req)
+		items = append(items[:0], req.items...)
+	drain:
+		for len(items) < c.d.cfg.MaxEmitBatch {
+			select {
+			case more, ok := <-c.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+				items = append(items, more.items...)
+			default:
+				break drain
+			}
+		}
+		// The write is not bound to any one caller's ctx: it serves them
+		// all, and a caller whose ctx ends stops waiting for it.
+		err := c.d.store.Enqueue(context.Background(), &EnqueueParams{Items: items, Now: c.d.clock.Now()})
+		for _, r := range batch {
+			r.done <- err
+		}
+		clear(items) // drop references to payloads
+		if err == nil {
+			c.d.engine.wake()
+		}
+	}
+}

@@ -1,0 +1,431 @@
+package boltstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/store/boltstore"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+
+func openTemp(t *testing.T) (*boltstore.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hooklet.db")
+	st, err := boltstore.Open(path, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st, path
+}
+
+func reopen(t *testing.T, st *boltstore.Store, path string) *boltstore.Store {
+	t.Helper()
+	require.NoError(t, st.Close())
+	st2, err := boltstore.Open(path, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st2.Close() })
+	return st2
+}
+
+func item(evID string, deliveries ...string) webhook.EnqueueItem {
+	it := webhook.EnqueueItem{Event: webhook.Event{
+		ID: evID, Type: "invoice.paid", Time: t0,
+		Payload:    json.RawMessage(`{"id":"in_1"}`),
+		Attributes: map[string]string{"org": "acme"},
+	}}
+	for _, d := range deliveries {
+		// "dlv_X@ep" names the delivery and its endpoint.
+		id, ep := d, "ep_1"
+		for i := range d {
+			if d[i] == '@' {
+				id, ep = d[:i], d[i+1:]
+			}
+		}
+		it.Deliveries = append(it.Deliveries, webhook.Delivery{
+			ID: id, EventID: evID, EndpointID: ep, State: webhook.StatePending,
+			NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0,
+		})
+	}
+	return it
+}
+
+func enqueue(t *testing.T, st *boltstore.Store, items ...webhook.EnqueueItem) {
+	t.Helper()
+	require.NoError(t, st.Enqueue(context.Background(), &webhook.EnqueueParams{Items: items, Now: t0}))
+}
+
+func lease(t *testing.T, st *boltstore.Store, now time.Time, limit int, exclude ...string) []webhook.Lease {
+	t.Helper()
+	ls, err := st.Lease(context.Background(), &webhook.LeaseParams{
+		Owner: "w1", Now: now, Until: now.Add(time.Minute), Limit: limit, ExcludeEndpoints: exclude,
+	})
+	require.NoError(t, err)
+	return ls
+}
+
+func ids(ls []webhook.Lease) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Delivery.ID)
+	}
+	return out
+}
+
+func TestOpenCorruptFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "garbage.db")
+	garbage := make([]byte, 64<<10)
+	for i := range garbage {
+		garbage[i] = byte(i*7 + 3)
+	}
+	require.NoError(t, os.WriteFile(path, garbage, 0o600))
+	st, err := boltstore.Open(path, nil)
+	require.Nil(t, st)
+	require.ErrorIs(t, err, boltstore.ErrCorrupt)
+	var oe *boltstore.OpenError
+	require.ErrorAs(t, err, &oe)
+	require.Equal(t, path, oe.Path)
+}
+
+func TestOpenShortFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "short.db")
+	require.NoError(t, os.WriteFile(path, []byte("not a database"), 0o600))
+	_, err := boltstore.Open(path, nil)
+	require.ErrorIs(t, err, boltstore.ErrCorrupt)
+}
+
+func TestOpenDamagedPages(t *testing.T) {
+	t.Parallel()
+	st, path := openTemp(t)
+	for i := range 50 {
+		enqueue(t, st, item(fmt.Sprintf("evt_%03d", i), fmt.Sprintf("dlv_%03d", i)))
+	}
+	require.NoError(t, st.Close())
+
+	// Keep the two meta pages, overwrite every other page with garbage.
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	pageSize := os.Getpagesize()
+	for i := 2 * pageSize; i < len(raw); i++ {
+		raw[i] = byte(i*31 + 17)
+	}
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+
+	st2, err := boltstore.Open(path, nil)
+	if err == nil {
+		// bbolt may not notice until a record is read; reading must still
+		// fail cleanly, never panic.
+		defer st2.Close()
+		_, err = st2.GetEvent(context.Background(), &webhook.GetEventParams{ID: "evt_001"})
+		require.Error(t, err)
+		return
+	}
+	require.ErrorIs(t, err, boltstore.ErrCorrupt)
+}
+
+func TestOpenUnwritablePath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+
+	for name, path := range map[string]string{
+		"UnderAFile":   filepath.Join(file, "hooklet.db"),
+		"MissingDir":   filepath.Join(dir, "missing", "hooklet.db"),
+		"IsADirectory": dir,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st, err := boltstore.Open(path, nil)
+			require.Nil(t, st)
+			require.Error(t, err)
+			var oe *boltstore.OpenError
+			require.ErrorAs(t, err, &oe)
+			require.NotErrorIs(t, err, boltstore.ErrLocked)
+		})
+	}
+	t.Run("PathErrorUnderAFile", func(t *testing.T) {
+		t.Parallel()
+		_, err := boltstore.Open(filepath.Join(file, "x.db"), nil)
+		var pe *fs.PathError
+		require.ErrorAs(t, err, &pe)
+	})
+}
+
+func TestOpenLocked(t *testing.T) {
+	t.Parallel()
+	_, path := openTemp(t)
+	start := time.Now()
+	st, err := boltstore.Open(path, &boltstore.Options{Timeout: 100 * time.Millisecond})
+	require.Nil(t, st)
+	require.ErrorIs(t, err, boltstore.ErrLocked)
+	var oe *boltstore.OpenError
+	require.ErrorAs(t, err, &oe)
+	require.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestOpenReleasesLeases(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, path := openTemp(t)
+	enqueue(t, st, item("evt_1", "dlv_1"), item("evt_2", "dlv_2"))
+	// Lease both for a long time.
+	ls, err := st.Lease(ctx, &webhook.LeaseParams{Owner: "w1", Now: t0, Until: t0.Add(24 * time.Hour), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, ls, 2)
+	require.Empty(t, lease(t, st, t0.Add(time.Second), 10))
+
+	st = reopen(t, st, path)
+
+	at, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, t0, at) // back at NextAttemptAt, not the lease deadline
+	again := lease(t, st, t0.Add(time.Second), 10)
+	require.Equal(t, []string{"dlv_1", "dlv_2"}, ids(again))
+
+	// Tokens of the previous process are stale.
+	res, err := st.Complete(ctx, &webhook.CompleteParams{Now: t0, Outcomes: []webhook.Outcome{{
+		Lease: webhook.LeaseRef{DeliveryID: "dlv_1", Token: ls[0].Token}, State: webhook.StateSucceeded,
+	}}})
+	require.NoError(t, err)
+	require.Len(t, res.Stale, 1)
+}
+
+func TestDurableAcrossReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, path := openTemp(t)
+	ep := webhook.Endpoint{
+		ID: "ep_1", Tenant: "t1", URL: "https://example.com/hooks",
+		EventTypes: []string{"invoice.*"}, Headers: map[string]string{"X-A": "b"},
+		Secrets:   []webhook.Secret{{Key: "whsec_abc"}, {Key: "whsec_old", ExpiresAt: t0}},
+		Settings:  json.RawMessage(`{"k":1}`),
+		Retry:     &webhook.RetryPolicy{Schedule: []time.Duration{time.Second}, Jitter: 0.5, StopOnClientError: true},
+		CreatedAt: t0, UpdatedAt: t0,
+	}
+	require.NoError(t, st.PutEndpoint(ctx, &webhook.PutEndpointParams{Endpoint: ep}))
+	enqueue(t, st, item("evt_1", "dlv_1"))
+	ls := lease(t, st, t0, 1)
+	require.Len(t, ls, 1)
+	res, err := st.Complete(ctx, &webhook.CompleteParams{Now: t0.Add(time.Second), Outcomes: []webhook.Outcome{{
+		Lease:    webhook.LeaseRef{DeliveryID: "dlv_1", Token: ls[0].Token},
+		Attempts: []webhook.Attempt{{DeliveryID: "dlv_1", Number: 1, StartedAt: t0, Duration: time.Millisecond, StatusCode: 200, ResponseBody: []byte("ok")}},
+		State:    webhook.StateSucceeded,
+	}}})
+	require.NoError(t, err)
+	require.Empty(t, res.Stale)
+
+	st = reopen(t, st, path)
+
+	got, err := st.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
+	require.NoError(t, err)
+	require.Equal(t, ep, got)
+	ev, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_1"})
+	require.NoError(t, err)
+	require.Equal(t, item("evt_1").Event, ev)
+	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
+	require.NoError(t, err)
+	require.Equal(t, webhook.StateSucceeded, d.State)
+	require.Equal(t, 1, d.Attempts)
+	require.Equal(t, 200, d.LastStatusCode)
+	as, err := st.ListAttempts(ctx, &webhook.ListAttemptsParams{DeliveryID: "dlv_1"})
+	require.NoError(t, err)
+	require.Equal(t, []webhook.Attempt{{DeliveryID: "dlv_1", Number: 1, StartedAt: t0, Duration: time.Millisecond, StatusCode: 200, ResponseBody: []byte("ok")}}, as.Items)
+}
+
+func TestEnqueueIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	enqueue(t, st, item("evt_1", "dlv_1"), item("evt_1", "dlv_x"))
+	enqueue(t, st, item("evt_1", "dlv_y"))
+	page, err := st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{EventID: "evt_1"})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1)
+	require.Equal(t, "dlv_1", page.Items[0].ID)
+}
+
+func TestLeaseOrderAndExclude(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	var items []webhook.EnqueueItem
+	// A large due backlog on ep_big, earlier than the others.
+	for i := range 2000 {
+		items = append(items, item(fmt.Sprintf("evt_a%04d", i), fmt.Sprintf("dlv_a%04d@ep_big", i)))
+	}
+	late := item("evt_b", "dlv_b@ep_2")
+	late.Deliveries[0].NextAttemptAt = t0.Add(time.Second)
+	later := item("evt_c", "dlv_c@ep_3")
+	later.Deliveries[0].NextAttemptAt = t0.Add(2 * time.Second)
+	items = append(items, later, late)
+	enqueue(t, st, items...)
+
+	at, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0, ExcludeEndpoints: []string{"ep_big"}})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, t0.Add(time.Second), at)
+
+	require.Empty(t, lease(t, st, t0, 10, "ep_big"))
+	require.Equal(t, []string{"dlv_b", "dlv_c"}, ids(lease(t, st, t0.Add(5*time.Second), 10, "ep_big")))
+	got := lease(t, st, t0.Add(5*time.Second), 3)
+	require.Equal(t, []string{"dlv_a0000", "dlv_a0001", "dlv_a0002"}, ids(got))
+	require.Equal(t, "evt_a0000", got[0].Event.ID)
+	require.Equal(t, json.RawMessage(`{"id":"in_1"}`), got[0].Event.Payload)
+
+	// Leased ones come back after their lease expires, in due order.
+	again := lease(t, st, t0.Add(5*time.Second+time.Minute), 4)
+	require.Equal(t, []string{"dlv_a0003", "dlv_a0004", "dlv_a0005", "dlv_a0006"}, ids(again))
+}
+
+func TestLeaseMergesEndpoints(t *testing.T) {
+	t.Parallel()
+	st, _ := openTemp(t)
+	var items []webhook.EnqueueItem
+	for i := range 30 {
+		it := item(fmt.Sprintf("evt_%02d", i), fmt.Sprintf("dlv_%02d@ep_%d", i, i%3))
+		it.Deliveries[0].NextAttemptAt = t0.Add(time.Duration(30-i) * time.Second)
+		items = append(items, it)
+	}
+	enqueue(t, st, items...)
+	var want []string
+	for i := 29; i >= 0; i-- {
+		want = append(want, fmt.Sprintf("dlv_%02d", i))
+	}
+	require.Equal(t, want[:25], ids(lease(t, st, t0.Add(time.Hour), 25)))
+	require.Equal(t, want[25:], ids(lease(t, st, t0.Add(time.Hour), 25)))
+}
+
+func TestLeaseTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	enqueue(t, st, item("evt_1", "dlv_1"))
+	first := lease(t, st, t0, 1)
+	require.Len(t, first, 1)
+	// Expired: another owner takes it with a new token.
+	second := lease(t, st, t0.Add(time.Minute), 1)
+	require.Len(t, second, 1)
+	require.NotEqual(t, first[0].Token, second[0].Token)
+	require.Len(t, first[0].Token, 32)
+
+	stale := webhook.LeaseRef{DeliveryID: "dlv_1", Token: first[0].Token}
+	held := webhook.LeaseRef{DeliveryID: "dlv_1", Token: second[0].Token}
+	res, err := st.ExtendLeases(ctx, &webhook.ExtendLeasesParams{Leases: []webhook.LeaseRef{stale, held}, Now: t0.Add(time.Minute), Until: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, []webhook.LeaseRef{stale}, res.Stale)
+	at, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, t0.Add(time.Hour), at)
+
+	require.NoError(t, st.Release(ctx, &webhook.ReleaseParams{Leases: []webhook.LeaseRef{stale}, Now: t0.Add(2 * time.Minute)}))
+	require.Empty(t, lease(t, st, t0.Add(2*time.Minute), 1))
+	require.NoError(t, st.Release(ctx, &webhook.ReleaseParams{Leases: []webhook.LeaseRef{held}, Now: t0.Add(2 * time.Minute)}))
+	third := lease(t, st, t0.Add(2*time.Minute), 1)
+	require.Len(t, third, 1)
+
+	res, err = st.Complete(ctx, &webhook.CompleteParams{Now: t0.Add(3 * time.Minute), Outcomes: []webhook.Outcome{
+		{Lease: held, State: webhook.StateSucceeded},
+		{Lease: webhook.LeaseRef{DeliveryID: "dlv_1", Token: third[0].Token}, State: webhook.StatePending,
+			NextAttemptAt: t0.Add(10 * time.Minute),
+			Attempts:      []webhook.Attempt{{StatusCode: 503, Error: "503"}, {StatusCode: 500, Error: "500"}}},
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []webhook.LeaseRef{held}, res.Stale)
+	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
+	require.NoError(t, err)
+	require.Equal(t, 2, d.Attempts)
+	require.Equal(t, 500, d.LastStatusCode)
+	require.Equal(t, t0.Add(10*time.Minute), d.NextAttemptAt)
+	at, _, err = st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
+	require.NoError(t, err)
+	require.Equal(t, t0.Add(10*time.Minute), at)
+}
+
+func TestPruneInBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	var items []webhook.EnqueueItem
+	for i := range 25 {
+		it := item(fmt.Sprintf("evt_%02d", i), fmt.Sprintf("dlv_%02d", i))
+		it.Deliveries[0].State = webhook.StateSkipped
+		items = append(items, it)
+	}
+	items = append(items, item("evt_pending", "dlv_pending"), item("evt_none"))
+	enqueue(t, st, items...)
+
+	var counts []int
+	for {
+		n, err := st.Prune(ctx, &webhook.PruneParams{Before: t0.Add(time.Hour), Limit: 10})
+		require.NoError(t, err)
+		counts = append(counts, n)
+		if n < 10 {
+			break
+		}
+	}
+	require.Equal(t, []int{10, 10, 5}, counts)
+	_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_03"})
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_none"})
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_pending"})
+	require.NoError(t, err)
+	page, err := st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1)
+}
+
+func TestListDeliveriesPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	var items []webhook.EnqueueItem
+	for i := range 7 {
+		items = append(items, item(fmt.Sprintf("evt_%d", i), fmt.Sprintf("dlv_%d@ep_%d", i, i%2)))
+	}
+	enqueue(t, st, items...)
+	var got []string
+	p := &webhook.ListDeliveriesParams{EndpointID: "ep_0", Limit: 2}
+	for {
+		page, err := st.ListDeliveries(ctx, p)
+		require.NoError(t, err)
+		for _, d := range page.Items {
+			got = append(got, d.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		p.Cursor = page.Next
+	}
+	require.Equal(t, []string{"dlv_0", "dlv_2", "dlv_4", "dlv_6"}, got)
+}
+
+func TestClosed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	require.NoError(t, st.Close())
+	require.NoError(t, st.Close())
+	require.ErrorIs(t, st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_1")}}), webhook.ErrClosed)
+	_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_1"})
+	require.ErrorIs(t, err, webhook.ErrClosed)
+	_, err = st.Lease(ctx, &webhook.LeaseParams{Limit: 1})
+	require.True(t, errors.Is(err, webhook.ErrClosed))
+}

@@ -1,0 +1,44 @@
+// Package boltstore is the embedded default [webhook.Store]: one bbolt file
+// (go.etcd.io/bbolt) in the host's own process, with no server to run.
+//
+//	st, err := boltstore.Open("hooklet.db", nil)
+//	if err != nil { ... }
+//	defer st.Close()
+//	d, err := webhook.New(webhook.Config{Store: st})
+//
+// # Durability
+//
+// With the default [Options], every write that returned nil is on disk:
+// each Enqueue, Complete, Lease, Release, PutEndpoint and the rest is one
+// bbolt transaction whose commit waits for fdatasync. An event whose
+// [Store.Enqueue] returned nil survives a crash of the process or of the
+// machine (kill -9, power loss), and so does every outcome whose
+// [Store.Complete] returned nil.
+//
+// With [Options.NoSync] the commit does not wait for the disk: a crash of
+// the process loses nothing (the writes are in the operating system's
+// page cache), but a crash of the machine may lose recent writes or, as
+// bbolt documents, leave the file corrupt. Use it for tests and throwaway
+// data only.
+//
+// # One process
+//
+// The file is locked by the process that opens it; a second [Open] of the
+// same file, from another process or from the same one, fails with
+// [ErrLocked] after [Options.Timeout]. Because the lock proves that no other
+// process owns the file, Open releases every lease a previous process left
+// behind: the deliveries it was attempting when it stopped or crashed are
+// due again at once, without waiting for their leases to expire. Several
+// Dispatchers in the one process may share a Store.
+//
+// # Layout
+//
+// Enqueue writes one event and its deliveries in a single transaction,
+// whatever the number of items. Pending deliveries are indexed per endpoint
+// by due time, with a small index of each endpoint's earliest due time, so
+// Lease and NextDue read only what they return plus one entry per endpoint
+// they pass over, however large the backlog of an excluded endpoint.
+// Deliveries are indexed by event and by endpoint for listing; a listing
+// filtered by state alone reads deliveries in ID order and stops after
+// [ListScanLimit] records per page.
+package boltstore

@@ -1,0 +1,134 @@
+package boltstore
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	webhook "github.com/hooklet/webhook"
+)
+
+// Prune deletes up to Limit finished deliveries last updated before Before,
+// oldest first, with their attempts, and the events left with no delivery
+// that were stored before Before. Each call is one transaction bounded by
+// Limit (default [PruneLimitDefault]), so it never holds the write lock for
+// long; it returns how many deliveries it deleted, and callers repeat while
+// that equals Limit. Events that never had a delivery are deleted up to
+// Limit per call as well.
+func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
+	if err := s.begin(ctx); err != nil {
+		return 0, err
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = PruneLimitDefault
+	}
+	before := appendTime(nil, p.Before)
+	var n int
+	err := s.update(func(tx *bolt.Tx) error {
+		n = 0
+		q := newQueue(tx)
+		// Collect first: bbolt cursors must not run over keys being deleted.
+		var ids []string
+		c := q.finished.Cursor()
+		for k, _ := c.First(); k != nil && len(ids) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
+			ids = append(ids, string(k[timeLen:]))
+		}
+		attempts := tx.Bucket(bucketAttempts)
+		byEvent := tx.Bucket(bucketEventDeliveries)
+		byEndpoint := tx.Bucket(bucketEndpointDeliveries)
+		events := tx.Bucket(bucketEvents)
+		orphans := tx.Bucket(bucketOrphans)
+		touched := make(map[string]struct{})
+		for _, id := range ids {
+			d, ok, err := q.getDelivery(id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := q.delFinished(&d); err != nil {
+				return err
+			}
+			if err := deletePrefix(attempts, prefixKey(id)); err != nil {
+				return err
+			}
+			if err := byEvent.Delete(pairKey(d.EventID, id)); err != nil {
+				return err
+			}
+			if err := byEndpoint.Delete(pairKey(d.EndpointID, id)); err != nil {
+				return err
+			}
+			if err := q.deliveries.Delete([]byte(id)); err != nil {
+				return err
+			}
+			touched[d.EventID] = struct{}{}
+			n++
+		}
+		// Events whose last delivery went: delete them if old enough, else
+		// remember them as orphans for a later Prune.
+		ec := byEvent.Cursor()
+		for evID := range touched {
+			prefix := prefixKey(evID)
+			if k, _ := ec.Seek(prefix); hasPrefix(k, prefix) {
+				continue
+			}
+			v := events.Get([]byte(evID))
+			if v == nil {
+				continue
+			}
+			r, err := decodeEvent(evID, v)
+			if err != nil {
+				return corrupt("event", evID, err)
+			}
+			if r.StoredAt.Before(p.Before) {
+				err = events.Delete([]byte(evID))
+			} else {
+				err = orphans.Put(timeKey(r.StoredAt, evID), nil)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return pruneOrphans(events, orphans, before, limit)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// pruneOrphans deletes up to limit events with no delivery stored before
+// before.
+func pruneOrphans(events, orphans *bolt.Bucket, before []byte, limit int) error {
+	var keys [][]byte
+	c := orphans.Cursor()
+	for k, _ := c.First(); k != nil && len(keys) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
+		keys = append(keys, append([]byte{}, k...))
+	}
+	for _, k := range keys {
+		if err := events.Delete(k[timeLen:]); err != nil {
+			return err
+		}
+		if err := orphans.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deletePrefix deletes every key of b that starts with prefix.
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, append([]byte{}, k...))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,299 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+
+	webhook "github.com/hooklet/webhook"
+)
+
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return PageLimitDefault
+	case n > PageLimitMax:
+		return PageLimitMax
+	}
+	return n
+}
+
+func notFound(what, id string) error {
+	return fmt.Errorf("boltstore: %s %q: %w", what, id, webhook.ErrNotFound)
+}
+
+// PutEndpoint creates or replaces an endpoint, secrets included.
+func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	if p.Endpoint.ID == "" {
+		return fmt.Errorf("boltstore: put endpoint: %w: ID is empty", webhook.ErrInvalidEndpoint)
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEndpoints).Put([]byte(p.Endpoint.ID), encodeEndpoint(nil, &p.Endpoint))
+	})
+}
+
+// GetEndpoint returns one endpoint or an error wrapping
+// [webhook.ErrNotFound].
+func (s *Store) GetEndpoint(ctx context.Context, p *webhook.GetEndpointParams) (webhook.Endpoint, error) {
+	var ep webhook.Endpoint
+	if err := s.begin(ctx); err != nil {
+		return ep, err
+	}
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEndpoints).Get([]byte(p.ID))
+		if v == nil {
+			return notFound("endpoint", p.ID)
+		}
+		var err error
+		if ep, err = decodeEndpoint(p.ID, v); err != nil {
+			return corrupt("endpoint", p.ID, err)
+		}
+		return nil
+	})
+	return ep, err
+}
+
+// DeleteEndpoint removes an endpoint or returns an error wrapping
+// [webhook.ErrNotFound]. Its deliveries stay.
+func (s *Store) DeleteEndpoint(ctx context.Context, p *webhook.DeleteEndpointParams) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEndpoints)
+		if b.Get([]byte(p.ID)) == nil {
+			return notFound("endpoint", p.ID)
+		}
+		return b.Delete([]byte(p.ID))
+	})
+}
+
+// ListEndpoints returns endpoints in ID order, a page at a time. The cursor
+// is the ID of the last endpoint of the previous page.
+func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParams) (webhook.Page[webhook.Endpoint], error) {
+	var page webhook.Page[webhook.Endpoint]
+	if err := s.begin(ctx); err != nil {
+		return page, err
+	}
+	limit := pageLimit(p.Limit)
+	err := s.view(func(tx *bolt.Tx) error {
+		page = webhook.Page[webhook.Endpoint]{}
+		c := tx.Bucket(bucketEndpoints).Cursor()
+		k, v := c.First()
+		if p.Cursor != "" {
+			k, v = seekAfter(c, []byte(p.Cursor))
+		}
+		for ; k != nil; k, v = c.Next() {
+			id := string(k)
+			ep, err := decodeEndpoint(id, v)
+			if err != nil {
+				return corrupt("endpoint", id, err)
+			}
+			if p.Tenant != "" && ep.Tenant != p.Tenant {
+				continue
+			}
+			if len(page.Items) == limit {
+				page.Next = page.Items[limit-1].ID
+				return nil
+			}
+			page.Items = append(page.Items, ep)
+		}
+		return nil
+	})
+	return page, err
+}
+
+// seekAfter positions c on the first key after k.
+func seekAfter(c *bolt.Cursor, k []byte) ([]byte, []byte) {
+	ck, cv := c.Seek(k)
+	if ck != nil && string(ck) == string(k) {
+		return c.Next()
+	}
+	return ck, cv
+}
+
+// GetEvent returns one event or an error wrapping [webhook.ErrNotFound].
+func (s *Store) GetEvent(ctx context.Context, p *webhook.GetEventParams) (webhook.Event, error) {
+	var ev webhook.Event
+	if err := s.begin(ctx); err != nil {
+		return ev, err
+	}
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEvents).Get([]byte(p.ID))
+		if v == nil {
+			return notFound("event", p.ID)
+		}
+		r, err := decodeEvent(p.ID, v)
+		if err != nil {
+			return corrupt("event", p.ID, err)
+		}
+		ev = r.Event
+		return nil
+	})
+	return ev, err
+}
+
+// GetDelivery returns one delivery or an error wrapping
+// [webhook.ErrNotFound].
+func (s *Store) GetDelivery(ctx context.Context, p *webhook.GetDeliveryParams) (webhook.Delivery, error) {
+	var d webhook.Delivery
+	if err := s.begin(ctx); err != nil {
+		return d, err
+	}
+	err := s.view(func(tx *bolt.Tx) error {
+		var ok bool
+		var err error
+		d, ok, err = newQueue(tx).getDelivery(p.ID)
+		if err == nil && !ok {
+			err = notFound("delivery", p.ID)
+		}
+		return err
+	})
+	return d, err
+}
+
+// ListDeliveries returns deliveries in ID order, filtered, a page at a
+// time. The cursor is the ID of the last delivery read. A filter by event
+// or endpoint reads that one's index; a filter by state alone reads
+// deliveries in ID order, at most [ListScanLimit] per page, so a page of a
+// rare state may come back short with a cursor to continue.
+func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesParams) (webhook.Page[webhook.Delivery], error) {
+	var page webhook.Page[webhook.Delivery]
+	if err := s.begin(ctx); err != nil {
+		return page, err
+	}
+	limit := pageLimit(p.Limit)
+	err := s.view(func(tx *bolt.Tx) error {
+		page = webhook.Page[webhook.Delivery]{}
+		q := newQueue(tx)
+		// ids walks the chosen index in delivery ID order.
+		var (
+			c      *bolt.Cursor
+			prefix []byte
+		)
+		switch {
+		case p.EventID != "":
+			c, prefix = tx.Bucket(bucketEventDeliveries).Cursor(), prefixKey(p.EventID)
+		case p.EndpointID != "":
+			c, prefix = tx.Bucket(bucketEndpointDeliveries).Cursor(), prefixKey(p.EndpointID)
+		default:
+			c = q.deliveries.Cursor()
+		}
+		var k []byte
+		if p.Cursor != "" {
+			k, _ = seekAfter(c, append(append([]byte{}, prefix...), p.Cursor...))
+		} else {
+			k, _ = c.Seek(prefix)
+		}
+		scanned, lastRead := 0, ""
+		for ; hasPrefix(k, prefix); k, _ = c.Next() {
+			id := string(k[len(prefix):])
+			if scanned == ListScanLimit {
+				page.Next = lastRead
+				return nil
+			}
+			scanned++
+			lastRead = id
+			d, ok, err := q.getDelivery(id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if (p.EventID != "" && d.EventID != p.EventID) ||
+				(p.EndpointID != "" && d.EndpointID != p.EndpointID) ||
+				(p.State != "" && d.State != p.State) {
+				continue
+			}
+			if len(page.Items) == limit {
+				page.Next = page.Items[limit-1].ID
+				return nil
+			}
+			page.Items = append(page.Items, d)
+		}
+		return nil
+	})
+	return page, err
+}
+
+// ListAttempts returns one delivery's attempts in the order they were made.
+// The cursor is the number of the last attempt of the previous page. A
+// missing delivery is an error wrapping [webhook.ErrNotFound].
+func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams) (webhook.Page[webhook.Attempt], error) {
+	var page webhook.Page[webhook.Attempt]
+	if err := s.begin(ctx); err != nil {
+		return page, err
+	}
+	after := 0
+	if p.Cursor != "" {
+		n, err := strconv.Atoi(p.Cursor)
+		if err != nil || n < 0 {
+			return page, fmt.Errorf("boltstore: list attempts: malformed cursor %q", p.Cursor)
+		}
+		after = n
+	}
+	limit := pageLimit(p.Limit)
+	err := s.view(func(tx *bolt.Tx) error {
+		page = webhook.Page[webhook.Attempt]{}
+		if tx.Bucket(bucketDeliveries).Get([]byte(p.DeliveryID)) == nil {
+			return notFound("delivery", p.DeliveryID)
+		}
+		c := tx.Bucket(bucketAttempts).Cursor()
+		prefix := prefixKey(p.DeliveryID)
+		for k, v := c.Seek(attemptKey(p.DeliveryID, after+1)); hasPrefix(k, prefix); k, v = c.Next() {
+			n := int(uint32(k[len(prefix)])<<24 | uint32(k[len(prefix)+1])<<16 | uint32(k[len(prefix)+2])<<8 | uint32(k[len(prefix)+3]))
+			if len(page.Items) == limit {
+				page.Next = strconv.Itoa(page.Items[limit-1].Number)
+				return nil
+			}
+			a, err := decodeAttempt(p.DeliveryID, n, v)
+			if err != nil {
+				return corrupt("attempt", p.DeliveryID, err)
+			}
+			page.Items = append(page.Items, a)
+		}
+		return nil
+	})
+	return page, err
+}
+
+// Redeliver makes a finished delivery pending again, due at Now, keeping
+// its attempts; a pending one is left as it is. A missing delivery is an
+// error wrapping [webhook.ErrNotFound].
+func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		q := newQueue(tx)
+		d, ok, err := q.getDelivery(p.DeliveryID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("delivery", p.DeliveryID)
+		}
+		if !d.State.Finished() {
+			return nil
+		}
+		if err := q.delFinished(&d); err != nil {
+			return err
+		}
+		d.State = webhook.StatePending
+		d.NextAttemptAt = p.Now
+		d.UpdatedAt = p.Now
+		if err := q.addDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
+			return err
+		}
+		if err := q.putDelivery(&d); err != nil {
+			return err
+		}
+		return q.fixHeads()
+	})
+}

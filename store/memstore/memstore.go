@@ -1,0 +1,498 @@
+// Package memstore is an in-memory [webhook.Store] for tests and examples.
+//
+// It is not durable: everything it holds is lost when the process exits,
+// so a crash loses every pending delivery. Use boltstore or pgstore for
+// anything that must survive a restart. A Store is safe for concurrent use
+// by many Dispatchers in one process; it copies records on the way in and
+// out, so callers never share memory with it.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hooklet/webhook"
+)
+
+// PageLimitDefault is the page size of listings whose Limit is 0.
+const PageLimitDefault = 100
+
+// Store is an in-memory [webhook.Store]. The zero value is not usable; call
+// [New].
+type Store struct {
+	mu         sync.Mutex
+	closed     bool
+	endpoints  map[string]webhook.Endpoint
+	events     map[string]*eventRec
+	deliveries map[string]*deliveryRec
+}
+
+var _ webhook.Store = (*Store)(nil)
+
+type eventRec struct {
+	event      webhook.Event
+	storedAt   time.Time
+	deliveries int
+}
+
+type deliveryRec struct {
+	d        webhook.Delivery
+	token    string // empty when not leased
+	until    time.Time
+	attempts []webhook.Attempt
+}
+
+// due reports when the pending delivery r can next be leased.
+func (r *deliveryRec) due() time.Time {
+	if r.token != "" {
+		return r.until
+	}
+	return r.d.NextAttemptAt
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		endpoints:  map[string]webhook.Endpoint{},
+		events:     map[string]*eventRec{},
+		deliveries: map[string]*deliveryRec{},
+	}
+}
+
+// Close discards the store's contents; every later call returns
+// [webhook.ErrClosed]. Closing again does nothing and returns nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.endpoints, s.events, s.deliveries = nil, nil, nil
+	return nil
+}
+
+// lock checks ctx, takes the lock and checks the store is open. On nil the
+// caller holds the lock.
+func (s *Store) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("memstore: %w", webhook.ErrClosed)
+	}
+	return nil
+}
+
+// PutEndpoint creates or replaces an endpoint, storing a copy.
+func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	s.endpoints[p.Endpoint.ID] = cloneEndpoint(p.Endpoint)
+	return nil
+}
+
+// GetEndpoint returns a copy of one endpoint or [webhook.ErrNotFound].
+func (s *Store) GetEndpoint(ctx context.Context, p *webhook.GetEndpointParams) (webhook.Endpoint, error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.Endpoint{}, err
+	}
+	defer s.mu.Unlock()
+	ep, ok := s.endpoints[p.ID]
+	if !ok {
+		return webhook.Endpoint{}, notFound("endpoint", p.ID)
+	}
+	return cloneEndpoint(ep), nil
+}
+
+// DeleteEndpoint removes an endpoint, keeping its deliveries, or returns
+// [webhook.ErrNotFound].
+func (s *Store) DeleteEndpoint(ctx context.Context, p *webhook.DeleteEndpointParams) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if _, ok := s.endpoints[p.ID]; !ok {
+		return notFound("endpoint", p.ID)
+	}
+	delete(s.endpoints, p.ID)
+	return nil
+}
+
+// ListEndpoints returns endpoints in ID order, a page at a time. The cursor
+// is the ID of the last endpoint of the previous page.
+func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParams) (webhook.Page[webhook.Endpoint], error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.Page[webhook.Endpoint]{}, err
+	}
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.endpoints))
+	for id, ep := range s.endpoints {
+		if id > p.Cursor && (p.Tenant == "" || ep.Tenant == p.Tenant) {
+			ids = append(ids, id)
+		}
+	}
+	return page(ids, p.Limit, func(id string) webhook.Endpoint { return cloneEndpoint(s.endpoints[id]) })
+}
+
+// Enqueue stores each new event with its deliveries; items whose event ID
+// is already stored, or repeats an earlier item, are skipped.
+func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, it := range p.Items {
+		if _, ok := s.events[it.Event.ID]; ok {
+			continue
+		}
+		s.events[it.Event.ID] = &eventRec{event: cloneEvent(it.Event), storedAt: p.Now}
+		for _, d := range it.Deliveries {
+			if old, ok := s.deliveries[d.ID]; ok {
+				// A delivery ID reused across events: the new record
+				// replaces the old one.
+				s.detach(old)
+			}
+			s.deliveries[d.ID] = &deliveryRec{d: d}
+			if ev, ok := s.events[d.EventID]; ok {
+				ev.deliveries++
+			}
+		}
+	}
+	return nil
+}
+
+// detach forgets r's contribution to its event's delivery count.
+func (s *Store) detach(r *deliveryRec) {
+	if ev, ok := s.events[r.d.EventID]; ok {
+		ev.deliveries--
+	}
+}
+
+// Lease hands up to Limit due deliveries to the caller, earliest due
+// first (ties by ID).
+func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Lease, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	excluded := set(p.ExcludeEndpoints)
+	var due []*deliveryRec
+	for _, r := range s.deliveries {
+		if r.d.State == webhook.StatePending && !excluded[r.d.EndpointID] && !r.due().After(p.Now) {
+			due = append(due, r)
+		}
+	}
+	slices.SortFunc(due, func(a, b *deliveryRec) int {
+		return cmp.Or(a.due().Compare(b.due()), cmp.Compare(a.d.ID, b.d.ID))
+	})
+	if len(due) > p.Limit {
+		due = due[:p.Limit]
+	}
+	out := make([]webhook.Lease, len(due))
+	for i, r := range due {
+		r.token = rand.Text()
+		r.until = p.Until
+		var ev webhook.Event
+		if e, ok := s.events[r.d.EventID]; ok {
+			ev = cloneEvent(e.event)
+		}
+		out[i] = webhook.Lease{Delivery: r.d, Event: ev, Token: r.token, Until: r.until}
+	}
+	return out, nil
+}
+
+// held returns the delivery whose lease ref names, or nil when the token
+// is stale.
+func (s *Store) held(ref webhook.LeaseRef) *deliveryRec {
+	r, ok := s.deliveries[ref.DeliveryID]
+	if !ok || r.token == "" || r.token != ref.Token {
+		return nil
+	}
+	return r
+}
+
+// ExtendLeases moves the deadline of the leases still held.
+func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams) (webhook.BatchResult, error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.BatchResult{}, err
+	}
+	defer s.mu.Unlock()
+	var res webhook.BatchResult
+	for _, ref := range p.Leases {
+		r := s.held(ref)
+		if r == nil {
+			res.Stale = append(res.Stale, ref)
+			continue
+		}
+		r.until = p.Until
+	}
+	return res, nil
+}
+
+// Complete records the outcomes of held leases and refuses stale ones.
+func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhook.BatchResult, error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.BatchResult{}, err
+	}
+	defer s.mu.Unlock()
+	var res webhook.BatchResult
+	for _, o := range p.Outcomes {
+		r := s.held(o.Lease)
+		if r == nil {
+			res.Stale = append(res.Stale, o.Lease)
+			continue
+		}
+		for _, a := range o.Attempts {
+			a = cloneAttempt(a)
+			a.DeliveryID = r.d.ID
+			r.attempts = append(r.attempts, a)
+		}
+		if n := len(o.Attempts); n > 0 {
+			last := o.Attempts[n-1]
+			r.d.Attempts += n
+			r.d.LastStatusCode = last.StatusCode
+			r.d.LastError = last.Error
+		}
+		r.d.State = o.State
+		if o.State == webhook.StatePending {
+			r.d.NextAttemptAt = o.NextAttemptAt
+		}
+		r.d.UpdatedAt = p.Now
+		r.token, r.until = "", time.Time{}
+	}
+	return res, nil
+}
+
+// Release gives held leases back; the deliveries are due at Now.
+func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, ref := range p.Leases {
+		if r := s.held(ref); r != nil {
+			r.token, r.until = "", time.Time{}
+			r.d.NextAttemptAt = p.Now
+			r.d.UpdatedAt = p.Now
+		}
+	}
+	return nil
+}
+
+// NextDue returns the earliest instant a pending, not excluded delivery
+// becomes leasable.
+func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Time, bool, error) {
+	if err := s.lock(ctx); err != nil {
+		return time.Time{}, false, err
+	}
+	defer s.mu.Unlock()
+	excluded := set(p.ExcludeEndpoints)
+	var next time.Time
+	found := false
+	for _, r := range s.deliveries {
+		if r.d.State != webhook.StatePending || excluded[r.d.EndpointID] {
+			continue
+		}
+		if due := r.due(); !found || due.Before(next) {
+			next, found = due, true
+		}
+	}
+	return next, found, nil
+}
+
+// GetEvent returns a copy of one event or [webhook.ErrNotFound].
+func (s *Store) GetEvent(ctx context.Context, p *webhook.GetEventParams) (webhook.Event, error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.Event{}, err
+	}
+	defer s.mu.Unlock()
+	e, ok := s.events[p.ID]
+	if !ok {
+		return webhook.Event{}, notFound("event", p.ID)
+	}
+	return cloneEvent(e.event), nil
+}
+
+// GetDelivery returns one delivery or [webhook.ErrNotFound].
+func (s *Store) GetDelivery(ctx context.Context, p *webhook.GetDeliveryParams) (webhook.Delivery, error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.Delivery{}, err
+	}
+	defer s.mu.Unlock()
+	r, ok := s.deliveries[p.ID]
+	if !ok {
+		return webhook.Delivery{}, notFound("delivery", p.ID)
+	}
+	return r.d, nil
+}
+
+// ListDeliveries returns the deliveries matching every set filter, in ID
+// order, a page at a time. The cursor is the ID of the last delivery of the
+// previous page.
+func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesParams) (webhook.Page[webhook.Delivery], error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.Page[webhook.Delivery]{}, err
+	}
+	defer s.mu.Unlock()
+	var ids []string
+	for id, r := range s.deliveries {
+		if id > p.Cursor &&
+			(p.EventID == "" || r.d.EventID == p.EventID) &&
+			(p.EndpointID == "" || r.d.EndpointID == p.EndpointID) &&
+			(p.State == "" || r.d.State == p.State) {
+			ids = append(ids, id)
+		}
+	}
+	return page(ids, p.Limit, func(id string) webhook.Delivery { return s.deliveries[id].d })
+}
+
+// ListAttempts returns a delivery's attempts in the order they were made,
+// a page at a time, or [webhook.ErrNotFound] when the delivery is missing.
+// The cursor is the count of attempts already listed.
+func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams) (webhook.Page[webhook.Attempt], error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.Page[webhook.Attempt]{}, err
+	}
+	defer s.mu.Unlock()
+	r, ok := s.deliveries[p.DeliveryID]
+	if !ok {
+		return webhook.Page[webhook.Attempt]{}, notFound("delivery", p.DeliveryID)
+	}
+	start := 0
+	if p.Cursor != "" {
+		n, err := strconv.Atoi(p.Cursor)
+		if err != nil || n < 0 {
+			return webhook.Page[webhook.Attempt]{}, fmt.Errorf("memstore: invalid cursor %q", p.Cursor)
+		}
+		start = min(n, len(r.attempts))
+	}
+	limit := cmp.Or(p.Limit, PageLimitDefault)
+	end := min(start+limit, len(r.attempts))
+	var pg webhook.Page[webhook.Attempt]
+	for _, a := range r.attempts[start:end] {
+		pg.Items = append(pg.Items, cloneAttempt(a))
+	}
+	if end < len(r.attempts) {
+		pg.Next = strconv.Itoa(end)
+	}
+	return pg, nil
+}
+
+// Redeliver makes a finished delivery pending again, due at Now.
+func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error {
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	r, ok := s.deliveries[p.DeliveryID]
+	if !ok {
+		return notFound("delivery", p.DeliveryID)
+	}
+	if !r.d.State.Finished() {
+		return nil
+	}
+	r.d.State = webhook.StatePending
+	r.d.NextAttemptAt = p.Now
+	r.d.UpdatedAt = p.Now
+	r.token, r.until = "", time.Time{}
+	return nil
+}
+
+// Prune deletes up to Limit finished deliveries last updated before
+// Before, oldest first, with their attempts, then every event stored before
+// Before that has no delivery left.
+func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	var old []*deliveryRec
+	for _, r := range s.deliveries {
+		if r.d.State.Finished() && r.d.UpdatedAt.Before(p.Before) {
+			old = append(old, r)
+		}
+	}
+	slices.SortFunc(old, func(a, b *deliveryRec) int {
+		return cmp.Or(a.d.UpdatedAt.Compare(b.d.UpdatedAt), cmp.Compare(a.d.ID, b.d.ID))
+	})
+	if len(old) > p.Limit {
+		old = old[:max(p.Limit, 0)]
+	}
+	for _, r := range old {
+		s.detach(r)
+		delete(s.deliveries, r.d.ID)
+	}
+	for id, e := range s.events {
+		if e.deliveries <= 0 && e.storedAt.Before(p.Before) {
+			delete(s.events, id)
+		}
+	}
+	return len(old), nil
+}
+
+// page sorts ids and returns the first limit of them, made into items.
+func page[T any](ids []string, limit int, item func(id string) T) (webhook.Page[T], error) {
+	slices.Sort(ids)
+	limit = cmp.Or(limit, PageLimitDefault)
+	if limit < 0 {
+		return webhook.Page[T]{}, fmt.Errorf("memstore: negative limit %d", limit)
+	}
+	var pg webhook.Page[T]
+	if len(ids) > limit {
+		ids = ids[:limit]
+		pg.Next = ids[len(ids)-1]
+	}
+	pg.Items = make([]T, len(ids))
+	for i, id := range ids {
+		pg.Items[i] = item(id)
+	}
+	return pg, nil
+}
+
+func notFound(kind, id string) error {
+	return fmt.Errorf("memstore: %s %q: %w", kind, id, webhook.ErrNotFound)
+}
+
+func set(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+func cloneEndpoint(ep webhook.Endpoint) webhook.Endpoint {
+	ep.EventTypes = slices.Clone(ep.EventTypes)
+	ep.Settings = slices.Clone(ep.Settings)
+	ep.Headers = maps.Clone(ep.Headers)
+	ep.Secrets = slices.Clone(ep.Secrets)
+	if ep.Retry != nil {
+		r := *ep.Retry
+		r.Schedule = slices.Clone(r.Schedule)
+		ep.Retry = &r
+	}
+	return ep
+}
+
+func cloneEvent(e webhook.Event) webhook.Event {
+	e.Payload = slices.Clone(e.Payload)
+	e.Attributes = maps.Clone(e.Attributes)
+	return e
+}
+
+func cloneAttempt(a webhook.Attempt) webhook.Attempt {
+	a.ResponseBody = slices.Clone(a.ResponseBody)
+	return a
+}

@@ -1,0 +1,180 @@
+// Package storetest is the conformance suite for [webhook.Store]. Every
+// store runs it from its own tests:
+//
+//	func TestStore(t *testing.T) {
+//		t.Parallel()
+//		storetest.Run(t, func(t *testing.T) webhook.Store {
+//			s := memstore.New()
+//			t.Cleanup(func() { _ = s.Close() })
+//			return s
+//		})
+//	}
+//
+// The suite enforces the contracts written on [webhook.Store] and its
+// records. Where those contracts leave a choice, the suite picks the reading
+// a shared SQL store can also satisfy and says so next to the test.
+//
+// Import storetest from _test.go files only.
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hooklet/webhook"
+)
+
+// Run runs the conformance suite against the stores newStore makes. Each
+// subtest calls newStore once and expects a fresh, empty store of its own;
+// newStore registers the store's cleanup with t.Cleanup. Subtests run in
+// parallel and are named Method/Behaviour, e.g. "Lease/ExclusiveBetweenOwners".
+//
+// Stores never read the clock: the suite passes explicit times, all with
+// microsecond precision, so a store may keep times to the microsecond. It
+// compares times as instants, so a store may return them in any location.
+//
+// When the store has a Close() error method, one subtest closes its store
+// and checks that every method then returns [webhook.ErrClosed]; the
+// factory's cleanup must then cope with a store that is already closed.
+func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
+	t.Helper()
+	for _, g := range groups() {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			for _, c := range g.cases {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.fn(t, newStore(t))
+				})
+			}
+		})
+	}
+}
+
+// testCase is one subtest: it gets its own fresh store.
+type testCase struct {
+	name string
+	fn   func(t *testing.T, s webhook.Store)
+}
+
+// group is one Method of the suite.
+type group struct {
+	name  string
+	cases []testCase
+}
+
+func groups() []group {
+	return []group{
+		{"PutEndpoint", putEndpointCases()},
+		{"GetEndpoint", getEndpointCases()},
+		{"DeleteEndpoint", deleteEndpointCases()},
+		{"ListEndpoints", listEndpointsCases()},
+		{"Enqueue", enqueueCases()},
+		{"GetEvent", getEventCases()},
+		{"GetDelivery", getDeliveryCases()},
+		{"Lease", leaseCases()},
+		{"ExtendLeases", extendLeasesCases()},
+		{"Complete", completeCases()},
+		{"Release", releaseCases()},
+		{"NextDue", nextDueCases()},
+		{"ListDeliveries", listDeliveriesCases()},
+		{"ListAttempts", listAttemptsCases()},
+		{"Redeliver", redeliverCases()},
+		{"Prune", pruneCases()},
+		{"Concurrency", concurrencyCases()},
+		{"Context", contextCases()},
+		{"Close", closeCases()},
+	}
+}
+
+// base is the suite's fixed "now". It has microsecond precision and is not
+// in UTC, so stores that normalise locations are still compared fairly.
+var base = time.Date(2030, time.March, 4, 5, 6, 7, 891234000, time.FixedZone("X", 2*60*60))
+
+// at returns base plus d.
+func at(d time.Duration) time.Time { return base.Add(d) }
+
+// farFuture is a lease deadline no test reaches.
+var farFuture = at(1000 * time.Hour)
+
+// Naming helpers keep IDs of one shape, so byte order and any SQL
+// collation agree on their order.
+func eventID(i int) string    { return fmt.Sprintf("evt_%05d", i) }
+func deliveryID(i int) string { return fmt.Sprintf("dlv_%05d", i) }
+func endpointID(i int) string { return fmt.Sprintf("ep_%05d", i) }
+
+// utc returns t as UTC without a monotonic reading, the form the suite
+// compares.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+// normEndpoint returns ep in comparable form: times in UTC, empty
+// collections as nil. Retry.Schedule keeps the difference between nil (the
+// default schedule) and empty (no retries), which a store must preserve.
+func normEndpoint(ep webhook.Endpoint) webhook.Endpoint {
+	ep.CreatedAt, ep.UpdatedAt = utc(ep.CreatedAt), utc(ep.UpdatedAt)
+	if len(ep.EventTypes) == 0 {
+		ep.EventTypes = nil
+	}
+	if len(ep.Settings) == 0 {
+		ep.Settings = nil
+	}
+	if len(ep.Headers) == 0 {
+		ep.Headers = nil
+	}
+	if len(ep.Secrets) == 0 {
+		ep.Secrets = nil
+	} else {
+		ep.Secrets = slices.Clone(ep.Secrets)
+		for i := range ep.Secrets {
+			ep.Secrets[i].ExpiresAt = utc(ep.Secrets[i].ExpiresAt)
+		}
+	}
+	return ep
+}
+
+// normEvent returns e in comparable form.
+func normEvent(e webhook.Event) webhook.Event {
+	e.Time = utc(e.Time)
+	if len(e.Payload) == 0 {
+		e.Payload = nil
+	}
+	if len(e.Attributes) == 0 {
+		e.Attributes = nil
+	}
+	return e
+}
+
+// normDelivery returns d in comparable form.
+func normDelivery(d webhook.Delivery) webhook.Delivery {
+	d.NextAttemptAt = utc(d.NextAttemptAt)
+	d.CreatedAt = utc(d.CreatedAt)
+	d.UpdatedAt = utc(d.UpdatedAt)
+	return d
+}
+
+// normAttempt returns a in comparable form.
+func normAttempt(a webhook.Attempt) webhook.Attempt {
+	a.StartedAt = utc(a.StartedAt)
+	if len(a.ResponseBody) == 0 {
+		a.ResponseBody = nil
+	}
+	return a
+}
+
+func normAll[T any](xs []T, f func(T) T) []T {
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+// requireSameInstant checks two times name the same instant.
+func requireSameInstant(t *testing.T, want, got time.Time, msgAndArgs ...any) {
+	t.Helper()
+	if !want.Equal(got) {
+		t.Fatalf("time: want %s, got %s %s", want.UTC().Format(time.RFC3339Nano), got.UTC().Format(time.RFC3339Nano), fmt.Sprint(msgAndArgs...))
+	}
+}

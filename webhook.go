@@ -1,0 +1,466 @@
+package webhook
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// Defaults of [Config].
+const (
+	MaxPayloadBytesDefault      = 256 << 10
+	RequestTimeoutDefault       = 15 * time.Second
+	MaxResponseBodyBytesDefault = 64 << 10
+	WorkersDefault              = 64
+	EndpointConcurrencyDefault  = 16
+	LeaseDurationDefault        = time.Minute
+	LeaseBatchSizeDefault       = 256
+	MaxEmitBatchDefault         = 1024
+	UserAgentDefault            = "Hooklet/1"
+)
+
+// Limits of [Config].
+const (
+	MaxPayloadBytesMax = 16 << 20
+	LeaseDurationMin   = time.Second
+)
+
+// Config configures a [Dispatcher]. Only Store is required; every other
+// field has a documented default that its zero value selects.
+type Config struct {
+	// Store keeps endpoints, events, deliveries and attempts. Required: the
+	// embedded default is boltstore.Open(path, nil).
+	Store Store
+
+	// Signer signs every request. Defaults to [StandardSigner].
+	Signer Signer
+
+	// Transformer compiles endpoint templates. Defaults to nil: an
+	// endpoint with a Template is refused.
+	Transformer Transformer
+
+	// Transport sends the requests. Defaults to a shared transport tuned
+	// for many concurrent deliveries, whose dialer refuses loopback,
+	// private, link-local and metadata addresses unless
+	// AllowPrivateNetworks is set. A Transport given here is used as is:
+	// the host is then responsible for what it may reach. Redirects are
+	// never followed.
+	Transport http.RoundTripper
+
+	// AllowPrivateNetworks lets the default Transport reach loopback,
+	// private and link-local addresses. Tests and examples that deliver to
+	// a local receiver set it; production services rarely should.
+	AllowPrivateNetworks bool
+
+	// Retry is the retry policy of endpoints that have none of their own.
+	// Its zero value is the default policy; see [RetryPolicy].
+	Retry RetryPolicy
+
+	// MaxPayloadBytes caps the size of an event's payload. Defaults to
+	// [MaxPayloadBytesDefault] (256 KiB), at most [MaxPayloadBytesMax].
+	MaxPayloadBytes int
+
+	// RequestTimeout bounds one attempt, from dial to the end of the
+	// response body read. Defaults to [RequestTimeoutDefault] (15 s).
+	RequestTimeout time.Duration
+
+	// MaxResponseBodyBytes caps how much of a response body is read and
+	// kept in the attempt record. Defaults to
+	// [MaxResponseBodyBytesDefault] (64 KiB).
+	MaxResponseBodyBytes int
+
+	// Workers caps the requests in flight across all endpoints. Defaults
+	// to [WorkersDefault] (64).
+	Workers int
+
+	// EndpointConcurrency caps the requests in flight to one endpoint,
+	// unless the endpoint sets MaxConcurrency. Defaults to
+	// [EndpointConcurrencyDefault] (16).
+	EndpointConcurrency int
+
+	// LeaseDuration is how long a leased delivery stays with this
+	// Dispatcher before another may take it; held leases are extended
+	// while their work goes on. Defaults to [LeaseDurationDefault] (1 min),
+	// at least [LeaseDurationMin].
+	LeaseDuration time.Duration
+
+	// LeaseBatchSize caps the deliveries leased in one store call.
+	// Defaults to [LeaseBatchSizeDefault] (256).
+	LeaseBatchSize int
+
+	// MaxEmitBatch caps the events written in one store transaction when
+	// concurrent Emit calls are coalesced. Defaults to
+	// [MaxEmitBatchDefault] (1024).
+	MaxEmitBatch int
+
+	// Owner names this Dispatcher in leases. Defaults to the host name,
+	// process ID and a random suffix; it must differ between Dispatchers
+	// that share a store.
+	Owner string
+
+	// UserAgent is sent with every request. Defaults to
+	// [UserAgentDefault].
+	UserAgent string
+
+	// Logger receives operational messages (store errors, disabled
+	// endpoints). Defaults to [slog.Default]. Nothing logged carries a
+	// secret or a payload.
+	Logger *slog.Logger
+
+	// OnEndpointDisabled is called after Hooklet disables an endpoint (for
+	// example on 410 Gone), with the endpoint as stored. It runs on its own
+	// goroutine. Defaults to nil: nobody is told.
+	OnEndpointDisabled func(ctx context.Context, ep Endpoint)
+
+	// Test holds knobs for tests. Production code leaves it zero.
+	Test TestConfig
+}
+
+// TestConfig holds the [Config] knobs that exist for tests.
+type TestConfig struct {
+	// Clock replaces the system clock for every timing of the Dispatcher.
+	Clock Clock
+}
+
+// withDefaults returns a copy of c with every zero field set to its
+// default.
+func (c Config) withDefaults() Config {
+	c.Signer = cmp.Or[Signer](c.Signer, StandardSigner{})
+	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, MaxPayloadBytesDefault)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, RequestTimeoutDefault)
+	c.MaxResponseBodyBytes = cmp.Or(c.MaxResponseBodyBytes, MaxResponseBodyBytesDefault)
+	c.Workers = cmp.Or(c.Workers, WorkersDefault)
+	c.EndpointConcurrency = cmp.Or(c.EndpointConcurrency, EndpointConcurrencyDefault)
+	c.LeaseDuration = cmp.Or(c.LeaseDuration, LeaseDurationDefault)
+	c.LeaseBatchSize = cmp.Or(c.LeaseBatchSize, LeaseBatchSizeDefault)
+	c.MaxEmitBatch = cmp.Or(c.MaxEmitBatch, MaxEmitBatchDefault)
+	c.UserAgent = cmp.Or(c.UserAgent, UserAgentDefault)
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		c.Owner = fmt.Sprintf("%s-%d-%s", cmp.Or(host, "host"), os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Test.Clock == nil {
+		c.Test.Clock = systemClock{}
+	}
+	return c
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return invalidConfig("Store", "is required (for example boltstore.Open(path, nil))")
+	case c.MaxPayloadBytes < 0 || c.MaxPayloadBytes > MaxPayloadBytesMax:
+		return invalidConfig("MaxPayloadBytes", fmt.Sprintf("must be between 1 and %d", MaxPayloadBytesMax))
+	case c.RequestTimeout < 0:
+		return invalidConfig("RequestTimeout", "must not be negative")
+	case c.MaxResponseBodyBytes < 0:
+		return invalidConfig("MaxResponseBodyBytes", "must not be negative")
+	case c.Workers < 0:
+		return invalidConfig("Workers", "must not be negative")
+	case c.EndpointConcurrency < 0:
+		return invalidConfig("EndpointConcurrency", "must not be negative")
+	case c.LeaseDuration < LeaseDurationMin:
+		return invalidConfig("LeaseDuration", fmt.Sprintf("must be at least %v", LeaseDurationMin))
+	case c.LeaseBatchSize < 0:
+		return invalidConfig("LeaseBatchSize", "must not be negative")
+	case c.MaxEmitBatch < 0:
+		return invalidConfig("MaxEmitBatch", "must not be negative")
+	}
+	if err := c.Retry.validate(); err != nil {
+		return invalidConfig("Retry", err.Error())
+	}
+	return nil
+}
+
+// Dispatcher stores events, fans them out to endpoints and delivers them.
+// Create one with [New]; all its methods are safe for concurrent use.
+//
+// Emit works as soon as New returns; deliveries are sent once
+// [Dispatcher.Start] has been called. [Dispatcher.Close] stops both.
+type Dispatcher struct {
+	cfg    Config
+	store  Store
+	clock  Clock
+	log    *slog.Logger
+	client *http.Client
+	// ownTransport is the default transport, closed by Close; nil when the
+	// host supplied one.
+	ownTransport *http.Transport
+
+	registry  *registry
+	committer *committer
+	engine    *engine
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+}
+
+// New returns a Dispatcher for cfg. It does no I/O; endpoints are loaded
+// from the store on first use.
+func New(cfg Config) (*Dispatcher, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		cfg:   cfg,
+		store: cfg.Store,
+		clock: cfg.Test.Clock,
+		log:   cfg.Logger,
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		d.ownTransport = newTransport(cfg.AllowPrivateNetworks, cfg.Workers)
+		rt = d.ownTransport
+	}
+	d.client = &http.Client{
+		Transport:     rt,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	d.registry = newRegistry(d)
+	d.engine = newEngine(d)
+	d.committer = newCommitter(d)
+	return d, nil
+}
+
+// Start starts the delivery engine in the background and returns. It loads
+// the endpoints first, bounded by ctx. The engine runs until
+// [Dispatcher.Close]. Calling Start twice returns an error.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	if d.started {
+		return fmt.Errorf("webhook: dispatcher already started")
+	}
+	if err := d.registry.load(ctx); err != nil {
+		return err
+	}
+	d.started = true
+	d.engine.start()
+	return nil
+}
+
+// Close stops the Dispatcher: Emit returns [ErrClosed] from then on, events
+// already accepted are committed, no new delivery is leased, and in-flight
+// deliveries are given until ctx is done to finish; those still running
+// then are cancelled and their leases released, so another Dispatcher (or
+// the next start) delivers them. Close does not close the Store. It is safe
+// to call more than once.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	started := d.started
+	d.mu.Unlock()
+
+	d.committer.close()
+	var err error
+	if started {
+		err = d.engine.stop(ctx)
+	} else {
+		d.engine.cancelRun()
+	}
+	if d.ownTransport != nil {
+		d.ownTransport.CloseIdleConnections()
+	}
+	return err
+}
+
+// Emit stores ev and one delivery for every enabled endpoint that matches
+// it, and returns once they are durable in the store. Concurrent calls are
+// coalesced into one store write. An event whose ID is already stored is
+// accepted without adding anything.
+//
+// An invalid event yields an error wrapping [ErrInvalidEvent] and nothing
+// is stored. If ctx ends first, Emit returns ctx's error and the event may
+// or may not have been stored; emitting it again with the same ID is safe.
+func (d *Dispatcher) Emit(ctx context.Context, ev Event) error {
+	return d.EmitBatch(ctx, []Event{ev})
+}
+
+// EmitBatch is [Dispatcher.Emit] for many events, stored in one write. It
+// fills the ID and Time of each event that has none, in place. When one
+// event is invalid nothing is stored, and the error names its index.
+func (d *Dispatcher) EmitBatch(ctx context.Context, events []Event) error {
+	items, err := d.prepare(ctx, events)
+	if err != nil {
+		return err
+	}
+	return d.committer.submit(ctx, items)
+}
+
+// EmitTx is [Dispatcher.EmitBatch] inside a transaction the host holds, for
+// stores that implement [TxEnqueuer] (the PostgreSQL store takes a pgx.Tx):
+// the events exist if and only if tx commits. Deliveries start after the
+// commit.
+func (d *Dispatcher) EmitTx(ctx context.Context, tx any, events ...Event) error {
+	txs, ok := d.store.(TxEnqueuer)
+	if !ok {
+		return fmt.Errorf("%w: the store does not support host transactions", ErrInvalidTx)
+	}
+	items, err := d.prepare(ctx, events)
+	if err != nil {
+		return err
+	}
+	return txs.EnqueueTx(ctx, tx, &EnqueueParams{Items: items, Now: d.clock.Now()})
+}
+
+// prepare validates events, fills their defaults and fans them out.
+func (d *Dispatcher) prepare(ctx context.Context, events []Event) ([]EnqueueItem, error) {
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
+	if len(events) == 0 {
+		return nil, nil
+	}
+	now := d.clock.Now()
+	for i := range events {
+		if err := events[i].validate(now, d.cfg.MaxPayloadBytes); err != nil {
+			if len(events) > 1 {
+				return nil, fmt.Errorf("events[%d]: %w", i, err)
+			}
+			return nil, err
+		}
+	}
+	eps, err := d.registry.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]EnqueueItem, len(events))
+	for i := range events {
+		items[i] = EnqueueItem{Event: events[i], Deliveries: eps.fanOut(&events[i], now)}
+	}
+	return items, nil
+}
+
+func (d *Dispatcher) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}
+
+// PutEndpoint creates or replaces an endpoint. It is validated first (and
+// its template compiled): an invalid endpoint yields an error wrapping
+// [ErrInvalidEndpoint] and the stored endpoint is left unchanged. Events
+// emitted after PutEndpoint returns are fanned out to the new version.
+func (d *Dispatcher) PutEndpoint(ctx context.Context, ep Endpoint) error {
+	if d.isClosed() {
+		return ErrClosed
+	}
+	ep = cloneEndpoint(ep)
+	if err := ep.validate(); err != nil {
+		return err
+	}
+	st, err := d.registry.compile(ep)
+	if err != nil {
+		return err
+	}
+	if err := d.registry.load(ctx); err != nil {
+		return err
+	}
+	now := d.clock.Now().UTC()
+	ep.CreatedAt, ep.UpdatedAt = now, now
+	if old, ok := d.registry.get(ep.ID); ok {
+		ep.CreatedAt = old.ep.CreatedAt
+	}
+	st.ep = ep
+	if err := d.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: ep}); err != nil {
+		return err
+	}
+	d.registry.put(st)
+	return nil
+}
+
+// DeleteEndpoint removes an endpoint. Its pending deliveries end failed.
+// A missing endpoint yields [ErrNotFound].
+func (d *Dispatcher) DeleteEndpoint(ctx context.Context, id string) error {
+	if d.isClosed() {
+		return ErrClosed
+	}
+	if err := d.store.DeleteEndpoint(ctx, &DeleteEndpointParams{ID: id}); err != nil {
+		return err
+	}
+	d.registry.remove(id)
+	return nil
+}
+
+// Endpoint returns the endpoint with the given ID, or [ErrNotFound].
+func (d *Dispatcher) Endpoint(ctx context.Context, id string) (Endpoint, error) {
+	return d.store.GetEndpoint(ctx, &GetEndpointParams{ID: id})
+}
+
+// Endpoints lists endpoints in ID order, a page at a time; p may be nil.
+func (d *Dispatcher) Endpoints(ctx context.Context, p *ListEndpointsParams) (Page[Endpoint], error) {
+	return d.store.ListEndpoints(ctx, cmp.Or(p, &ListEndpointsParams{}))
+}
+
+// Event returns a stored event, or [ErrNotFound].
+func (d *Dispatcher) Event(ctx context.Context, id string) (Event, error) {
+	return d.store.GetEvent(ctx, &GetEventParams{ID: id})
+}
+
+// Delivery returns a delivery with its state and attempt count, or
+// [ErrNotFound].
+func (d *Dispatcher) Delivery(ctx context.Context, id string) (Delivery, error) {
+	return d.store.GetDelivery(ctx, &GetDeliveryParams{ID: id})
+}
+
+// Deliveries lists deliveries in ID order, filtered by p, a page at a
+// time; p may be nil.
+func (d *Dispatcher) Deliveries(ctx context.Context, p *ListDeliveriesParams) (Page[Delivery], error) {
+	return d.store.ListDeliveries(ctx, cmp.Or(p, &ListDeliveriesParams{}))
+}
+
+// Attempts lists the attempts of one delivery in the order they were made.
+func (d *Dispatcher) Attempts(ctx context.Context, p *ListAttemptsParams) (Page[Attempt], error) {
+	return d.store.ListAttempts(ctx, p)
+}
+
+// Redeliver sends a finished delivery again (a replay): it becomes pending
+// and due now, keeping its attempt history. A pending delivery is left as
+// it is; a missing one yields [ErrNotFound].
+func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
+	if d.isClosed() {
+		return ErrClosed
+	}
+	if err := d.store.Redeliver(ctx, &RedeliverParams{DeliveryID: deliveryID, Now: d.clock.Now()}); err != nil {
+		return err
+	}
+	d.engine.wake()
+	return nil
+}
+
+// Prune deletes finished deliveries, their attempts and their events once
+// they are older than age, in bounded batches. It returns how many
+// deliveries it deleted.
+func (d *Dispatcher) Prune(ctx context.Context, age time.Duration) (int, error) {
+	before := d.clock.Now().Add(-age)
+	const batch = 1000
+	total := 0
+	for {
+		n, err := d.store.Prune(ctx, &PruneParams{Before: before, Limit: batch})
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
+}
