@@ -82,8 +82,14 @@ local ` + varStd + ` = std + {
     then error "std.format: a field width or precision exceeds the limit of ` + L + `"
     else super.format(str, vals),
   join(sep, arr)::
-    local n = std.foldl(function(acc, s) acc + __hooklet_len(s), arr, 0) + __hooklet_len(sep) * std.length(arr);
-    if n > ` + L + ` then ` + tooBig("std.join") + ` else super.join(sep, arr),
+    // A few parts are joined, then measured: at most 16 parts of the
+    // limit each are built. More parts are measured first.
+    if std.length(arr) <= 16 then
+      local r = super.join(sep, arr);
+      if std.length(r) > ` + L + ` then ` + tooBig("std.join") + ` else r
+    else
+      local n = std.foldl(function(acc, s) acc + __hooklet_len(s), arr, 0) + __hooklet_len(sep) * std.length(arr);
+      if n > ` + L + ` then ` + tooBig("std.join") + ` else super.join(sep, arr),
   flattenArrays(arrs)::
     if std.foldl(function(acc, a) acc + __hooklet_len(a), arrs, 0) > ` + L + ` then ` + tooBig("std.flattenArrays") + ` else super.flattenArrays(arrs),
   strReplace(str, from, to)::
