@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,7 +91,7 @@ func (o JsonnetOptions) withDefaults() JsonnetOptions {
 //     field widths of format and %) are replaced by versions that refuse a
 //     result longer than MaxOutputBytes elements; std's own functions call
 //     the guarded versions too. std.native and std.extVar are unavailable.
-//   - Each render evaluates on its own goroutine with a VM from a pool. The
+//   - Each render evaluates on a pooled evaluator goroutine that owns a VM. The
 //     caller waits at most Timeout; then the flag is raised, the template
 //     version is disabled, and Render returns a *[TemplateError]. The
 //     evaluation stops at its next function call or + and returns its VM.
@@ -119,24 +120,43 @@ func NewJsonnetTransformer(opts JsonnetOptions) Transformer {
 		prelude: preludeSource(opts.MaxOutputBytes),
 		cache:   make(map[string]*jsonnetTemplate),
 	}
-	tr.vms.New = func() any { return tr.newVM() }
 	return tr
 }
 
 type jsonnetTransformer struct {
 	opts    JsonnetOptions
 	prelude string
-	vms     sync.Pool // *jsonnetVM
 
 	mu    sync.Mutex
 	cache map[string]*jsonnetTemplate
+	idle  []*evaluator // LIFO, so that the busiest evaluators stay warm
 }
 
-// jsonnetVM is a pooled VM and the state of the evaluation running on it.
-// Only the goroutine that took it from the pool touches it.
-type jsonnetVM struct {
+// An evaluator is a goroutine that owns a VM and runs one evaluation at a
+// time. Evaluators are pooled rather than started per render because a
+// jsonnet evaluation grows its goroutine's stack to tens of KiB, and
+// growing a fresh stack each time costs more than the rest of a render's
+// overhead. An evaluator idle for evaluatorIdle ends.
+type evaluator struct {
+	tr    *jsonnetTransformer
 	vm    *jsonnet.VM
-	state *evalState
+	jobs  chan *evalJob
+	state *evalState // of the running job; only the evaluator touches it
+}
+
+// evaluatorIdle is how long an idle evaluator waits for work before it
+// ends; maxIdleEvaluators bounds the idle pool.
+const (
+	evaluatorIdle     = 100 * time.Millisecond
+	maxIdleEvaluators = 256
+)
+
+// evalJob is one evaluation handed to an evaluator.
+type evalJob struct {
+	t     *jsonnetTemplate
+	args  [9]string
+	state evalState
+	done  chan evalResult // buffered: the evaluator never blocks on it
 }
 
 // evalState is shared by one evaluation and the Render waiting for it.
@@ -146,10 +166,72 @@ type evalState struct {
 
 var errEvalCancelled = errors.New("evaluation cancelled")
 
-func (tr *jsonnetTransformer) newVM() *jsonnetVM {
-	v := &jsonnetVM{vm: jsonnet.MakeVM()}
+// evaluator returns an idle evaluator or starts one.
+func (tr *jsonnetTransformer) evaluator() *evaluator {
+	tr.mu.Lock()
+	if n := len(tr.idle); n > 0 {
+		e := tr.idle[n-1]
+		tr.idle[n-1] = nil
+		tr.idle = tr.idle[:n-1]
+		tr.mu.Unlock()
+		return e
+	}
+	tr.mu.Unlock()
+	e := tr.newEvaluator()
+	go e.loop()
+	return e
+}
+
+func (e *evaluator) loop() {
+	idle := time.NewTimer(evaluatorIdle)
+	defer idle.Stop()
+	for {
+		select {
+		case j := <-e.jobs:
+			e.run(j)
+			e.tr.mu.Lock()
+			if len(e.tr.idle) >= maxIdleEvaluators {
+				e.tr.mu.Unlock()
+				return
+			}
+			e.tr.idle = append(e.tr.idle, e)
+			e.tr.mu.Unlock()
+			idle.Reset(evaluatorIdle)
+		case <-idle.C:
+			e.tr.mu.Lock()
+			for i, x := range e.tr.idle {
+				if x == e {
+					e.tr.idle = append(e.tr.idle[:i], e.tr.idle[i+1:]...)
+					e.tr.mu.Unlock()
+					return
+				}
+			}
+			// Taken from the pool as the timer fired: a job is coming.
+			e.tr.mu.Unlock()
+			idle.Reset(evaluatorIdle)
+		}
+	}
+}
+
+// run evaluates one job and reports its result.
+func (e *evaluator) run(j *evalJob) {
+	defer j.t.running.Done()
+	e.state = &j.state
+	for i, name := range tlaNames {
+		e.vm.TLAVar(name, j.args[i])
+	}
+	out, err := e.vm.Evaluate(j.t.node)
+	e.state = nil
+	j.done <- evalResult{out: out, err: err}
+}
+
+// tlaNames are the names of the program's top-level arguments, in the
+// order of renderArgs.
+var tlaNames = [9]string{tlaID, tlaType, tlaTime, tlaTenant, tlaAttributes, tlaPayload, tlaSettings, tlaEndpointID, tlaEndpointURL}
+
+func (tr *jsonnetTransformer) newEvaluator() *evaluator {
+	v := &evaluator{tr: tr, vm: jsonnet.MakeVM(), jobs: make(chan *evalJob, 1)}
 	v.vm.MaxStack = tr.opts.MaxStack
-	v.vm.StringOutput = true
 	v.vm.OutputNewline = false
 	v.vm.Importer(refusingImporter{})
 	v.vm.SetTraceOut(io.Discard)
@@ -289,11 +371,10 @@ func (t *jsonnetTemplate) Render(ctx context.Context, in *RenderInput) (Rendered
 	if err := ctx.Err(); err != nil {
 		return Rendered{}, err
 	}
-	args := renderArgs(in)
-	st := &evalState{}
-	done := make(chan evalResult, 1)
+	j := &evalJob{t: t, args: renderArgs(in), done: make(chan evalResult, 1)}
+	st := &j.state
 	t.running.Add(1)
-	go t.evaluate(st, &args, done)
+	t.tr.evaluator().jobs <- j
 
 	timer := timerPool.Get().(*time.Timer)
 	timer.Reset(t.tr.opts.Timeout)
@@ -302,7 +383,7 @@ func (t *jsonnetTemplate) Render(ctx context.Context, in *RenderInput) (Rendered
 		timerPool.Put(timer)
 	}()
 	select {
-	case r := <-done:
+	case r := <-j.done:
 		return t.result(r, in)
 	case <-timer.C:
 		st.cancelled.Store(true)
@@ -325,22 +406,8 @@ var timerPool = sync.Pool{New: func() any {
 // on, has returned. Tests use it so that no goroutine outlives them.
 func (t *jsonnetTemplate) wait() { t.running.Wait() }
 
-func (t *jsonnetTemplate) evaluate(st *evalState, args *[9]string, done chan<- evalResult) {
-	defer t.running.Done()
-	v := t.tr.vms.Get().(*jsonnetVM)
-	v.state = st
-	names := [9]string{tlaID, tlaType, tlaTime, tlaTenant, tlaAttributes, tlaPayload, tlaSettings, tlaEndpointID, tlaEndpointURL}
-	for i, name := range names {
-		v.vm.TLAVar(name, args[i])
-	}
-	out, err := v.vm.Evaluate(t.node)
-	v.state = nil
-	t.tr.vms.Put(v)
-	done <- evalResult{out: out, err: err}
-}
-
 // renderArgs lays out the top-level arguments of the program, in the order
-// of the names in evaluate.
+// of tlaNames.
 func renderArgs(in *RenderInput) [9]string {
 	var a [9]string
 	a[4], a[5], a[6] = "{}", "null", "{}"
@@ -371,26 +438,41 @@ func (t *jsonnetTemplate) result(r evalResult, in *RenderInput) (Rendered, error
 	if r.err != nil {
 		return Rendered{}, runtimeTemplateError(r.err)
 	}
+	// The VM manifests the value as indented JSON.
 	out := r.out
-	if len(out) == 0 {
-		return Rendered{}, &TemplateError{Message: "empty output"}
+	if len(out) > t.tr.opts.MaxOutputBytes*6+64 {
+		// Even compacted or unquoted it cannot fit.
+		return Rendered{}, outputTooLarge(len(out), t.tr.opts.MaxOutputBytes)
 	}
-	body := out[1:]
-	if len(body) > t.tr.opts.MaxOutputBytes {
-		return Rendered{}, &TemplateError{Message: fmt.Sprintf("output of %d bytes exceeds the limit of %d", len(body), t.tr.opts.MaxOutputBytes)}
-	}
-	switch out[0] {
-	case 'n':
+	var body []byte
+	var ct string
+	switch {
+	case out == "null":
 		return Rendered{Skip: true}, nil
-	case 's':
-		ct := contentTypeText
+	case len(out) > 0 && out[0] == '"':
+		var s string
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			return Rendered{}, &TemplateError{Message: "internal error: output string: " + err.Error()}
+		}
+		body, ct = []byte(s), contentTypeText
 		if in.Endpoint != nil && in.Endpoint.ContentType != "" {
 			ct = in.Endpoint.ContentType
 		}
-		return Rendered{Body: []byte(body), ContentType: ct}, nil
 	default:
-		return Rendered{Body: []byte(body), ContentType: contentTypeJSON}, nil
+		buf := bytes.NewBuffer(make([]byte, 0, len(out)))
+		if err := json.Compact(buf, []byte(out)); err != nil {
+			return Rendered{}, &TemplateError{Message: "internal error: output JSON: " + err.Error()}
+		}
+		body, ct = buf.Bytes(), contentTypeJSON
 	}
+	if len(body) > t.tr.opts.MaxOutputBytes {
+		return Rendered{}, outputTooLarge(len(body), t.tr.opts.MaxOutputBytes)
+	}
+	return Rendered{Body: body, ContentType: ct}, nil
+}
+
+func outputTooLarge(n, limit int) *TemplateError {
+	return &TemplateError{Message: fmt.Sprintf("output of %d bytes exceeds the limit of %d", n, limit)}
 }
 
 // runtimeTemplateError converts an evaluation error, locating it at the

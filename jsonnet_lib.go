@@ -43,8 +43,7 @@ const (
 
 // preludeSource returns the program every template runs inside. The
 // template's AST replaces the null bound to __hooklet_out. limit caps the
-// length of any string or array a guarded operation creates, and of a
-// string output.
+// length of any string or array a guarded operation creates.
 //
 // The prelude:
 //   - shadows std (and the desugarer's $std) with std plus guarded versions
@@ -55,20 +54,19 @@ const (
 //   - defines __hooklet_plus, which every + of the template is rewritten to:
 //     it refuses a string or array result longer than limit;
 //   - binds the helper library the template's import resolves to;
-//   - tags the output: "n" for null, "s"+text for a string, "j"+JSON
-//     (minified) for anything else, so the VM can run in string output mode.
+//   - evaluates to the template's value, which the VM manifests as JSON.
 func preludeSource(limit int) string {
 	L := strconv.Itoa(limit)
 	tooBig := func(what string) string {
 		return fmt.Sprintf("error %q", what+" exceeds the limit of "+L+" elements")
 	}
 	return `
-local ` + varTick + ` = std.native("` + nativeTick + `");
-local __hooklet_fmtw = std.native("` + nativeFormatMax + `");
-local __hooklet_digits(s) = std.isString(s) && std.length(s) > 0 && std.length(s) < 10 &&
-  std.all([c >= "0" && c <= "9" for c in std.stringChars(s)]);
-local __hooklet_len(v) = if std.isString(v) || std.isArray(v) then std.length(v) else 0;
-local ` + varStd + ` = std + {
+local ` + varTick + ` = std.native("` + nativeTick + `"),
+  __hooklet_fmtw = std.native("` + nativeFormatMax + `"),
+  __hooklet_digits(s) = std.isString(s) && std.length(s) > 0 && std.length(s) < 10 &&
+    std.all([c >= "0" && c <= "9" for c in std.stringChars(s)]),
+  __hooklet_len(v) = if std.isString(v) || std.isArray(v) then std.length(v) else 0,
+  ` + varStd + ` = std + {
   range(from, to)::
     if to - from + 1 > ` + L + ` then ` + tooBig("std.range") + ` else super.range(from, to),
   makeArray(sz, func)::
@@ -99,8 +97,8 @@ local ` + varStd + ` = std + {
     error "std.native is not available to templates",
   extVar(name)::
     error "std.extVar is not available to templates",
-};
-local ` + varPlus + `(a, b) =
+  },
+  ` + varPlus + `(a, b) =
   local r = a + b;
   local t = std.type(r);
   if (t == "string" || t == "array") && std.length(r) > ` + L + `
@@ -108,9 +106,10 @@ local ` + varPlus + `(a, b) =
   else r;
 function(` + tlaID + `, ` + tlaType + `, ` + tlaTime + `, ` + tlaTenant + `, ` + tlaAttributes + `, ` +
 		tlaPayload + `, ` + tlaSettings + `, ` + tlaEndpointID + `, ` + tlaEndpointURL + `)
-  local std = ` + varStd + `;
-  local __hooklet_data = std.parseJson(` + tlaPayload + `);
-  local ` + varLib + ` = {
+  local std = ` + varStd + `,
+    __hooklet_data = std.parseJson(` + tlaPayload + `),
+    __hooklet_isobj = std.type(__hooklet_data) == "object",
+    ` + varLib + ` = {
     data: __hooklet_data,
     id: ` + tlaID + `,
     type: ` + tlaType + `,
@@ -120,7 +119,7 @@ function(` + tlaID + `, ` + tlaType + `, ` + tlaTime + `, ` + tlaTenant + `, ` +
     settings: std.parseJson(` + tlaSettings + `),
     endpoint: { id: ` + tlaEndpointID + `, url: ` + tlaEndpointURL + ` },
     get(key, default=null)::
-      local v = if std.isObject(__hooklet_data) then std.get(__hooklet_data, key, null) else null;
+      local v = if __hooklet_isobj then std.get(__hooklet_data, key, null) else null;
       if v == null then default else v,
     path(p, default=null)::
       local keys = if std.isArray(p) then p else std.split(p, ".");
@@ -134,13 +133,8 @@ function(` + tlaID + `, ` + tlaType + `, ` + tlaTime + `, ` + tlaTenant + `, ` +
             walk(if n >= 0 && n < std.length(v) then v[n] else null, i + 1)
           else default;
       walk(__hooklet_data, 0),
-  };
-  local ` + varBody + ` = null;
-  if ` + varBody + ` == null then "n"
-  else if std.isString(` + varBody + `) then
-    if std.length(` + varBody + `) > ` + L + `
-    then error "output string of " + std.length(` + varBody + `) + " characters exceeds the limit of ` + L + `"
-    else "s" + ` + varBody + `
-  else "j" + std.manifestJsonMinified(` + varBody + `)
+    },
+    ` + varBody + ` = null;
+  ` + varBody + `
 `
 }
