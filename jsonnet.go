@@ -221,6 +221,7 @@ func (e *evaluator) run(j *evalJob) {
 		e.vm.TLAVar(name, j.args[i])
 	}
 	out, err := e.vm.Evaluate(j.t.node)
+	e.vm.TLAReset() // an idle evaluator keeps no event
 	e.state = nil
 	j.done <- evalResult{out: out, err: err}
 }
@@ -440,16 +441,16 @@ func (t *jsonnetTemplate) result(r evalResult, in *RenderInput) (Rendered, error
 	}
 	// The VM manifests the value as indented JSON.
 	out := r.out
-	if len(out) > t.tr.opts.MaxOutputBytes*6+64 {
-		// Even compacted or unquoted it cannot fit.
-		return Rendered{}, outputTooLarge(len(out), t.tr.opts.MaxOutputBytes)
-	}
 	var body []byte
 	var ct string
 	switch {
 	case out == "null":
 		return Rendered{Skip: true}, nil
 	case len(out) > 0 && out[0] == '"':
+		if len(out) > t.tr.opts.MaxOutputBytes*6+2 {
+			// Even unquoted it cannot fit.
+			return Rendered{}, outputTooLarge(len(out), t.tr.opts.MaxOutputBytes)
+		}
 		var s string
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			return Rendered{}, &TemplateError{Message: "internal error: output string: " + err.Error()}
