@@ -27,6 +27,10 @@ const (
 	// JsonnetMaxStackDefault caps the depth of jsonnet calls when
 	// [JsonnetOptions.MaxStack] is zero.
 	JsonnetMaxStackDefault = 500
+	// JsonnetMaxStackLimit is the largest [JsonnetOptions.MaxStack]: deeper
+	// jsonnet recursion could exhaust the goroutine's stack, which Go cannot
+	// recover from.
+	JsonnetMaxStackLimit = 10000
 	// JsonnetMaxTemplateBytes caps the size of a template's source.
 	JsonnetMaxTemplateBytes = 64 << 10
 	// jsonnetCacheSize bounds the compiled templates a transformer keeps.
@@ -52,7 +56,8 @@ type JsonnetOptions struct {
 	// one step (std.range, std.makeArray, std.repeat, std.join, std.format
 	// widths, ...) creates. Defaults to [JsonnetMaxOutputBytesDefault].
 	MaxOutputBytes int
-	// MaxStack caps the depth of nested jsonnet calls. Defaults to
+	// MaxStack caps the depth of nested jsonnet calls, at most
+	// [JsonnetMaxStackLimit] (larger values are lowered to it). Defaults to
 	// [JsonnetMaxStackDefault].
 	MaxStack int
 }
@@ -67,6 +72,7 @@ func (o JsonnetOptions) withDefaults() JsonnetOptions {
 	if o.MaxStack <= 0 {
 		o.MaxStack = JsonnetMaxStackDefault
 	}
+	o.MaxStack = min(o.MaxStack, JsonnetMaxStackLimit)
 	return o
 }
 
@@ -91,10 +97,11 @@ func (o JsonnetOptions) withDefaults() JsonnetOptions {
 //     field widths of format and %) are replaced by versions that refuse a
 //     result longer than MaxOutputBytes elements; std's own functions call
 //     the guarded versions too. std.native and std.extVar are unavailable.
-//   - Each render evaluates on a pooled evaluator goroutine that owns a VM. The
-//     caller waits at most Timeout; then the flag is raised, the template
-//     version is disabled, and Render returns a *[TemplateError]. The
-//     evaluation stops at its next function call or + and returns its VM.
+//   - Each render evaluates on a pooled evaluator goroutine that owns a
+//     VM. The caller waits at most Timeout; then the flag is raised, the
+//     template version is disabled, and Render returns a *[TemplateError].
+//     The evaluation stops at its next function call or + and its
+//     evaluator returns to the pool.
 //   - MaxStack bounds recursion, and the output is capped at
 //     MaxOutputBytes.
 //
@@ -104,11 +111,14 @@ func (o JsonnetOptions) withDefaults() JsonnetOptions {
 // MaxOutputBytes² elements of memory in one step (for example, manifesting
 // an array of MaxOutputBytes references to one string of MaxOutputBytes
 // characters) before the output cap refuses the result, and CPU for as long
-// as that step takes. A host that renders templates from untrusted authors
-// and cannot afford that should keep MaxOutputBytes small. Until a late
-// evaluation finishes, it keeps its goroutine and memory; disabling the
-// template version ensures each version leaves at most one such evaluation
-// per concurrent render in flight.
+// as that step takes (std work on inputs at the default limit can take
+// seconds). A host that renders templates from untrusted authors and cannot
+// afford that should keep MaxOutputBytes small. Until an abandoned
+// evaluation reaches its next check, it keeps its goroutine and memory;
+// disabling the template version ensures each version leaves at most one
+// such evaluation per concurrent render. Timeout is wall time, so on a
+// machine starved of CPU a slow but legitimate template can exceed it and
+// be disabled: keep it far above the renders you expect.
 //
 // The Transformer and its Templates are safe for concurrent use. Compile
 // caches compiled templates by source text, so endpoints that share a
