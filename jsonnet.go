@@ -300,9 +300,13 @@ func (tr *jsonnetTransformer) Compile(src string) (Template, error) {
 		return cached, nil
 	}
 	if len(tr.cache) >= jsonnetCacheSize {
-		for k := range tr.cache { // evict an arbitrary entry
-			delete(tr.cache, k)
-			break
+		// Evict an arbitrary entry, but keep disabled versions: a new
+		// compile of one must stay disabled.
+		for k, v := range tr.cache {
+			if v.disabled.Load() == nil {
+				delete(tr.cache, k)
+				break
+			}
 		}
 	}
 	tr.cache[src] = t
