@@ -172,21 +172,12 @@ func emitPhase(payload json.RawMessage) error {
 // rawBatch writes records shaped like an event and its deliveries with
 // DB.Batch from c goroutines (bbolt's own group commit, MaxBatchSize c).
 func rawBatch(payload []byte, c int) (float64, error) {
-	db, err := bolt.Open(filepath.Join(*dir, "raw-batch.db"), 0o600, nil)
+	db, err := openRawBolt("raw-batch.db")
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	db.MaxBatchSize = c
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists([]byte("events"))
-		if err == nil {
-			_, err = tx.CreateBucketIfNotExists([]byte("deliveries"))
-		}
-		return err
-	}); err != nil {
-		return 0, err
-	}
 	var n atomic.Int64
 	deadline := time.Now().Add(*dur)
 	var wg sync.WaitGroup
@@ -204,6 +195,26 @@ func rawBatch(payload []byte, c int) (float64, error) {
 	}
 	wg.Wait()
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// openRawBolt opens a fresh bbolt file with the raw phases' buckets.
+func openRawBolt(name string) (*bolt.DB, error) {
+	db, err := bolt.Open(filepath.Join(*dir, name), 0o600, nil)
+	if err != nil {
+		return nil, err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte("events"))
+		if err == nil {
+			_, err = tx.CreateBucketIfNotExists([]byte("deliveries"))
+		}
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func putRaw(tx *bolt.Tx, payload []byte) error {
@@ -226,17 +237,8 @@ func putRaw(tx *bolt.Tx, payload []byte) error {
 
 // lonePhase: one Emit at a time vs one raw Update at a time.
 func lonePhase(payload json.RawMessage) error {
-	db, err := bolt.Open(filepath.Join(*dir, "raw-single.db"), 0o600, nil)
+	db, err := openRawBolt("raw-single.db")
 	if err != nil {
-		return err
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists([]byte("events"))
-		if err == nil {
-			_, err = tx.CreateBucketIfNotExists([]byte("deliveries"))
-		}
-		return err
-	}); err != nil {
 		return err
 	}
 	n, start := 0, time.Now()
