@@ -112,7 +112,7 @@ func (e *engine) send(ctx context.Context, st *endpointState, l *Lease, body []b
 	h["Content-Type"] = []string{contentType}
 	h["User-Agent"] = []string{d.cfg.UserAgent}
 	msg := Message{ID: l.Event.ID, Timestamp: now, Body: body, Secrets: activeSecrets(st.ep.Secrets, now)}
-	if err := d.cfg.Signer.Sign(h, &msg); err != nil {
+	if err := signerFor(&st.ep, d.cfg.Signer).Sign(h, &msg); err != nil {
 		return 0, 0, internalError{fmt.Errorf("signing: %w", err)}
 	}
 	resp, err := d.client.Do(req)

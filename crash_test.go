@@ -69,12 +69,8 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	// The receiver's own record channel is not needed here.
-	go func() {
-		for range rc.reqs {
-		}
-	}()
 
+	begin := time.Now()
 	child := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$", "-test.v=false")
 	child.Env = append(os.Environ(), crashChildEnv+"=1", "HOOKLET_CRASH_DB="+dbPath, "HOOKLET_CRASH_URL="+rc.URL)
 	child.Stderr = os.Stderr
@@ -94,6 +90,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	require.True(t, emitted, "child did not report its emits")
+	t.Logf("emitted after %v", time.Since(begin))
 	for range crashLaneCap {
 		select {
 		case <-blocked:
@@ -102,6 +99,7 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	killedAt := time.Now()
+	t.Logf("killed after %v", time.Since(begin))
 	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
 	_, _ = child.Process.Wait()
 	killed.Store(true)
@@ -128,6 +126,7 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("only %d of %d events arrived after recovery", n, crashEvents)
 		}
 	}
+	t.Logf("recovered after %v", time.Since(begin))
 	closeCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	require.NoError(t, d.Close(closeCtx))

@@ -96,10 +96,13 @@ func (e *engine) loop() {
 		default:
 		}
 		now := d.clock.Now()
-		free, excl := e.capacity()
+		free, running, excl := e.capacity()
 		var err error
 		got, limit := 0, min(free, d.cfg.LeaseBatchSize)
-		if limit > 0 {
+		// Lease in batches: while deliveries run, wait until a quarter of
+		// a batch of slots is free rather than paying a store write for
+		// every slot that frees up.
+		if limit > 0 && (running == 0 || limit >= e.minLease()) {
 			var leases []Lease
 			leases, err = d.store.Lease(e.runCtx, &LeaseParams{
 				Owner: d.cfg.Owner, Now: now, Until: now.Add(d.cfg.LeaseDuration),
@@ -181,16 +184,21 @@ func (e *engine) newStoreBackoff() *backoff.ExponentialBackOff {
 
 // capacity returns how many more deliveries may start and which endpoints'
 // lanes are full.
-func (e *engine) capacity() (int, []string) {
+func (e *engine) capacity() (free, running int, excl []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var excl []string
 	for id, ln := range e.lanes {
 		if ln.running >= e.laneCap(id) {
 			excl = append(excl, id)
 		}
 	}
-	return e.d.cfg.Workers - e.running, excl
+	return e.d.cfg.Workers - e.running, e.running, excl
+}
+
+// minLease is the fewest free slots worth a lease call while deliveries
+// are running.
+func (e *engine) minLease() int {
+	return max(1, min(e.d.cfg.LeaseBatchSize, e.d.cfg.Workers)/4)
 }
 
 func (e *engine) laneCap(endpointID string) int {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -93,7 +94,7 @@ func TestDelivery(t *testing.T) {
 	t.Run("FailsWhenAttemptsRunOut", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, webhook.Config{Retry: webhook.RetryPolicy{Schedule: []time.Duration{time.Second}, Jitter: -1}})
-		rc := newReceiver(t, statusSequence(503, 503, 503))
+		rc := newReceiver(t, statusSequence(503, 503))
 		b.addEndpoint(t, "ep", rc.URL)
 		ev := b.emit(t, "a")
 		require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
@@ -341,4 +342,63 @@ func TestCloseReleasesInFlight(t *testing.T) {
 	leases, err := ms.Lease(ctx, &webhook.LeaseParams{Owner: "other", Now: time.Now(), Until: time.Now().Add(time.Minute), Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, leases, 1)
+}
+
+// Close with time to spare lets in-flight deliveries finish and records
+// their outcome.
+func TestCloseFinishesInFlight(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New()
+	defer ms.Close()
+	release := make(chan struct{})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	d, err := webhook.New(webhook.Config{Store: ms, AllowPrivateNetworks: true})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.Start(ctx))
+	require.NoError(t, d.Emit(ctx, webhook.Event{ID: "evt_1", Type: "a", Payload: json.RawMessage(`{}`)}))
+	rc.next(t) // in flight
+
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close(ctx) }()
+	// Wait until Close has begun: Emit then fails. Events accepted before
+	// that are delivered too.
+	for deadline := time.Now().Add(waitTimeout); ; {
+		err := d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)})
+		if errors.Is(err, webhook.ErrClosed) {
+			break
+		}
+		require.NoError(t, err)
+		require.True(t, time.Now().Before(deadline), "Close never began")
+	}
+	close(release)
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(waitTimeout):
+		t.Fatal("Close did not return")
+	}
+	dl, err := ms.ListDeliveries(ctx, &webhook.ListDeliveriesParams{})
+	require.NoError(t, err)
+	pending := 0
+	for _, it := range dl.Items {
+		if it.EventID == "evt_1" || it.State != webhook.StatePending {
+			require.Equal(t, webhook.StateSucceeded, it.State, "in flight at Close: finished")
+			require.Equal(t, 1, it.Attempts)
+			continue
+		}
+		require.Zero(t, it.Attempts, "never leased before Close")
+		pending++
+	}
+	// Whatever stayed pending is not held by a lease.
+	now := time.Now() // past every NextAttemptAt, before any lease deadline
+	leases, err := ms.Lease(ctx, &webhook.LeaseParams{Owner: "other", Now: now, Until: now.Add(time.Minute), Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, leases, pending)
 }

@@ -42,6 +42,9 @@ type Endpoint struct {
 	// Secrets sign each request; every secret that has not expired signs,
 	// so a rotation keeps the old secret until its ExpiresAt.
 	Secrets []Secret
+	// Signature selects how requests are signed; the zero value is
+	// Standard Webhooks. See [SignatureScheme].
+	Signature SignatureScheme
 	// Disabled stops deliveries: a disabled endpoint receives no new
 	// deliveries and its pending ones end failed (replayable).
 	Disabled bool
@@ -139,6 +142,9 @@ func (ep *Endpoint) validate() error {
 		if _, err := parseSecret(s.Key); err != nil {
 			return invalidEndpoint(fmt.Sprintf("Secrets[%d]", i), "malformed", err)
 		}
+	}
+	if err := ep.Signature.validate(); err != nil {
+		return invalidEndpoint("Signature", err.Error(), nil)
 	}
 	if ep.MaxConcurrency < 0 {
 		return invalidEndpoint("MaxConcurrency", "must not be negative", nil)

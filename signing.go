@@ -1,11 +1,12 @@
 package webhook
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
+	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -39,63 +40,251 @@ const (
 	HeaderSignature = "Webhook-Signature"
 )
 
-const secretPrefix = "whsec_"
-
-// Secret length bounds, in decoded bytes.
-const (
-	minSecretBytes = 24
-	maxSecretBytes = 64
-)
-
-// parseSecret decodes a "whsec_" secret to its key bytes.
-func parseSecret(s string) ([]byte, error) {
-	b64, ok := strings.CutPrefix(s, secretPrefix)
-	if !ok {
-		return nil, fmt.Errorf("%w: want the %q prefix", ErrInvalidSecret, secretPrefix)
-	}
-	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return nil, fmt.Errorf("%w: bad base64", ErrInvalidSecret)
-	}
-	if len(key) < minSecretBytes || len(key) > maxSecretBytes {
-		return nil, fmt.Errorf("%w: %d key bytes, want %d to %d", ErrInvalidSecret, len(key), minSecretBytes, maxSecretBytes)
-	}
-	return key, nil
-}
-
 // StandardSigner signs per the Standard Webhooks specification: it sets
-// webhook-id, webhook-timestamp (Unix seconds) and webhook-signature with
-// one "v1,<base64 HMAC-SHA256>" entry per secret, over "id.timestamp.body".
-// It is the default [Config.Signer].
+// webhook-id, webhook-timestamp (Unix seconds) and webhook-signature over
+// the bytes "id.timestamp.body", with one space-separated entry per secret
+// active at the message's Timestamp, in the order of [Message.Secrets]:
+// "v1,<base64 HMAC-SHA256>" for a "whsec_" secret and "v1a,<base64
+// ed25519>" for a "whsk_" signing key. With no active secret it sends no
+// webhook-signature. It is the default [Config.Signer].
+//
+// Parsed keys and keyed HMAC state are cached per key, so signing costs
+// about one HMAC of the body per secret and a few small allocations.
 type StandardSigner struct{}
 
-// Sign implements [Signer].
+// Sign implements [Signer]. It returns a [*KeyError] for a malformed
+// secret.
 func (StandardSigner) Sign(h http.Header, m *Message) error {
-	ts := strconv.FormatInt(m.Timestamp.Unix(), 10)
-	h[HeaderID] = []string{m.ID}
-	h[HeaderTimestamp] = []string{ts}
-	if len(m.Secrets) == 0 {
-		return nil
-	}
-	sig := make([]byte, 0, len(m.Secrets)*48)
-	for i, s := range m.Secrets {
-		key, err := parseSecret(s.Key)
+	var stack [256]byte
+	out := strconv.AppendInt(stack[:0], m.Timestamp.Unix(), 10)
+	tsLen := len(out)
+	ts := out[:tsLen:tsLen] // the webhook-timestamp value, signed as sent
+	signed := false
+	for _, s := range m.Secrets {
+		if !s.activeAt(m.Timestamp) {
+			continue
+		}
+		k, err := parseSecret(s.Key)
 		if err != nil {
 			return err
 		}
-		if i > 0 {
-			sig = append(sig, ' ')
+		if signed {
+			out = append(out, ' ')
 		}
-		mac := hmac.New(sha256.New, key)
-		mac.Write([]byte(m.ID))
-		mac.Write([]byte{'.'})
-		mac.Write([]byte(ts))
-		mac.Write([]byte{'.'})
-		mac.Write(m.Body)
-		var sum [sha256.Size]byte
-		sig = append(sig, "v1,"...)
-		sig = base64.StdEncoding.AppendEncode(sig, mac.Sum(sum[:0]))
+		signed = true
+		out = k.appendSignature(out, m.ID, ts, m.Body)
 	}
-	h[HeaderSignature] = []string{string(sig)}
+	// One string holds the timestamp and the signature; one slice backs
+	// the three header values.
+	both := string(out)
+	vals := make([]string, 3)
+	vals[0], vals[1], vals[2] = m.ID, both[:tsLen], both[tsLen:]
+	h[HeaderID] = vals[0:1:1]
+	h[HeaderTimestamp] = vals[1:2:2]
+	if signed {
+		h[HeaderSignature] = vals[2:3:3]
+	} else {
+		delete(h, HeaderSignature)
+	}
 	return nil
+}
+
+// appendSignature appends k's versioned signature of id.ts.body to dst.
+func (k *parsedKey) appendSignature(dst []byte, id string, ts, body []byte) []byte {
+	if k.kind == keySigning {
+		msg := signedContent(id, ts, body)
+		sig := ed25519.Sign(k.priv, *msg)
+		releaseContent(msg)
+		dst = append(dst, "v1a,"...)
+		return base64.StdEncoding.AppendEncode(dst, sig)
+	}
+	sum := k.sum(id, ts, body)
+	dst = append(dst, "v1,"...)
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
+}
+
+// HMACHexSigner signs the body alone with HMAC-SHA256 and sends the
+// lowercase hex digest in one header, as GitHub does with
+// "X-Hub-Signature-256: sha256=<hex>". The HMAC key is the secret's full
+// text as written ("whsec_..."), so a receiver configures exactly that
+// string. Every active "whsec_" secret adds one value of the header, in
+// the order of [Message.Secrets]; "whsk_" keys are skipped, since an
+// ed25519 key cannot be shared with a receiver. It sets webhook-id and
+// webhook-timestamp too, so receivers can still deduplicate.
+//
+// The zero value is GitHub's scheme.
+type HMACHexSigner struct {
+	// Header carries the signature. Defaults to "X-Hub-Signature-256", and
+	// then Prefix defaults to "sha256=".
+	Header string
+	// Prefix precedes the hex digest. Used as given when Header is set.
+	Prefix string
+}
+
+// GitHub's signature header and prefix, the [HMACHexSigner] defaults.
+const (
+	HMACHexHeaderDefault = "X-Hub-Signature-256"
+	HMACHexPrefixDefault = "sha256="
+)
+
+// Sign implements [Signer]. It returns a [*KeyError] for a malformed
+// secret.
+func (s HMACHexSigner) Sign(h http.Header, m *Message) error {
+	name, prefix := s.Header, s.Prefix
+	if name == "" {
+		name, prefix = HMACHexHeaderDefault, HMACHexPrefixDefault
+	}
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	h[HeaderID] = []string{m.ID}
+	h[HeaderTimestamp] = []string{strconv.FormatInt(m.Timestamp.Unix(), 10)}
+	delete(h, name)
+	for _, sec := range m.Secrets {
+		if !sec.activeAt(m.Timestamp) {
+			continue
+		}
+		k, err := parseSecret(sec.Key)
+		if err != nil {
+			return err
+		}
+		if k.kind != keyHMAC {
+			continue
+		}
+		sum := k.textSum(m.Body)
+		v := make([]byte, 0, len(prefix)+2*len(sum))
+		v = append(v, prefix...)
+		v = hex.AppendEncode(v, sum[:])
+		h[name] = append(h[name], string(v))
+	}
+	return nil
+}
+
+// SignatureKind names a signing scheme an [Endpoint] can select.
+type SignatureKind string
+
+// Signing schemes.
+const (
+	// SignatureStandard is Standard Webhooks signing by [Config.Signer]
+	// ([StandardSigner] by default). The empty kind means the same.
+	SignatureStandard SignatureKind = "standard-webhooks"
+	// SignatureHMACHex is [HMACHexSigner] with the scheme's Header and
+	// Prefix.
+	SignatureHMACHex SignatureKind = "hmac-sha256-hex"
+)
+
+// SignatureScheme selects how requests to one endpoint are signed. The
+// zero value means Standard Webhooks.
+type SignatureScheme struct {
+	// Kind is the scheme; empty means [SignatureStandard].
+	Kind SignatureKind
+	// Header is the signature header for [SignatureHMACHex]. Defaults to
+	// [HMACHexHeaderDefault] (and then Prefix to [HMACHexPrefixDefault]).
+	Header string
+	// Prefix precedes the hex digest for [SignatureHMACHex].
+	Prefix string
+}
+
+// maxSignaturePrefix bounds [SignatureScheme.Prefix].
+const maxSignaturePrefix = 64
+
+// validate checks the scheme; errors name the offending field, lowercase.
+func (s SignatureScheme) validate() error {
+	switch s.Kind {
+	case "", SignatureStandard:
+		if s.Header != "" || s.Prefix != "" {
+			return fmt.Errorf("header and prefix apply only to %q", SignatureHMACHex)
+		}
+		return nil
+	case SignatureHMACHex:
+	default:
+		return fmt.Errorf("unknown kind %q", s.Kind)
+	}
+	if s.Header == "" {
+		if s.Prefix != "" {
+			return fmt.Errorf("prefix needs a header")
+		}
+		return nil
+	}
+	if err := validateHeader(s.Header, s.Prefix); err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	if len(s.Prefix) > maxSignaturePrefix {
+		return fmt.Errorf("prefix longer than %d bytes", maxSignaturePrefix)
+	}
+	return nil
+}
+
+// defaultHMACHex is the GitHub-style signer, shared to avoid an allocation
+// per request.
+var defaultHMACHex Signer = HMACHexSigner{}
+
+// signerFor returns the Signer for requests to ep: the scheme the endpoint
+// selects, else dflt (the configured [Config.Signer]), else
+// [StandardSigner]. Every signer it returns sets webhook-id and
+// webhook-timestamp.
+func signerFor(ep *Endpoint, dflt Signer) Signer {
+	if ep.Signature.Kind == SignatureHMACHex {
+		if ep.Signature.Header == "" {
+			return defaultHMACHex
+		}
+		return HMACHexSigner{Header: ep.Signature.Header, Prefix: ep.Signature.Prefix}
+	}
+	if dflt == nil {
+		return StandardSigner{}
+	}
+	return dflt
+}
+
+// redacted replaces the value of a sensitive header in recorded requests.
+const redacted = "[redacted]"
+
+// sensitiveHeaders carry credentials or signatures; attempt records keep
+// their names only.
+var sensitiveHeaders = map[string]bool{
+	HeaderSignature: true, "Svix-Signature": true,
+	"Authorization": true, "Proxy-Authorization": true,
+	"Cookie": true, "X-Api-Key": true,
+	"X-Hub-Signature": true, HMACHexHeaderDefault: true,
+}
+
+// sensitiveWords mark a header name as carrying a credential.
+var sensitiveWords = []string{"auth", "token", "secret", "signature", "password", "key", "cookie", "session"}
+
+// isSensitiveHeader reports whether a request header's value must not be
+// recorded: a signature, credentials, or a name that suggests either.
+func isSensitiveHeader(name string) bool {
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	if sensitiveHeaders[name] {
+		return true
+	}
+	lower := strings.ToLower(name)
+	for _, w := range sensitiveWords {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactHeaders returns a copy of the request headers h, as sent to ep,
+// that is safe to record: every signature (including the endpoint's
+// [SignatureScheme.Header]) and every credential-like header has its
+// values replaced by "[redacted]".
+func redactHeaders(h http.Header, ep *Endpoint) http.Header {
+	custom := ""
+	if ep != nil && ep.Signature.Header != "" {
+		custom = textproto.CanonicalMIMEHeaderKey(ep.Signature.Header)
+	}
+	out := make(http.Header, len(h))
+	for name, vals := range h {
+		if name == custom || isSensitiveHeader(name) {
+			r := make([]string, len(vals))
+			for i := range r {
+				r[i] = redacted
+			}
+			out[name] = r
+			continue
+		}
+		out[name] = append([]string(nil), vals...)
+	}
+	return out
 }

@@ -98,6 +98,65 @@ func concurrencyCases() []testCase {
 				require.NotEqual(t, old[l.Delivery.ID], l.Token)
 			}
 		}},
+		{"CompleteRacesReLease", func(t *testing.T, s webhook.Store) {
+			// Owner a completes its expired leases while owner b leases
+			// the same deliveries: for each delivery exactly one wins,
+			// a's outcome or b's lease, never both, never neither.
+			const n = 200
+			seedMany(t, s, n, base)
+			aLeases := lease(t, s, "a", base, at(time.Minute), n)
+			require.Len(t, aLeases, n)
+			var stale []webhook.LeaseRef
+			var bLeases []webhook.Lease
+			run(t, 2, func(ctx context.Context, g int) error {
+				if g == 0 {
+					for i := 0; i < n; i += 10 {
+						os := make([]webhook.Outcome, 0, 10)
+						for _, l := range aLeases[i:min(i+10, n)] {
+							os = append(os, webhook.Outcome{Lease: ref(l), State: webhook.StateSucceeded,
+								Attempts: []webhook.Attempt{attempt(l.Delivery.ID, 1, base, 200)}})
+						}
+						res, err := s.Complete(ctx, &webhook.CompleteParams{Outcomes: os, Now: at(time.Minute)})
+						if err != nil {
+							return err
+						}
+						stale = append(stale, res.Stale...)
+					}
+					return nil
+				}
+				for {
+					ls, err := s.Lease(ctx, &webhook.LeaseParams{Owner: "b", Now: at(time.Minute), Until: at(time.Hour), Limit: 7})
+					if err != nil {
+						return err
+					}
+					if len(ls) == 0 {
+						return nil
+					}
+					bLeases = append(bLeases, ls...)
+				}
+			})
+			staleIDs := map[string]bool{}
+			for _, r := range stale {
+				staleIDs[r.DeliveryID] = true
+			}
+			bIDs := map[string]bool{}
+			for _, l := range bLeases {
+				require.False(t, bIDs[l.Delivery.ID], "b leased %s twice", l.Delivery.ID)
+				bIDs[l.Delivery.ID] = true
+			}
+			for _, id := range seedIDs(n) {
+				d := getDelivery(t, s, id)
+				if bIDs[id] {
+					require.True(t, staleIDs[id], "%s: b leased it and a's outcome was accepted", id)
+					require.Equal(t, webhook.StatePending, d.State, id)
+					require.Equal(t, 0, d.Attempts, id)
+				} else {
+					require.False(t, staleIDs[id], "%s: a's outcome refused but b never leased it", id)
+					require.Equal(t, webhook.StateSucceeded, d.State, id)
+					require.Equal(t, 1, d.Attempts, id)
+				}
+			}
+		}},
 		{"EnqueueLeaseComplete", func(t *testing.T, s webhook.Store) {
 			const producers, perProducer, fan, workers = 3, 40, 2, 4
 			const total = producers * perProducer * fan

@@ -55,8 +55,18 @@ func leaseCases() []testCase {
 			require.Equal(t, "evt_1", l.Delivery.EventID)
 			require.Equal(t, "ep_a", l.Delivery.EndpointID)
 			require.Equal(t, 0, l.Delivery.Attempts)
+			requireSameInstant(t, d.CreatedAt, l.Delivery.CreatedAt, "CreatedAt")
+			// A store may move NextAttemptAt and UpdatedAt while a
+			// delivery is leased, so they are not compared here.
 			require.Equal(t, normEvent(ev), normEvent(l.Event))
 			require.Equal(t, `{"id": "in_1",  "amount":42}`, string(l.Event.Payload))
+		}},
+		{"ReturnsCopy", func(t *testing.T, s webhook.Store) {
+			id := seedOne(t, s, 1, "ep_a", base)
+			l := leaseOne(t, s, "a", base, at(time.Minute), id)
+			l.Event.Payload[2] = 'X'
+			l.Event.Attributes["correlation_id"] = "changed"
+			require.Equal(t, normEvent(newEvent(eventID(1))), normEvent(getEvent(t, s, eventID(1))))
 		}},
 		{"ExcludesEndpoints", func(t *testing.T, s webhook.Store) {
 			seedOne(t, s, 1, "ep_a", base)
@@ -69,6 +79,16 @@ func leaseCases() []testCase {
 			require.Equal(t, []string{deliveryID(3)}, leaseIDs(ls))
 			ls = lease(t, s, "owner", base, at(time.Minute), 10)
 			require.Equal(t, []string{deliveryID(1), deliveryID(4)}, leaseIDs(ls))
+		}},
+		{"LimitAppliesAfterExclusion", func(t *testing.T, s webhook.Store) {
+			// Excluded deliveries due earlier do not use up the Limit.
+			for i := range 5 {
+				seedOne(t, s, i, "ep_slow", at(-time.Hour+time.Duration(i)*time.Second))
+			}
+			seedOne(t, s, 5, "ep_a", at(-time.Minute))
+			seedOne(t, s, 6, "ep_b", base)
+			ls := lease(t, s, "owner", base, at(time.Minute), 2, "ep_slow")
+			require.Equal(t, []string{deliveryID(5), deliveryID(6)}, leaseIDs(ls))
 		}},
 		{"NotAgainBeforeUntil", func(t *testing.T, s webhook.Store) {
 			id := seedOne(t, s, 1, "ep_a", base)

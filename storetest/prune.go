@@ -27,7 +27,7 @@ func redeliverCases() []testCase {
 				requireSameInstant(t, at(time.Hour), d.NextAttemptAt, "NextAttemptAt")
 				require.Equal(t, 1, d.Attempts, "attempts kept")
 				require.Equal(t, before, allAttempts(t, s, id, 0))
-				require.Empty(t, lease(t, s, "a", at(time.Hour-time.Microsecond), at(2*time.Hour), 10, otherEndpoints(i)...))
+				require.Empty(t, lease(t, s, "a", at(time.Hour-time.Microsecond), at(2*time.Hour), 10))
 				l := leaseOne(t, s, "a", at(time.Hour), at(2*time.Hour), id)
 				// New attempts continue the numbering.
 				complete(t, s, at(time.Hour), webhook.Outcome{Lease: ref(l), State: webhook.StateSucceeded,
@@ -59,18 +59,6 @@ func redeliverCases() []testCase {
 			require.ErrorIs(t, err, webhook.ErrNotFound)
 		}},
 	}
-}
-
-// otherEndpoints excludes the endpoints of the other subtests of
-// FinishedBecomesPendingAtNow, which share a store.
-func otherEndpoints(i int) []string {
-	var out []string
-	for j := range 3 {
-		if j != i {
-			out = append(out, endpointID(j))
-		}
-	}
-	return out
 }
 
 func prune(t *testing.T, s webhook.Store, before time.Time, limit int) int {

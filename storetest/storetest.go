@@ -12,7 +12,32 @@
 //
 // The suite enforces the contracts written on [webhook.Store] and its
 // records. Where those contracts leave a choice, the suite picks the reading
-// a shared SQL store can also satisfy and says so next to the test.
+// a shared SQL store can also satisfy and says so next to the test:
+//
+//   - Records are stored as given: PutEndpoint overwrites every field,
+//     CreatedAt included; JSON (Payload, Settings) is kept byte for byte;
+//     a nil Retry stays nil and an empty Retry.Schedule stays non-nil.
+//     Nil and empty collections are otherwise equivalent.
+//   - Deliveries may name endpoints the store does not hold.
+//   - A lease is stale only once the delivery was leased again, released
+//     or completed ([webhook.ErrLeaseLost]); a lease past its Until that
+//     nobody took is still held. Refs naming a missing delivery are stale.
+//   - Release makes a delivery's NextAttemptAt equal to Now.
+//   - Lease orders unleased deliveries by NextAttemptAt; where an expired
+//     lease falls in that order is the store's choice. While a delivery is
+//     leased, its NextAttemptAt and UpdatedAt are the store's business.
+//   - NextDue reports false when every pending delivery is excluded.
+//   - Complete sets UpdatedAt to Now, and LastStatusCode and LastError from
+//     the last attempt of the outcome (unchanged when it has none).
+//   - ListAttempts of a missing delivery is ErrNotFound; a listing whose
+//     filters match nothing is an empty page. Next is empty exactly on the
+//     last page, and cursors are positions in ID order that survive
+//     inserts and deletes between pages.
+//   - Prune compares UpdatedAt < Before, and an event's stored time is the
+//     Now of the Enqueue that stored it; a Prune call that returns less
+//     than Limit has also removed every prunable event.
+//   - A call whose ctx is already done returns an error wrapping the
+//     context's error and changes nothing.
 //
 // Import storetest from _test.go files only.
 package storetest

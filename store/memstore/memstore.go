@@ -144,23 +144,32 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 }
 
 // Enqueue stores each new event with its deliveries; items whose event ID
-// is already stored, or repeats an earlier item, are skipped.
+// is already stored, or repeats an earlier item, are skipped. A delivery ID
+// that is already stored fails the whole call and nothing is written.
 func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
+	events := make(map[string]bool, len(p.Items))
+	deliveries := map[string]bool{}
+	var items []webhook.EnqueueItem
 	for _, it := range p.Items {
-		if _, ok := s.events[it.Event.ID]; ok {
+		if _, ok := s.events[it.Event.ID]; ok || events[it.Event.ID] {
 			continue
 		}
+		events[it.Event.ID] = true
+		for _, d := range it.Deliveries {
+			if _, ok := s.deliveries[d.ID]; ok || deliveries[d.ID] {
+				return fmt.Errorf("memstore: delivery %q is already stored", d.ID)
+			}
+			deliveries[d.ID] = true
+		}
+		items = append(items, it)
+	}
+	for _, it := range items {
 		s.events[it.Event.ID] = &eventRec{event: cloneEvent(it.Event), storedAt: p.Now}
 		for _, d := range it.Deliveries {
-			if old, ok := s.deliveries[d.ID]; ok {
-				// A delivery ID reused across events: the new record
-				// replaces the old one.
-				s.detach(old)
-			}
 			s.deliveries[d.ID] = &deliveryRec{d: d}
 			if ev, ok := s.events[d.EventID]; ok {
 				ev.deliveries++
@@ -168,13 +177,6 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 		}
 	}
 	return nil
-}
-
-// detach forgets r's contribution to its event's delivery count.
-func (s *Store) detach(r *deliveryRec) {
-	if ev, ok := s.events[r.d.EventID]; ok {
-		ev.deliveries--
-	}
 }
 
 // Lease hands up to Limit due deliveries to the caller, earliest due
@@ -431,7 +433,9 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		old = old[:max(p.Limit, 0)]
 	}
 	for _, r := range old {
-		s.detach(r)
+		if ev, ok := s.events[r.d.EventID]; ok {
+			ev.deliveries--
+		}
 		delete(s.deliveries, r.d.ID)
 	}
 	for id, e := range s.events {
