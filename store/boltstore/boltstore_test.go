@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -175,6 +176,7 @@ func TestOpenLocked(t *testing.T) {
 	require.ErrorIs(t, err, boltstore.ErrLocked)
 	var oe *boltstore.OpenError
 	require.ErrorAs(t, err, &oe)
+	require.Equal(t, "boltstore: open "+path+": file is locked by another process: waited 100ms", err.Error())
 	require.Less(t, time.Since(start), 5*time.Second)
 }
 
@@ -428,4 +430,90 @@ func TestClosed(t *testing.T) {
 	require.ErrorIs(t, err, webhook.ErrClosed)
 	_, err = st.Lease(ctx, &webhook.LeaseParams{Limit: 1})
 	require.True(t, errors.Is(err, webhook.ErrClosed))
+}
+
+func TestOpenRandomDamage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, path := openTemp(t)
+	for i := range 200 {
+		enqueue(t, st, item(fmt.Sprintf("evt_%03d", i), fmt.Sprintf("dlv_%03d@ep_%d", i, i%5)))
+	}
+	require.NoError(t, st.Close())
+	clean, err := os.ReadFile(path)
+	require.NoError(t, err)
+	pageSize := os.Getpagesize()
+
+	for seed := range damageSeeds {
+		t.Run(fmt.Sprintf("Seed%d", seed), func(t *testing.T) {
+			t.Parallel()
+			raw := append([]byte{}, clean...)
+			rnd := rand.New(rand.NewPCG(uint64(seed), 7))
+			// Damage a run of bytes inside one page other than the metas.
+			pg := 2 + rnd.IntN(len(raw)/pageSize-2)
+			off := pg*pageSize + rnd.IntN(pageSize)
+			for i := 0; i < 1+rnd.IntN(64) && off+i < len(raw); i++ {
+				raw[off+i] = byte(rnd.Uint32())
+			}
+			p := filepath.Join(t.TempDir(), "damaged.db")
+			require.NoError(t, os.WriteFile(p, raw, 0o600))
+			st, err := boltstore.Open(p, nil)
+			if err != nil {
+				require.ErrorIs(t, err, boltstore.ErrCorrupt)
+				return
+			}
+			defer st.Close()
+			// Whatever is read may fail, but must not panic.
+			_, _ = st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{Limit: 1000})
+			_, _ = st.Lease(ctx, &webhook.LeaseParams{Now: t0, Until: t0.Add(time.Minute), Limit: 1000})
+			for i := range 200 {
+				_, _ = st.GetEvent(ctx, &webhook.GetEventParams{ID: fmt.Sprintf("evt_%03d", i)})
+			}
+			_, _ = st.Prune(ctx, &webhook.PruneParams{Before: t0.Add(time.Hour)})
+			_ = st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_new", "dlv_new")}, Now: t0})
+		})
+	}
+}
+
+// damageSeeds is how many damaged copies TestOpenRandomDamage tries.
+const damageSeeds = 40
+
+func TestEnqueueDuplicateDeliveryID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	enqueue(t, st, item("evt_1", "dlv_1"))
+	err := st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_2", "dlv_1")}, Now: t0})
+	require.ErrorContains(t, err, "already stored")
+	// Nothing of the refused call was written.
+	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_2"})
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
+	require.NoError(t, err)
+	require.Equal(t, "evt_1", d.EventID)
+}
+
+func TestPruneManyEventsWithoutDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := openTemp(t)
+	var items []webhook.EnqueueItem
+	for i := range 25 {
+		items = append(items, item(fmt.Sprintf("evt_%02d", i)))
+	}
+	enqueue(t, st, items...)
+	calls := 0
+	for {
+		calls++
+		n, err := st.Prune(ctx, &webhook.PruneParams{Before: t0.Add(time.Hour), Limit: 10})
+		require.NoError(t, err)
+		if n < 10 {
+			break
+		}
+	}
+	require.Equal(t, 3, calls)
+	for i := range 25 {
+		_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: fmt.Sprintf("evt_%02d", i)})
+		require.ErrorIs(t, err, webhook.ErrNotFound)
+	}
 }

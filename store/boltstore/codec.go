@@ -224,6 +224,10 @@ func (d *decoder) version() {
 	}
 }
 
+// more reports whether bytes remain: fields added to a record later are
+// read only when they do, so records written before keep decoding.
+func (d *decoder) more() bool { return d.err == nil && len(d.b) > 0 }
+
 // done reports the decoding error, if any.
 func (d *decoder) done() error { return d.err }
 
@@ -244,6 +248,9 @@ var stateNames = [...]webhook.DeliveryState{
 
 // encodeDelivery encodes everything of d but its ID, which is the key.
 func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
+	if buf == nil {
+		buf = make([]byte, 0, 64+len(d.EventID)+len(d.EndpointID)+len(d.LastError))
+	}
 	e := encoder{b: buf}
 	e.byte(recordVersion)
 	e.string(d.EventID)
@@ -285,13 +292,25 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	return dl, d.done()
 }
 
-// eventRecord is an event with the instant it was stored.
+// eventRecord is an event with the instant it was stored and the IDs of
+// its deliveries in ID order.
 type eventRecord struct {
 	webhook.Event
-	StoredAt time.Time
+	StoredAt   time.Time
+	Deliveries []string
 }
 
-func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time) []byte {
+func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries []string) []byte {
+	if buf == nil {
+		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.Payload)
+		for k, v := range ev.Attributes {
+			n += 4 + len(k) + len(v)
+		}
+		for _, id := range deliveries {
+			n += 2 + len(id)
+		}
+		buf = make([]byte, 0, n)
+	}
 	e := encoder{b: buf}
 	e.byte(recordVersion)
 	e.string(ev.Type)
@@ -300,6 +319,7 @@ func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time) []byte {
 	e.bytes(ev.Payload)
 	e.stringMap(ev.Attributes)
 	e.time(storedAt)
+	e.strings(deliveries)
 	return e.b
 }
 
@@ -313,6 +333,7 @@ func decodeEvent(id string, b []byte) (eventRecord, error) {
 	r.Payload = d.bytes()
 	r.Attributes = d.stringMap()
 	r.StoredAt = d.time()
+	r.Deliveries = d.strings()
 	return r, d.done()
 }
 
@@ -357,6 +378,9 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	}
 	e.time(ep.CreatedAt)
 	e.time(ep.UpdatedAt)
+	e.string(string(ep.Signature.Kind))
+	e.string(ep.Signature.Header)
+	e.string(ep.Signature.Prefix)
 	return e.b
 }
 
@@ -397,6 +421,11 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 	}
 	ep.CreatedAt = d.time()
 	ep.UpdatedAt = d.time()
+	if d.more() { // absent from records written before signature schemes
+		ep.Signature.Kind = webhook.SignatureKind(d.string())
+		ep.Signature.Header = d.string()
+		ep.Signature.Prefix = d.string()
+	}
 	return ep, d.done()
 }
 

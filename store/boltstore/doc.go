@@ -31,14 +31,24 @@
 // due again at once, without waiting for their leases to expire. Several
 // Dispatchers in the one process may share a Store.
 //
-// # Layout
+// # Damaged files
 //
-// Enqueue writes one event and its deliveries in a single transaction,
-// whatever the number of items. Pending deliveries are indexed per endpoint
-// by due time, with a small index of each endpoint's earliest due time, so
-// Lease and NextDue read only what they return plus one entry per endpoint
-// they pass over, however large the backlog of an excluded endpoint.
-// Deliveries are indexed by event and by endpoint for listing; a listing
-// filtered by state alone reads deliveries in ID order and stops after
-// [ListScanLimit] records per page.
+// Open, and every method after it, turns what bbolt does on a damaged file
+// (an error, a panic, or a read outside the memory-mapped file) into an
+// error wrapping [ErrCorrupt]; the store never takes the process down. It
+// does not repair: restore the file from a backup, or move it aside.
+//
+// # Layout and cost
+//
+// Enqueue writes its events and deliveries in a single transaction (one
+// commit) however many items it carries; the Dispatcher coalesces
+// concurrent Emits into one call. Pending deliveries are indexed per
+// endpoint by due time (a leased one at its lease deadline), with an index
+// of each endpoint's earliest due time: Lease reads the deliveries it
+// returns plus about one entry per endpoint it passes over, and NextDue at
+// most one entry per excluded endpoint plus one, however large the backlog
+// of an excluded endpoint. An event records its deliveries' IDs; deliveries
+// are also indexed by endpoint. A listing filtered by state alone reads
+// deliveries in ID order and stops after [ListScanLimit] records per page.
+// Prune deletes at most Limit deliveries per transaction.
 package boltstore

@@ -3,50 +3,122 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
+	bolt "go.etcd.io/bbolt"
 	"math"
 	"time"
 )
 
-// Buckets. Every key is built so that byte order is the order the store
-// needs; IDs are ULID-shaped, so ID order is creation order.
+// The store keeps its records in one bbolt bucket, split into keyspaces by
+// a leading tag byte. One tree instead of one per keyspace means a commit
+// rewrites fewer branch pages: an Enqueue dirties one leaf per keyspace it
+// touches and the branches above them once. Every key is built so that byte
+// order is the order the store needs; IDs are ULID-shaped, so ID order is
+// creation order.
+//
+// Events, which carry the payloads, have a bucket of their own, so that the
+// tree of small records and indexes stays shallow.
 var (
-	// bucketEndpoints: endpoint ID -> endpoint record.
-	bucketEndpoints = []byte("endpoints")
-	// bucketEvents: event ID -> event record.
+	bucketData   = []byte("hooklet")
 	bucketEvents = []byte("events")
-	// bucketDeliveries: delivery ID -> delivery record.
-	bucketDeliveries = []byte("deliveries")
-	// bucketAttempts: (delivery ID, attempt number) -> attempt record.
-	bucketAttempts = []byte("attempts")
-	// bucketLeases: delivery ID -> lease record, for leased deliveries only.
-	bucketLeases = []byte("leases")
-	// bucketEventDeliveries: (event ID, delivery ID) -> nothing.
-	bucketEventDeliveries = []byte("event_deliveries")
-	// bucketEndpointDeliveries: (endpoint ID, delivery ID) -> nothing.
-	bucketEndpointDeliveries = []byte("endpoint_deliveries")
-	// bucketDue: (endpoint ID, due time, delivery ID) -> nothing, for every
-	// pending delivery. Its due time is NextAttemptAt, or the lease deadline
-	// while it is leased.
-	bucketDue = []byte("due")
-	// bucketHeads: endpoint ID -> due time of its earliest entry in
-	// bucketDue, for endpoints with a pending delivery.
-	bucketHeads = []byte("heads")
-	// bucketHeadIndex: (due time, endpoint ID) -> nothing; bucketHeads in
-	// due order, so the endpoints with something due are found first.
-	bucketHeadIndex = []byte("head_index")
-	// bucketFinished: (updated at, delivery ID) -> nothing, for finished
-	// deliveries, oldest first for Prune.
-	bucketFinished = []byte("finished")
-	// bucketOrphans: (stored at, event ID) -> nothing, for events left
-	// with no delivery, oldest first for Prune.
-	bucketOrphans = []byte("orphans")
 )
 
-var allBuckets = [][]byte{
-	bucketEndpoints, bucketEvents, bucketDeliveries, bucketAttempts,
-	bucketLeases, bucketEventDeliveries, bucketEndpointDeliveries,
-	bucketDue, bucketHeads, bucketHeadIndex, bucketFinished, bucketOrphans,
+// Keyspaces.
+const (
+	// spaceMeta: "version" -> the layout version.
+	spaceMeta byte = iota
+	// spaceEndpointRecords: endpoint ID -> endpoint record.
+	spaceEndpointRecords
+	// spaceEvents: event ID -> event record, which lists the IDs of the
+	// event's deliveries (fixed when it is enqueued).
+	spaceEvents
+	// spaceDeliveries: delivery ID -> delivery record.
+	spaceDeliveries
+	// spaceAttempts: (delivery ID, attempt number) -> attempt record.
+	spaceAttempts
+	// spaceLeases: delivery ID -> lease record, for leased deliveries only.
+	spaceLeases
+	// spaceEndpointIndex holds two indexes per endpoint, side by side so that
+	// an Enqueue usually writes both into one leaf:
+	//   (endpoint ID, 'd', delivery ID) -> nothing, every delivery;
+	//   (endpoint ID, 'q', due time, delivery ID) -> nothing, every pending
+	//   delivery at its NextAttemptAt, or at its lease deadline while it
+	//   is leased.
+	spaceEndpointIndex
+	// spaceHeads: endpoint ID -> due time of its earliest entry in
+	// spaceDue, for endpoints with a pending delivery.
+	spaceHeads
+	// spaceHeadIndex: (due time, endpoint ID) -> nothing; spaceHeads in due
+	// order, so the endpoints with something due are found first.
+	spaceHeadIndex
+	// spaceFinished: (updated at, delivery ID) -> nothing, for finished
+	// deliveries, oldest first for Prune.
+	spaceFinished
+	// spaceOrphans: (stored at, event ID) -> nothing, for events left with
+	// no delivery, oldest first for Prune.
+	spaceOrphans
+)
+
+// layoutVersion is stored under spaceMeta "version"; Open refuses a file of
+// another layout.
+const layoutVersion = "1"
+
+// space is one keyspace of the data bucket.
+type space struct {
+	b   *bolt.Bucket
+	tag byte
 }
+
+func sp(tx *bolt.Tx, tag byte) space {
+	if tag == spaceEvents {
+		return space{b: tx.Bucket(bucketEvents), tag: tag}
+	}
+	return space{b: tx.Bucket(bucketData), tag: tag}
+}
+
+func (s space) key(k []byte) []byte {
+	out := make([]byte, 1+len(k))
+	out[0] = s.tag
+	copy(out[1:], k)
+	return out
+}
+
+// Get returns the value of k, valid until the transaction ends, or nil.
+func (s space) Get(k []byte) []byte { return s.b.Get(s.key(k)) }
+
+// Put stores v under k. bbolt keeps v until the transaction commits: the
+// caller must not reuse it.
+func (s space) Put(k, v []byte) error { return s.b.Put(s.key(k), v) }
+
+// Delete removes k.
+func (s space) Delete(k []byte) error { return s.b.Delete(s.key(k)) }
+
+// Cursor returns a cursor over the keyspace only.
+func (s space) Cursor() *cursor { return &cursor{c: s.b.Cursor(), tag: s.tag} }
+
+// cursor walks one keyspace; it returns keys without the tag, and nil past
+// the end of the keyspace.
+type cursor struct {
+	c   *bolt.Cursor
+	tag byte
+}
+
+func (c *cursor) strip(k, v []byte) ([]byte, []byte) {
+	if len(k) == 0 || k[0] != c.tag {
+		return nil, nil
+	}
+	return k[1:], v
+}
+
+func (c *cursor) First() ([]byte, []byte) { return c.strip(c.c.Seek([]byte{c.tag})) }
+
+func (c *cursor) Seek(k []byte) ([]byte, []byte) {
+	t := make([]byte, 1+len(k))
+	t[0] = c.tag
+	copy(t[1:], k)
+	return c.strip(c.c.Seek(t))
+}
+
+func (c *cursor) Next() ([]byte, []byte) { return c.strip(c.c.Next()) }
 
 // timeLen is the length of an encoded instant: seconds since the Unix epoch
 // with the sign bit flipped, then nanoseconds, both big-endian, so byte
@@ -80,16 +152,28 @@ func appendPrefix(b []byte, s string) []byte {
 
 func prefixKey(s string) []byte { return appendPrefix(make([]byte, 0, 2+len(s)), s) }
 
-// pairKey is (prefix(a), b): the key of the event and endpoint indexes.
-func pairKey(a, b string) []byte {
-	k := make([]byte, 0, 2+len(a)+len(b))
-	return append(appendPrefix(k, a), b...)
+// Sub-indexes of spaceEndpointIndex.
+const (
+	subDeliveries = 'd'
+	subDue        = 'q'
+)
+
+// endpointPrefix is (prefix(endpoint), sub): the start of one of an
+// endpoint's indexes.
+func endpointPrefix(endpointID string, sub byte) []byte {
+	k := make([]byte, 0, 3+len(endpointID))
+	return append(appendPrefix(k, endpointID), sub)
 }
 
-// dueKey is (prefix(endpoint), due, delivery ID).
+// endpointDeliveryKey is (prefix(endpoint), 'd', delivery ID).
+func endpointDeliveryKey(endpointID, deliveryID string) []byte {
+	return append(endpointPrefix(endpointID, subDeliveries), deliveryID...)
+}
+
+// dueKey is (prefix(endpoint), 'q', due, delivery ID).
 func dueKey(endpointID string, due time.Time, deliveryID string) []byte {
-	k := make([]byte, 0, 2+len(endpointID)+timeLen+len(deliveryID))
-	k = appendPrefix(k, endpointID)
+	k := make([]byte, 0, 3+len(endpointID)+timeLen+len(deliveryID))
+	k = append(appendPrefix(k, endpointID), subDue)
 	k = appendTime(k, due)
 	return append(k, deliveryID...)
 }

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -12,9 +13,10 @@ import (
 // oldest first, with their attempts, and the events left with no delivery
 // that were stored before Before. Each call is one transaction bounded by
 // Limit (default [PruneLimitDefault]), so it never holds the write lock for
-// long; it returns how many deliveries it deleted, and callers repeat while
-// that equals Limit. Events that never had a delivery are deleted up to
-// Limit per call as well.
+// long. Events left with no delivery are deleted up to Limit per call as
+// well. It returns how many deliveries it deleted, or Limit when such
+// events remain to be deleted, so that callers that repeat while the count
+// equals Limit leave nothing prunable behind.
 func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
 	if err := s.begin(ctx); err != nil {
 		return 0, err
@@ -34,11 +36,10 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		for k, _ := c.First(); k != nil && len(ids) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
 			ids = append(ids, string(k[timeLen:]))
 		}
-		attempts := tx.Bucket(bucketAttempts)
-		byEvent := tx.Bucket(bucketEventDeliveries)
-		byEndpoint := tx.Bucket(bucketEndpointDeliveries)
-		events := tx.Bucket(bucketEvents)
-		orphans := tx.Bucket(bucketOrphans)
+		attempts := sp(tx, spaceAttempts)
+		byEndpoint := sp(tx, spaceEndpointIndex)
+		events := sp(tx, spaceEvents)
+		orphans := sp(tx, spaceOrphans)
 		touched := make(map[string]struct{})
 		for _, id := range ids {
 			d, ok, err := q.getDelivery(id)
@@ -54,10 +55,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			if err := deletePrefix(attempts, prefixKey(id)); err != nil {
 				return err
 			}
-			if err := byEvent.Delete(pairKey(d.EventID, id)); err != nil {
-				return err
-			}
-			if err := byEndpoint.Delete(pairKey(d.EndpointID, id)); err != nil {
+			if err := byEndpoint.Delete(endpointDeliveryKey(d.EndpointID, id)); err != nil {
 				return err
 			}
 			if err := q.deliveries.Delete([]byte(id)); err != nil {
@@ -68,12 +66,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		}
 		// Events whose last delivery went: delete them if old enough, else
 		// remember them as orphans for a later Prune.
-		ec := byEvent.Cursor()
 		for evID := range touched {
-			prefix := prefixKey(evID)
-			if k, _ := ec.Seek(prefix); hasPrefix(k, prefix) {
-				continue
-			}
 			v := events.Get([]byte(evID))
 			if v == nil {
 				continue
@@ -81,6 +74,11 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			r, err := decodeEvent(evID, v)
 			if err != nil {
 				return corrupt("event", evID, err)
+			}
+			if slices.ContainsFunc(r.Deliveries, func(id string) bool {
+				return q.deliveries.Get([]byte(id)) != nil
+			}) {
+				continue
 			}
 			if r.StoredAt.Before(p.Before) {
 				err = events.Delete([]byte(evID))
@@ -91,7 +89,11 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 				return err
 			}
 		}
-		return pruneOrphans(events, orphans, before, limit)
+		more, err := pruneOrphans(events, orphans, before, limit)
+		if more {
+			n = max(n, limit)
+		}
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -100,26 +102,31 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 }
 
 // pruneOrphans deletes up to limit events with no delivery stored before
-// before.
-func pruneOrphans(events, orphans *bolt.Bucket, before []byte, limit int) error {
+// before, and reports whether more may remain.
+func pruneOrphans(events, orphans space, before []byte, limit int) (bool, error) {
 	var keys [][]byte
+	more := false
 	c := orphans.Cursor()
-	for k, _ := c.First(); k != nil && len(keys) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
+	for k, _ := c.First(); k != nil && string(k[:timeLen]) < string(before); k, _ = c.Next() {
+		if len(keys) == limit {
+			more = true
+			break
+		}
 		keys = append(keys, append([]byte{}, k...))
 	}
 	for _, k := range keys {
 		if err := events.Delete(k[timeLen:]); err != nil {
-			return err
+			return false, err
 		}
 		if err := orphans.Delete(k); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return more, nil
 }
 
 // deletePrefix deletes every key of b that starts with prefix.
-func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+func deletePrefix(b space, prefix []byte) error {
 	var keys [][]byte
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {

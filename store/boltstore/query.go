@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -33,7 +34,7 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		return fmt.Errorf("boltstore: put endpoint: %w: ID is empty", webhook.ErrInvalidEndpoint)
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketEndpoints).Put([]byte(p.Endpoint.ID), encodeEndpoint(nil, &p.Endpoint))
+		return sp(tx, spaceEndpointRecords).Put([]byte(p.Endpoint.ID), encodeEndpoint(nil, &p.Endpoint))
 	})
 }
 
@@ -45,7 +46,7 @@ func (s *Store) GetEndpoint(ctx context.Context, p *webhook.GetEndpointParams) (
 		return ep, err
 	}
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketEndpoints).Get([]byte(p.ID))
+		v := sp(tx, spaceEndpointRecords).Get([]byte(p.ID))
 		if v == nil {
 			return notFound("endpoint", p.ID)
 		}
@@ -65,7 +66,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, p *webhook.DeleteEndpointPar
 		return err
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketEndpoints)
+		b := sp(tx, spaceEndpointRecords)
 		if b.Get([]byte(p.ID)) == nil {
 			return notFound("endpoint", p.ID)
 		}
@@ -83,7 +84,7 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 	limit := pageLimit(p.Limit)
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Endpoint]{}
-		c := tx.Bucket(bucketEndpoints).Cursor()
+		c := sp(tx, spaceEndpointRecords).Cursor()
 		k, v := c.First()
 		if p.Cursor != "" {
 			k, v = seekAfter(c, []byte(p.Cursor))
@@ -109,7 +110,7 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 }
 
 // seekAfter positions c on the first key after k.
-func seekAfter(c *bolt.Cursor, k []byte) ([]byte, []byte) {
+func seekAfter(c *cursor, k []byte) ([]byte, []byte) {
 	ck, cv := c.Seek(k)
 	if ck != nil && string(ck) == string(k) {
 		return c.Next()
@@ -124,7 +125,7 @@ func (s *Store) GetEvent(ctx context.Context, p *webhook.GetEventParams) (webhoo
 		return ev, err
 	}
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketEvents).Get([]byte(p.ID))
+		v := sp(tx, spaceEvents).Get([]byte(p.ID))
 		if v == nil {
 			return notFound("event", p.ID)
 		}
@@ -171,28 +172,12 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Delivery]{}
 		q := newQueue(tx)
-		// ids walks the chosen index in delivery ID order.
-		var (
-			c      *bolt.Cursor
-			prefix []byte
-		)
-		switch {
-		case p.EventID != "":
-			c, prefix = tx.Bucket(bucketEventDeliveries).Cursor(), prefixKey(p.EventID)
-		case p.EndpointID != "":
-			c, prefix = tx.Bucket(bucketEndpointDeliveries).Cursor(), prefixKey(p.EndpointID)
-		default:
-			c = q.deliveries.Cursor()
-		}
-		var k []byte
-		if p.Cursor != "" {
-			k, _ = seekAfter(c, append(append([]byte{}, prefix...), p.Cursor...))
-		} else {
-			k, _ = c.Seek(prefix)
+		next, err := deliveryIDs(tx, p)
+		if err != nil {
+			return err
 		}
 		scanned, lastRead := 0, ""
-		for ; hasPrefix(k, prefix); k, _ = c.Next() {
-			id := string(k[len(prefix):])
+		for id, ok := next(); ok; id, ok = next() {
 			if scanned == ListScanLimit {
 				page.Next = lastRead
 				return nil
@@ -222,6 +207,60 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	return page, err
 }
 
+// deliveryIDs returns an iterator over the IDs of the deliveries that may
+// match p, in ID order, after p.Cursor: the event's own list, the endpoint
+// index, or every delivery.
+func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, bool), error) {
+	if p.EventID != "" {
+		var ids []string
+		if v := sp(tx, spaceEvents).Get([]byte(p.EventID)); v != nil {
+			r, err := decodeEvent(p.EventID, v)
+			if err != nil {
+				return nil, corrupt("event", p.EventID, err)
+			}
+			ids = r.Deliveries
+		}
+		if p.Cursor != "" {
+			i, found := slices.BinarySearch(ids, p.Cursor)
+			if found {
+				i++
+			}
+			ids = ids[i:]
+		}
+		return func() (string, bool) {
+			if len(ids) == 0 {
+				return "", false
+			}
+			id := ids[0]
+			ids = ids[1:]
+			return id, true
+		}, nil
+	}
+	var (
+		c      *cursor
+		prefix []byte
+	)
+	if p.EndpointID != "" {
+		c, prefix = sp(tx, spaceEndpointIndex).Cursor(), endpointPrefix(p.EndpointID, subDeliveries)
+	} else {
+		c = sp(tx, spaceDeliveries).Cursor()
+	}
+	var k []byte
+	if p.Cursor != "" {
+		k, _ = seekAfter(c, append(append([]byte{}, prefix...), p.Cursor...))
+	} else {
+		k, _ = c.Seek(prefix)
+	}
+	return func() (string, bool) {
+		if !hasPrefix(k, prefix) {
+			return "", false
+		}
+		id := string(k[len(prefix):])
+		k, _ = c.Next()
+		return id, true
+	}, nil
+}
+
 // ListAttempts returns one delivery's attempts in the order they were made.
 // The cursor is the number of the last attempt of the previous page. A
 // missing delivery is an error wrapping [webhook.ErrNotFound].
@@ -241,10 +280,10 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 	limit := pageLimit(p.Limit)
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Attempt]{}
-		if tx.Bucket(bucketDeliveries).Get([]byte(p.DeliveryID)) == nil {
+		if sp(tx, spaceDeliveries).Get([]byte(p.DeliveryID)) == nil {
 			return notFound("delivery", p.DeliveryID)
 		}
-		c := tx.Bucket(bucketAttempts).Cursor()
+		c := sp(tx, spaceAttempts).Cursor()
 		prefix := prefixKey(p.DeliveryID)
 		for k, v := c.Seek(attemptKey(p.DeliveryID, after+1)); hasPrefix(k, prefix); k, v = c.Next() {
 			n := int(uint32(k[len(prefix)])<<24 | uint32(k[len(prefix)+1])<<16 | uint32(k[len(prefix)+2])<<8 | uint32(k[len(prefix)+3]))

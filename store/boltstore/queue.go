@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,24 +19,24 @@ import (
 // endpoints whose earliest due time may have changed.
 type queue struct {
 	tx         *bolt.Tx
-	deliveries *bolt.Bucket
-	due        *bolt.Bucket
-	heads      *bolt.Bucket
-	headIndex  *bolt.Bucket
-	leases     *bolt.Bucket
-	finished   *bolt.Bucket
+	deliveries space
+	due        space
+	heads      space
+	headIndex  space
+	leases     space
+	finished   space
 	dirty      map[string]struct{}
 }
 
 func newQueue(tx *bolt.Tx) *queue {
 	return &queue{
 		tx:         tx,
-		deliveries: tx.Bucket(bucketDeliveries),
-		due:        tx.Bucket(bucketDue),
-		heads:      tx.Bucket(bucketHeads),
-		headIndex:  tx.Bucket(bucketHeadIndex),
-		leases:     tx.Bucket(bucketLeases),
-		finished:   tx.Bucket(bucketFinished),
+		deliveries: sp(tx, spaceDeliveries),
+		due:        sp(tx, spaceEndpointIndex),
+		heads:      sp(tx, spaceHeads),
+		headIndex:  sp(tx, spaceHeadIndex),
+		leases:     sp(tx, spaceLeases),
+		finished:   sp(tx, spaceFinished),
 		dirty:      make(map[string]struct{}),
 	}
 }
@@ -107,7 +108,7 @@ func (q *queue) delFinished(d *webhook.Delivery) error {
 func (q *queue) fixHeads() error {
 	c := q.due.Cursor()
 	for ep := range q.dirty {
-		prefix := prefixKey(ep)
+		prefix := endpointPrefix(ep, subDue)
 		var head []byte
 		if k, _ := c.Seek(prefix); hasPrefix(k, prefix) {
 			head = append([]byte{}, k[len(prefix):len(prefix)+timeLen]...)
@@ -143,11 +144,9 @@ func (q *queue) fixHeads() error {
 func releaseAllLeases(tx *bolt.Tx) error {
 	q := newQueue(tx)
 	var ids []string
-	if err := q.leases.ForEach(func(k, _ []byte) error {
+	c := q.leases.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		ids = append(ids, string(k))
-		return nil
-	}); err != nil {
-		return err
 	}
 	for _, id := range ids {
 		l, _, err := q.getLease(id)
@@ -188,14 +187,18 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	}
 	return s.update(func(tx *bolt.Tx) error {
 		q := newQueue(tx)
-		events := tx.Bucket(bucketEvents)
-		byEvent := tx.Bucket(bucketEventDeliveries)
-		byEndpoint := tx.Bucket(bucketEndpointDeliveries)
-		orphans := tx.Bucket(bucketOrphans)
+		events := sp(tx, spaceEvents)
+		byEndpoint := sp(tx, spaceEndpointIndex)
+		orphans := sp(tx, spaceOrphans)
+		// IDs grow with time, so most keyspaces are appended to: fill
+		// pages instead of leaving half of each empty.
+		events.b.FillPercent = appendFillPercent
+		q.deliveries.b.FillPercent = appendFillPercent
 		var seen map[string]struct{}
 		if len(p.Items) > 1 {
 			seen = make(map[string]struct{}, len(p.Items))
 		}
+		var dlvIDs []string
 		for i := range p.Items {
 			it := &p.Items[i]
 			if it.Event.ID == "" {
@@ -211,22 +214,17 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 			if events.Get(evKey) != nil {
 				continue
 			}
-			if err := events.Put(evKey, encodeEvent(nil, &it.Event, p.Now)); err != nil {
-				return err
-			}
-			if len(it.Deliveries) == 0 {
-				if err := orphans.Put(timeKey(p.Now, it.Event.ID), nil); err != nil {
-					return err
-				}
-			}
+			dlvIDs = dlvIDs[:0]
 			for j := range it.Deliveries {
 				d := it.Deliveries[j]
 				if d.ID == "" {
 					return fmt.Errorf("boltstore: enqueue: event %q: delivery %d has no ID", it.Event.ID, j)
 				}
-				if d.EventID == "" {
-					d.EventID = it.Event.ID
+				dlvIDs = append(dlvIDs, d.ID)
+				if q.deliveries.Get([]byte(d.ID)) != nil {
+					return fmt.Errorf("boltstore: enqueue: event %q: delivery ID %q is already stored", it.Event.ID, d.ID)
 				}
+				d.EventID = it.Event.ID
 				if d.State == "" {
 					d.State = webhook.StatePending
 				}
@@ -239,10 +237,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 				if err := q.putDelivery(&d); err != nil {
 					return err
 				}
-				if err := byEvent.Put(pairKey(d.EventID, d.ID), nil); err != nil {
-					return err
-				}
-				if err := byEndpoint.Put(pairKey(d.EndpointID, d.ID), nil); err != nil {
+				if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
 					return err
 				}
 				var err error
@@ -255,10 +250,23 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 					return err
 				}
 			}
+			slices.Sort(dlvIDs)
+			if err := events.Put(evKey, encodeEvent(nil, &it.Event, p.Now, dlvIDs)); err != nil {
+				return err
+			}
+			if len(it.Deliveries) == 0 {
+				if err := orphans.Put(timeKey(p.Now, it.Event.ID), nil); err != nil {
+					return err
+				}
+			}
 		}
 		return q.fixHeads()
 	})
 }
+
+// appendFillPercent is the bbolt FillPercent of the data bucket in an
+// Enqueue, whose keys mostly arrive in ascending order.
+const appendFillPercent = 0.95
 
 // candidate is a due delivery found by Lease.
 type candidate struct {
@@ -271,7 +279,7 @@ type candidate struct {
 type epCursor struct {
 	endpointID string
 	prefix     []byte
-	c          *bolt.Cursor
+	c          *cursor
 	key        []byte // current key; the part after prefix is (due, delivery ID)
 }
 
@@ -295,8 +303,8 @@ func (h *cursorHeap) Pop() any {
 // only when the head index shows it could hold the next delivery, so it
 // reads about limit entries plus one per endpoint passed over.
 func scanDue(tx *bolt.Tx, now time.Time, limit int, exclude map[string]struct{}) []candidate {
-	due := tx.Bucket(bucketDue)
-	hc := tx.Bucket(bucketHeadIndex).Cursor()
+	due := sp(tx, spaceEndpointIndex)
+	hc := sp(tx, spaceHeadIndex).Cursor()
 	nowKey := appendTime(nil, now)
 	var h cursorHeap
 	var out []candidate
@@ -311,7 +319,7 @@ func scanDue(tx *bolt.Tx, now time.Time, limit int, exclude map[string]struct{})
 			if _, skip := exclude[ep]; skip {
 				continue
 			}
-			e := &epCursor{endpointID: ep, prefix: prefixKey(ep), c: due.Cursor()}
+			e := &epCursor{endpointID: ep, prefix: endpointPrefix(ep, subDue), c: due.Cursor()}
 			if k, _ := e.c.Seek(e.prefix); hasPrefix(k, e.prefix) {
 				e.key = k
 				heap.Push(&h, e)
@@ -376,7 +384,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 			return nil
 		}
 		q := newQueue(tx)
-		events := tx.Bucket(bucketEvents)
+		events := sp(tx, spaceEvents)
 		evCache := make(map[string]webhook.Event)
 		out = make([]webhook.Lease, 0, len(cands))
 		for _, c := range cands {
@@ -505,7 +513,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	err := s.update(func(tx *bolt.Tx) error {
 		res = webhook.BatchResult{}
 		q := newQueue(tx)
-		attempts := tx.Bucket(bucketAttempts)
+		attempts := sp(tx, spaceAttempts)
 		for i := range p.Outcomes {
 			o := &p.Outcomes[i]
 			d, l, ok, err := q.heldLease(o.Lease)
@@ -607,7 +615,7 @@ func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Tim
 		found bool
 	)
 	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketHeadIndex).Cursor()
+		c := sp(tx, spaceHeadIndex).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			if _, skip := exclude[string(k[timeLen:])]; skip {
 				continue

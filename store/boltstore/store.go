@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -53,7 +55,9 @@ type OpenError struct {
 	Err error
 }
 
-func (e *OpenError) Error() string { return "boltstore: open " + e.Path + ": " + e.Err.Error() }
+func (e *OpenError) Error() string {
+	return "boltstore: open " + e.Path + ": " + strings.TrimPrefix(e.Err.Error(), "boltstore: ")
+}
 
 // Unwrap returns the cause.
 func (e *OpenError) Unwrap() error { return e.Err }
@@ -117,10 +121,8 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path}
 	if err := s.update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
+		if err := initLayout(tx); err != nil {
+			return err
 		}
 		return releaseAllLeases(tx)
 	}); err != nil {
@@ -133,9 +135,30 @@ func Open(path string, opts *Options) (*Store, error) {
 	return s, nil
 }
 
+// initLayout creates the data bucket of a new file, or checks the layout
+// version of an existing one.
+func initLayout(tx *bolt.Tx) error {
+	if tx.Bucket(bucketData) == nil {
+		for _, name := range [][]byte{bucketData, bucketEvents} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return sp(tx, spaceMeta).Put([]byte("version"), []byte(layoutVersion))
+	}
+	if tx.Bucket(bucketEvents) == nil {
+		return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, bucketEvents)
+	}
+	if v := sp(tx, spaceMeta).Get([]byte("version")); string(v) != layoutVersion {
+		return fmt.Errorf("%w: layout version %q, want %q", ErrCorrupt, v, layoutVersion)
+	}
+	return nil
+}
+
 // openDB opens the bbolt file, turning a panic on a damaged file into
 // ErrCorrupt.
 func openDB(path string, o *Options) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {
@@ -197,7 +220,7 @@ func (s *Store) update(fn func(tx *bolt.Tx) error) (err error) {
 	if s.closed.Load() {
 		return webhook.ErrClosed
 	}
-	defer recoverCorrupt(&err)
+	defer recoverCorrupt(&err, debug.SetPanicOnFault(true))
 	return mapErr(s.db.Update(fn))
 }
 
@@ -206,11 +229,16 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) (err error) {
 	if s.closed.Load() {
 		return webhook.ErrClosed
 	}
-	defer recoverCorrupt(&err)
+	defer recoverCorrupt(&err, debug.SetPanicOnFault(true))
 	return mapErr(s.db.View(fn))
 }
 
-func recoverCorrupt(err *error) {
+// recoverCorrupt turns a panic of bbolt on damaged data into ErrCorrupt.
+// bbolt reads the file through a read-only memory map, so a damaged page
+// can also make it read outside the map: with panic-on-fault set for the
+// transaction's goroutine, that fault is a panic too instead of a crash.
+func recoverCorrupt(err *error, oldPanicOnFault bool) {
+	debug.SetPanicOnFault(oldPanicOnFault)
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("%w: %v", ErrCorrupt, r)
 	}
