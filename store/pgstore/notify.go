@@ -28,8 +28,10 @@ const (
 // pool), which reconnects with backoff when lost
 // and then reports both kinds of change, since notifications sent while it
 // was away are gone. After [Options.CheckInterval] without a notification
-// it pings its connection and reports DeliveriesDue, so a lost
-// notification delays work by at most that interval. Values are coalesced
+// it checks its connection and the endpoints version in one query and
+// reports DeliveriesDue (and EndpointsChanged when the version moved), so a
+// lost notification delays work or endpoint changes by at most that
+// interval. Values are coalesced
 // while the receiver is busy. The channel is closed by [Store.Close]; after
 // Close it is returned closed.
 func (s *Store) Notifications() <-chan webhook.Notification {
@@ -142,9 +144,10 @@ func (l *listener) listen(ctx context.Context) {
 }
 
 // session connects, listens and posts notifications until the connection
-// fails or ctx ends. Every check interval without a notification, it checks
-// the connection with a ping and posts DeliveriesDue, so that work whose
-// notification was lost is still found. It reports whether it got as far as
+// fails or ctx ends. Every check interval without a notification, it reads
+// the endpoints version (which also checks the connection) and posts
+// DeliveriesDue, and EndpointsChanged when the version moved, so that
+// changes whose notification was lost are still found. It reports whether it got as far as
 // listening.
 func (l *listener) session(ctx context.Context, reconnect bool) bool {
 	cfg := l.s.pool.Config().ConnConfig.Copy()
@@ -159,6 +162,12 @@ func (l *listener) session(ctx context.Context, reconnect bool) bool {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.s.channel}.Sanitize()); err != nil {
+		return false
+	}
+	// The endpoints version, read after LISTEN: a change after this point
+	// is either notified or seen by the next check.
+	var version int64
+	if err := conn.QueryRow(ctx, l.s.q.version).Scan(&version); err != nil {
 		return false
 	}
 	l.readyOnce.Do(func() { close(l.ready) })
@@ -180,13 +189,17 @@ func (l *listener) session(ctx context.Context, reconnect bool) bool {
 		case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):
 			return true
 		default:
-			pctx, cancel := context.WithTimeout(ctx, l.s.checkInterval)
-			err := conn.Ping(pctx)
+			// Quiet for a whole interval: check the connection and the
+			// endpoints version in one cheap query.
+			var v int64
+			qctx, cancel := context.WithTimeout(ctx, l.s.checkInterval)
+			err := conn.QueryRow(qctx, l.s.q.version).Scan(&v)
 			cancel()
 			if err != nil {
 				return true
 			}
-			l.post(webhook.Notification{DeliveriesDue: true})
+			l.post(webhook.Notification{DeliveriesDue: true, EndpointsChanged: v != version})
+			version = v
 		}
 	}
 }

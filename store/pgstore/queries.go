@@ -16,6 +16,7 @@ type queries struct {
 	nextDue        string
 	redeliver      string
 	prune          string
+	version        string
 }
 
 // Notification payloads.
@@ -49,11 +50,18 @@ WITH up AS (
 		signature_kind = EXCLUDED.signature_kind, signature_header = EXCLUDED.signature_header,
 		signature_prefix = EXCLUDED.signature_prefix
 	RETURNING 1
+), bump AS (
+	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
 )
 SELECT pg_notify($21, '` + notifyEndpoints + `') FROM up`),
 
 		deleteEndpoint: r.Replace(`
-WITH del AS (DELETE FROM {{s}}.endpoints WHERE id = $1 RETURNING id)
+WITH del AS (
+	DELETE FROM {{s}}.endpoints WHERE id = $1 RETURNING id
+), bump AS (
+	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1
+	WHERE id = 1 AND EXISTS (SELECT 1 FROM del)
+)
 SELECT del.id, pg_notify($2, '` + notifyEndpoints + `') FROM del`),
 
 		// Events first, ON CONFLICT DO NOTHING; deliveries only for the
@@ -169,6 +177,8 @@ WITH r AS (
 	RETURNING 1
 )
 SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),
+
+		version: r.Replace(`SELECT endpoints_version FROM {{s}}.meta WHERE id = 1`),
 
 		nextDue: r.Replace(`
 SELECT min(due_at) FROM {{s}}.deliveries

@@ -67,10 +67,11 @@ type Options struct {
 	// the schema is not at the version this package needs.
 	SkipMigrate bool
 	// CheckInterval is how long the notification listener waits without a
-	// notification before it checks its connection (one ping) and tells
-	// the engine to look for due work, so that work whose notification was
-	// lost is found within this interval. An idle process costs about one
-	// ping and one look per interval. Defaults to [CheckIntervalDefault],
+	// notification before it checks its connection and the endpoints
+	// version (one cheap query) and tells the engine to look for due work,
+	// so that work or endpoint changes whose notification was lost are
+	// found within this interval. An idle process costs about that query
+	// and one look for due work per interval. Defaults to [CheckIntervalDefault],
 	// at least [CheckIntervalMin].
 	CheckInterval time.Duration
 }
