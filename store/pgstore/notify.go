@@ -156,6 +156,11 @@ func (l *listener) session(ctx context.Context, reconnect bool) bool {
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
 	}
+	// Operators can tell the listener apart in pg_stat_activity.
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = "hooklet listener " + l.s.channel
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false

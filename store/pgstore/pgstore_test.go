@@ -425,7 +425,7 @@ func TestListenerReconnects(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	notes := listening(t, b.store)
-	_, err := b.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND query LIKE '%' || $1 || '%'", b.schema)
+	_, err := b.pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hooklet listener hooklet_' || $1", b.schema)
 	require.NoError(t, err)
 	require.Equal(t, webhook.Notification{EndpointsChanged: true, DeliveriesDue: true}, recv(t, notes))
 	require.NoError(t, b.replica(t).Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_1", "ep")}}))
