@@ -161,9 +161,6 @@ func (r *registry) compile(ep Endpoint) (*endpointState, error) {
 	if ep.Template == "" {
 		return st, nil
 	}
-	if r.d.cfg.Transformer == nil {
-		return nil, invalidEndpoint("Template", "is set but the Dispatcher has no Transformer", nil)
-	}
 	tmpl, err := r.d.cfg.Transformer.Compile(ep.Template)
 	if err != nil {
 		return nil, invalidEndpoint("Template", "does not compile", err)

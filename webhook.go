@@ -42,8 +42,8 @@ type Config struct {
 	// Signer signs every request. Defaults to [StandardSigner].
 	Signer Signer
 
-	// Transformer compiles endpoint templates. Defaults to nil: an
-	// endpoint with a Template is refused.
+	// Transformer compiles endpoint templates. Defaults to the jsonnet
+	// Transformer with default options; see [NewJsonnetTransformer].
 	Transformer Transformer
 
 	// Transport sends the requests. Defaults to a shared transport tuned
@@ -133,6 +133,9 @@ type TestConfig struct {
 // default.
 func (c Config) withDefaults() Config {
 	c.Signer = cmp.Or[Signer](c.Signer, StandardSigner{})
+	if c.Transformer == nil {
+		c.Transformer = NewJsonnetTransformer(JsonnetOptions{})
+	}
 	c.MaxPayloadBytes = cmp.Or(c.MaxPayloadBytes, MaxPayloadBytesDefault)
 	c.RequestTimeout = cmp.Or(c.RequestTimeout, RequestTimeoutDefault)
 	c.MaxResponseBodyBytes = cmp.Or(c.MaxResponseBodyBytes, MaxResponseBodyBytesDefault)

@@ -230,7 +230,7 @@ func TestPutEndpoint(t *testing.T) {
 		"ReservedHeader":  func(e *webhook.Endpoint) { e.Headers = map[string]string{"webhook-id": "x"} },
 		"HeaderInjection": func(e *webhook.Endpoint) { e.Headers = map[string]string{"X-A": "a\r\nX-B: b"} },
 		"Settings":        func(e *webhook.Endpoint) { e.Settings = json.RawMessage(`{`) },
-		"Template":        func(e *webhook.Endpoint) { e.Template = "{}" }, // no Transformer configured
+		"Template":        func(e *webhook.Endpoint) { e.Template = "{ a: }" },
 	}
 	for name, mod := range bad {
 		ep := good
@@ -251,4 +251,17 @@ func TestPutEndpoint(t *testing.T) {
 	_, err = b.d.Endpoint(b.ctx, "ep")
 	require.ErrorIs(t, err, webhook.ErrNotFound)
 	require.ErrorIs(t, b.d.DeleteEndpoint(b.ctx, "ep"), webhook.ErrNotFound)
+}
+
+func TestPutEndpointTemplateErrorHasPosition(t *testing.T) {
+	t.Parallel()
+	b := setup(t, webhook.Config{})
+	err := b.d.PutEndpoint(b.ctx, webhook.Endpoint{ID: "ep", URL: "https://hooks.example.com/", Template: "{\n  a: ,\n}"})
+	require.ErrorIs(t, err, webhook.ErrInvalidEndpoint)
+	var te *webhook.TemplateError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, 2, te.Line)
+	require.Positive(t, te.Column)
+	_, err = b.d.Endpoint(b.ctx, "ep")
+	require.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
 }

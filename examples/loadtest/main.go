@@ -54,6 +54,7 @@ var (
 	size      = flag.Int("size", 1024, "payload bytes")
 	dir       = flag.String("dir", "", "directory for the database files (default: a temp dir)")
 	phases    = flag.String("phases", "emit,lone,deliver", "phases to run")
+	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
 	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the Hooklet side of the phases to this file")
 )
@@ -111,7 +112,7 @@ func report(name string, raw, lib float64, unit string) {
 
 // newDispatcher opens a fresh bbolt store in dir and a Dispatcher on it
 // with -endpoints endpoints at url.
-func newDispatcher(name, url string) (*webhook.Dispatcher, *statsStore, error) {
+func newDispatcher(name, url, template string) (*webhook.Dispatcher, *statsStore, error) {
 	bst, err := boltstore.Open(filepath.Join(*dir, name+".db"), nil)
 	if err != nil {
 		return nil, nil, err
@@ -125,7 +126,8 @@ func newDispatcher(name, url string) (*webhook.Dispatcher, *statsStore, error) {
 	for i := range *endpoints {
 		err := d.PutEndpoint(context.Background(), webhook.Endpoint{
 			ID: fmt.Sprintf("ep_%03d", i), URL: url, MaxConcurrency: *conc,
-			Secrets: []webhook.Secret{{Key: secret}},
+			Secrets:  []webhook.Secret{{Key: secret}},
+			Template: template, Settings: json.RawMessage(`{"list":"billing","region":"eu"}`),
 		})
 		if err != nil {
 			st.Close()
@@ -141,7 +143,7 @@ func emitPhase(payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	d, st, err := newDispatcher("emit", "https://hooks.example.com/")
+	d, st, err := newDispatcher("emit", "https://hooks.example.com/", "")
 	if err != nil {
 		return err
 	}
@@ -172,21 +174,12 @@ func emitPhase(payload json.RawMessage) error {
 // rawBatch writes records shaped like an event and its deliveries with
 // DB.Batch from c goroutines (bbolt's own group commit, MaxBatchSize c).
 func rawBatch(payload []byte, c int) (float64, error) {
-	db, err := bolt.Open(filepath.Join(*dir, "raw-batch.db"), 0o600, nil)
+	db, err := openRawBolt("raw-batch.db")
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	db.MaxBatchSize = c
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists([]byte("events"))
-		if err == nil {
-			_, err = tx.CreateBucketIfNotExists([]byte("deliveries"))
-		}
-		return err
-	}); err != nil {
-		return 0, err
-	}
 	var n atomic.Int64
 	deadline := time.Now().Add(*dur)
 	var wg sync.WaitGroup
@@ -204,6 +197,26 @@ func rawBatch(payload []byte, c int) (float64, error) {
 	}
 	wg.Wait()
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// openRawBolt opens a fresh bbolt file with the raw phases' buckets.
+func openRawBolt(name string) (*bolt.DB, error) {
+	db, err := bolt.Open(filepath.Join(*dir, name), 0o600, nil)
+	if err != nil {
+		return nil, err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte("events"))
+		if err == nil {
+			_, err = tx.CreateBucketIfNotExists([]byte("deliveries"))
+		}
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func putRaw(tx *bolt.Tx, payload []byte) error {
@@ -226,17 +239,8 @@ func putRaw(tx *bolt.Tx, payload []byte) error {
 
 // lonePhase: one Emit at a time vs one raw Update at a time.
 func lonePhase(payload json.RawMessage) error {
-	db, err := bolt.Open(filepath.Join(*dir, "raw-single.db"), 0o600, nil)
+	db, err := openRawBolt("raw-single.db")
 	if err != nil {
-		return err
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists([]byte("events"))
-		if err == nil {
-			_, err = tx.CreateBucketIfNotExists([]byte("deliveries"))
-		}
-		return err
-	}); err != nil {
 		return err
 	}
 	n, start := 0, time.Now()
@@ -249,7 +253,7 @@ func lonePhase(payload json.RawMessage) error {
 	rawLat := time.Since(start) / time.Duration(n)
 	db.Close()
 
-	d, st, err := newDispatcher("lone", "https://hooks.example.com/")
+	d, st, err := newDispatcher("lone", "https://hooks.example.com/", "")
 	if err != nil {
 		return err
 	}
@@ -270,18 +274,30 @@ func lonePhase(payload json.RawMessage) error {
 
 // receiver reads each body and answers 204, counting requests.
 type receiver struct {
+	mu   sync.Mutex
 	reqs atomic.Int64
-	want atomic.Int64
+	want int64
 	done chan struct{}
-	once sync.Once
+}
+
+// reset starts a new count; done is closed once want requests arrived.
+func (rc *receiver) reset(want int64) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.reqs.Store(0)
+	rc.want = want
+	rc.done = make(chan struct{})
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	w.WriteHeader(http.StatusNoContent)
-	if n := rc.reqs.Add(1); n == rc.want.Load() {
-		rc.once.Do(func() { close(rc.done) })
+	n := rc.reqs.Add(1)
+	rc.mu.Lock()
+	if n == rc.want {
+		close(rc.done)
 	}
+	rc.mu.Unlock()
 }
 
 // deliverPhase: raw signed POST loop vs draining a backlog through Hooklet.
@@ -290,18 +306,46 @@ func deliverPhase(payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	rc := &receiver{done: make(chan struct{})}
-	rc.want.Store(-1)
+	rc := &receiver{}
+	rc.reset(-1)
 	srv := &http.Server{Handler: rc}
 	go srv.Serve(ln)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
 	raw := rawSend(url, payload)
-
-	d, st, err := newDispatcher("deliver", url)
+	lib, err := drain(rc, "deliver", url, payload, "")
 	if err != nil {
 		return err
+	}
+	report("deliver", raw, lib, "req/s")
+	if *templated {
+		tpl, err := drain(rc, "templated", url, payload, lyticsTemplate)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("RESULT %-10s untemplated=%.0f req/s  templated=%.0f req/s  ratio=%.2f\n", "templated", lib, tpl, tpl/lib)
+	}
+	return nil
+}
+
+// lyticsTemplate is a Lytics-style template over the load test's payload.
+const lyticsTemplate = `
+local event = import "lytemplates.libsonnet";
+{
+  users: [{
+    identifiers: { email: event.path("customer.email", "") },
+    events: [{ event_name: event.type, timestamp: event.time, amount: event.get("amount_due", 0) }],
+  }],
+  list: event.settings.list,
+}`
+
+// drain emits a backlog of -events events, starts a Dispatcher and returns
+// the deliveries per second until the receiver has them all.
+func drain(rc *receiver, name, url string, payload json.RawMessage, template string) (float64, error) {
+	d, st, err := newDispatcher(name, url, template)
+	if err != nil {
+		return 0, err
 	}
 	defer st.Close()
 	ctx := context.Background()
@@ -311,31 +355,28 @@ func deliverPhase(payload json.RawMessage) error {
 		batch = append(batch, webhook.Event{Type: "invoice.paid", Payload: payload})
 		if len(batch) == chunk || i == *events-1 {
 			if err := d.EmitBatch(ctx, batch); err != nil {
-				return err
+				return 0, err
 			}
 			batch = batch[:0]
 		}
 	}
 	total := int64(*events * *endpoints)
-	rc.reqs.Store(0)
-	rc.want.Store(total)
+	rc.reset(total)
 	start := time.Now()
 	if err := d.Start(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	select {
 	case <-rc.done:
 	case <-time.After(10 * time.Minute):
-		return fmt.Errorf("backlog not delivered: %d of %d", rc.reqs.Load(), total)
+		return 0, fmt.Errorf("backlog not delivered: %d of %d", rc.reqs.Load(), total)
 	}
 	elapsed := time.Since(start)
 	if err := d.Close(ctx); err != nil {
-		return err
+		return 0, err
 	}
-	lib := float64(total) / elapsed.Seconds()
-	report("deliver", raw, lib, "req/s")
 	st.print()
-	return nil
+	return float64(total) / elapsed.Seconds(), nil
 }
 
 // rawSend posts signed 1 KiB bodies from -c goroutines for -d.

@@ -1,0 +1,481 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	webhook "github.com/hooklet/webhook"
+)
+
+// execer is what Enqueue needs from a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Enqueue stores the events and their deliveries in one statement (one
+// round trip, one commit, however many items). An item whose event ID is
+// already stored, or repeats an earlier item, is skipped whole. When a
+// pending delivery was stored, the other processes are notified; this
+// Store's own [Store.Notifications] is not, since its caller knows.
+func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	// The Dispatcher that called wakes its own engine: the listener of
+	// this store skips the notification (see Store.origin).
+	return s.enqueue(ctx, s.pool, p, notifyDeliveries+":"+s.origin)
+}
+
+// EnqueueTx does what [Store.Enqueue] does inside tx, which must be a
+// pgx.Tx on the store's database, without committing it: the events exist
+// if and only if tx commits, and the other processes are notified at
+// commit. Any other tx gets an error wrapping [webhook.ErrInvalidTx].
+func (s *Store) EnqueueTx(ctx context.Context, tx any, p *webhook.EnqueueParams) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	ptx, ok := tx.(pgx.Tx)
+	if !ok || ptx == nil {
+		return fmt.Errorf("pgstore: enqueue: %w: want a pgx.Tx, got %T", webhook.ErrInvalidTx, tx)
+	}
+	// Nobody knows when tx commits: every listener, this store's too, is
+	// told then.
+	return s.enqueue(ctx, ptx, p, notifyDeliveries)
+}
+
+func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams, note string) error {
+	n := len(p.Items)
+	if n == 0 {
+		return nil
+	}
+	var (
+		seen     = make(map[string]bool, n)
+		evID     = make([]string, 0, n)
+		evType   = make([]string, 0, n)
+		evTenant = make([]string, 0, n)
+		evTime   = make([]time.Time, 0, n)
+		evData   = make([][]byte, 0, n)
+		evAttrs  = make([]*string, 0, n)
+
+		dID, dEvent, dEndpoint, dState, dError []string
+		dAttempts, dStatus                     []int32
+		dNext, dCreated, dUpdated              []time.Time
+	)
+	for i := range p.Items {
+		it := &p.Items[i]
+		ev := &it.Event
+		if seen[ev.ID] {
+			continue
+		}
+		seen[ev.ID] = true
+		evID = append(evID, ev.ID)
+		evType = append(evType, ev.Type)
+		evTenant = append(evTenant, ev.Tenant)
+		evTime = append(evTime, ev.Time)
+		payload := []byte(ev.Payload)
+		if payload == nil {
+			payload = []byte{}
+		}
+		evData = append(evData, payload)
+		var attrs *string
+		if ev.Attributes != nil {
+			b, err := json.Marshal(ev.Attributes)
+			if err != nil {
+				return fmt.Errorf("pgstore: enqueue: attributes: %w", err)
+			}
+			a := string(b)
+			attrs = &a
+		}
+		evAttrs = append(evAttrs, attrs)
+		for j := range it.Deliveries {
+			d := &it.Deliveries[j]
+			dID = append(dID, d.ID)
+			dEvent = append(dEvent, ev.ID)
+			dEndpoint = append(dEndpoint, d.EndpointID)
+			dState = append(dState, string(cmp.Or(d.State, webhook.StatePending)))
+			dAttempts = append(dAttempts, int32(d.Attempts))
+			next := d.NextAttemptAt
+			if next.IsZero() {
+				next = p.Now
+			}
+			dNext = append(dNext, next)
+			dStatus = append(dStatus, int32(d.LastStatusCode))
+			dError = append(dError, d.LastError)
+			created := d.CreatedAt
+			if created.IsZero() {
+				created = p.Now
+			}
+			dCreated = append(dCreated, created)
+			dUpdated = append(dUpdated, cmp.Or(d.UpdatedAt, created))
+		}
+	}
+	_, err := db.Exec(ctx, s.q.enqueue,
+		evID, evType, evTenant, evTime, evData, evAttrs, p.Now,
+		dID, dEvent, dEndpoint, dState, dAttempts, dNext, dStatus, dError, dCreated, dUpdated,
+		s.channel, note)
+	return wrap("enqueue", err)
+}
+
+// Lease hands up to Limit due deliveries to Owner until Until, earliest due
+// first, each with a fresh token. Rows another process is leasing at the
+// same moment are skipped, never waited for, and never handed out twice.
+func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Lease, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	exclude := p.ExcludeEndpoints
+	if exclude == nil {
+		exclude = []string{}
+	}
+	rows, _ := s.pool.Query(ctx, s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude)
+	type leased struct {
+		l   webhook.Lease
+		due time.Time
+	}
+	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (leased, error) {
+		var (
+			x     leased
+			d     = &x.l.Delivery
+			ev    = &x.l.Event
+			state string
+			attrs []byte
+		)
+		err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
+			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt,
+			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
+			&x.l.Token, &x.due)
+		if err != nil {
+			return x, err
+		}
+		d.State = webhook.DeliveryState(state)
+		fixDelivery(d)
+		if err := fixEvent(ev, attrs); err != nil {
+			return x, err
+		}
+		x.l.Until = p.Until
+		return x, nil
+	})
+	if err != nil {
+		return nil, wrap("lease", err)
+	}
+	slices.SortFunc(got, func(a, b leased) int {
+		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.l.Delivery.ID, b.l.Delivery.ID))
+	})
+	out := make([]webhook.Lease, len(got))
+	for i := range got {
+		out[i] = got[i].l
+	}
+	return out, nil
+}
+
+// ExtendLeases moves the deadline of the leases still held with the given
+// tokens to Until; the others are listed as stale and left unchanged.
+func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams) (webhook.BatchResult, error) {
+	if err := s.check(); err != nil {
+		return webhook.BatchResult{}, err
+	}
+	if len(p.Leases) == 0 {
+		return webhook.BatchResult{}, nil
+	}
+	ids, tokens := splitRefs(p.Leases)
+	rows, _ := s.pool.Query(ctx, s.q.extend, ids, tokens, p.Until)
+	stale, err := collectRefs(rows)
+	return webhook.BatchResult{Stale: stale}, wrap("extend leases", err)
+}
+
+// Complete records the outcomes in one statement: each outcome whose token
+// still holds its lease appends its attempts (numbered after the
+// delivery's earlier ones) and moves the delivery to its next state; the
+// others are refused, listed as stale, and nothing of them is written.
+func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhook.BatchResult, error) {
+	if err := s.check(); err != nil {
+		return webhook.BatchResult{}, err
+	}
+	n := len(p.Outcomes)
+	if n == 0 {
+		return webhook.BatchResult{}, nil
+	}
+	var (
+		oID, oToken, oState, oError = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		oNext                       = make([]time.Time, n)
+		oN, oStatus                 = make([]int32, n), make([]int32, n)
+
+		aDelivery, aClass, aError []string
+		aIdx, aStatus             []int32
+		aStarted                  []time.Time
+		aDuration                 []int64
+		aBody                     [][]byte
+		aTruncated                []bool
+	)
+	for i := range p.Outcomes {
+		o := &p.Outcomes[i]
+		oID[i], oToken[i], oState[i] = o.Lease.DeliveryID, o.Lease.Token, string(o.State)
+		next := o.NextAttemptAt
+		if next.IsZero() {
+			next = p.Now
+		}
+		oNext[i] = next
+		oN[i] = int32(len(o.Attempts))
+		if k := len(o.Attempts); k > 0 {
+			last := &o.Attempts[k-1]
+			oStatus[i], oError[i] = int32(last.StatusCode), last.Error
+		}
+		for j := range o.Attempts {
+			a := &o.Attempts[j]
+			aDelivery = append(aDelivery, o.Lease.DeliveryID)
+			aIdx = append(aIdx, int32(j+1))
+			aStarted = append(aStarted, a.StartedAt)
+			aDuration = append(aDuration, int64(a.Duration))
+			aStatus = append(aStatus, int32(a.StatusCode))
+			aClass = append(aClass, string(a.ErrorClass))
+			aError = append(aError, a.Error)
+			aBody = append(aBody, a.ResponseBody)
+			aTruncated = append(aTruncated, a.ResponseTruncated)
+		}
+	}
+	rows, _ := s.pool.Query(ctx, s.q.complete,
+		oID, oToken, oState, oNext, oN, oStatus, oError,
+		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
+		p.Now)
+	stale, err := collectRefs(rows)
+	return webhook.BatchResult{Stale: stale}, wrap("complete", err)
+}
+
+// Release gives leased deliveries back without an attempt, due at Now, and
+// notifies the other processes. Stale tokens are ignored.
+func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	if len(p.Leases) == 0 {
+		return nil
+	}
+	ids, tokens := splitRefs(p.Leases)
+	_, err := s.pool.Exec(ctx, s.q.release, ids, tokens, p.Now, s.channel)
+	return wrap("release", err)
+}
+
+// NextDue returns the earliest instant at which a pending delivery of an
+// endpoint not in ExcludeEndpoints becomes due (its next attempt, or the end
+// of its lease), and false when none is pending.
+func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Time, bool, error) {
+	if err := s.check(); err != nil {
+		return time.Time{}, false, err
+	}
+	exclude := p.ExcludeEndpoints
+	if exclude == nil {
+		exclude = []string{}
+	}
+	var due *time.Time
+	if err := s.pool.QueryRow(ctx, s.q.nextDue, exclude).Scan(&due); err != nil {
+		return time.Time{}, false, wrap("next due", err)
+	}
+	if due == nil {
+		return time.Time{}, false, nil
+	}
+	return due.UTC(), true, nil
+}
+
+// GetEvent returns one event or an error wrapping webhook.ErrNotFound.
+func (s *Store) GetEvent(ctx context.Context, p *webhook.GetEventParams) (webhook.Event, error) {
+	if err := s.check(); err != nil {
+		return webhook.Event{}, err
+	}
+	var (
+		ev    webhook.Event
+		attrs []byte
+	)
+	err := s.pool.QueryRow(ctx, "SELECT "+eventColumns+" FROM "+s.q.schema+".events WHERE id = $1", p.ID).
+		Scan(&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs)
+	if err == nil {
+		err = fixEvent(&ev, attrs)
+	}
+	return ev, wrap("get event", err)
+}
+
+// GetDelivery returns one delivery or an error wrapping webhook.ErrNotFound.
+func (s *Store) GetDelivery(ctx context.Context, p *webhook.GetDeliveryParams) (webhook.Delivery, error) {
+	if err := s.check(); err != nil {
+		return webhook.Delivery{}, err
+	}
+	rows, _ := s.pool.Query(ctx, "SELECT "+deliveryColumns+" FROM "+s.q.schema+".deliveries WHERE id = $1", p.ID)
+	d, err := pgx.CollectExactlyOneRow(rows, scanDelivery)
+	return d, wrap("get delivery", err)
+}
+
+// ListDeliveries returns deliveries in ID order, filtered, a page at a time.
+// The cursor is the last ID of the previous page.
+func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesParams) (webhook.Page[webhook.Delivery], error) {
+	if err := s.check(); err != nil {
+		return webhook.Page[webhook.Delivery]{}, err
+	}
+	limit := pageLimit(p.Limit)
+	// Only the filters in use go into the statement, so each shape gets a
+	// plan that uses its index.
+	sql := "SELECT " + deliveryColumns + " FROM " + s.q.schema + ".deliveries WHERE id > $1"
+	args := []any{p.Cursor}
+	add := func(col, v string) {
+		if v != "" {
+			args = append(args, v)
+			sql += " AND " + col + " = $" + strconv.Itoa(len(args))
+		}
+	}
+	add("event_id", p.EventID)
+	add("endpoint_id", p.EndpointID)
+	add("state", string(p.State))
+	args = append(args, limit+1)
+	sql += " ORDER BY id LIMIT $" + strconv.Itoa(len(args))
+	rows, _ := s.pool.Query(ctx, sql, args...)
+	ds, err := pgx.CollectRows(rows, scanDelivery)
+	if err != nil {
+		return webhook.Page[webhook.Delivery]{}, wrap("list deliveries", err)
+	}
+	return page(ds, limit, func(d webhook.Delivery) string { return d.ID }), nil
+}
+
+// ListAttempts returns one delivery's attempts in the order they were made,
+// a page at a time. The cursor is the number of the previous page's last
+// attempt.
+func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams) (webhook.Page[webhook.Attempt], error) {
+	if err := s.check(); err != nil {
+		return webhook.Page[webhook.Attempt]{}, err
+	}
+	after := 0
+	if p.Cursor != "" {
+		n, err := strconv.Atoi(p.Cursor)
+		if err != nil || n < 0 {
+			return webhook.Page[webhook.Attempt]{}, fmt.Errorf("pgstore: list attempts: malformed cursor %q", p.Cursor)
+		}
+		after = n
+	}
+	limit := pageLimit(p.Limit)
+	rows, _ := s.pool.Query(ctx, `SELECT delivery_id, number, started_at, duration_ns, status_code, error_class,
+		error, response_body, response_truncated FROM `+s.q.schema+`.attempts
+		WHERE delivery_id = $1 AND number > $2 ORDER BY number LIMIT $3`, p.DeliveryID, after, limit+1)
+	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.Attempt, error) {
+		var (
+			a     webhook.Attempt
+			dur   int64
+			class string
+		)
+		err := row.Scan(&a.DeliveryID, &a.Number, &a.StartedAt, &dur, &a.StatusCode, &class, &a.Error,
+			&a.ResponseBody, &a.ResponseTruncated)
+		a.Duration = time.Duration(dur)
+		a.ErrorClass = webhook.ErrorClass(class)
+		a.StartedAt = a.StartedAt.UTC()
+		return a, err
+	})
+	if err != nil {
+		return webhook.Page[webhook.Attempt]{}, wrap("list attempts", err)
+	}
+	if len(as) == 0 {
+		// Tell an empty page from a missing delivery.
+		var exists bool
+		err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+s.q.schema+".deliveries WHERE id = $1)", p.DeliveryID).Scan(&exists)
+		if err != nil {
+			return webhook.Page[webhook.Attempt]{}, wrap("list attempts", err)
+		}
+		if !exists {
+			return webhook.Page[webhook.Attempt]{}, fmt.Errorf("pgstore: list attempts of %q: %w", p.DeliveryID, webhook.ErrNotFound)
+		}
+	}
+	return page(as, limit, func(a webhook.Attempt) string { return strconv.Itoa(a.Number) }), nil
+}
+
+// Redeliver makes a finished delivery pending again, due at Now, keeping its
+// attempts, and notifies the other processes. A pending delivery is left as
+// it is; a missing one gets an error wrapping webhook.ErrNotFound.
+func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	var exists, changed int64
+	if err := s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel).Scan(&exists, &changed); err != nil {
+		return wrap("redeliver", err)
+	}
+	if exists == 0 {
+		return fmt.Errorf("pgstore: redeliver %q: %w", p.DeliveryID, webhook.ErrNotFound)
+	}
+	return nil
+}
+
+// Prune deletes up to Limit finished deliveries last updated before Before,
+// with their attempts and the events left without deliveries, in one short
+// statement that skips rows other pruners hold. It returns how many
+// deliveries it deleted; callers repeat while the count equals Limit.
+func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = PruneLimitDefault
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, s.q.prune, p.Before, limit).Scan(&n)
+	return n, wrap("prune", err)
+}
+
+// PruneLimitDefault is the batch size of [Store.Prune] when Limit is 0.
+const PruneLimitDefault = 1000
+
+func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
+	var (
+		d     webhook.Delivery
+		state string
+	)
+	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt)
+	d.State = webhook.DeliveryState(state)
+	fixDelivery(&d)
+	return d, err
+}
+
+// fixDelivery puts a scanned delivery's times in UTC.
+func fixDelivery(d *webhook.Delivery) {
+	d.NextAttemptAt = d.NextAttemptAt.UTC()
+	d.CreatedAt = d.CreatedAt.UTC()
+	d.UpdatedAt = d.UpdatedAt.UTC()
+}
+
+// fixEvent completes a scanned event.
+func fixEvent(ev *webhook.Event, attrs []byte) error {
+	ev.Time = ev.Time.UTC()
+	if attrs != nil {
+		if err := json.Unmarshal(attrs, &ev.Attributes); err != nil {
+			return fmt.Errorf("attributes: %w", err)
+		}
+	}
+	return nil
+}
+
+func splitRefs(refs []webhook.LeaseRef) (ids, tokens []string) {
+	ids, tokens = make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		ids[i], tokens[i] = r.DeliveryID, r.Token
+	}
+	return ids, tokens
+}
+
+func collectRefs(rows pgx.Rows) ([]webhook.LeaseRef, error) {
+	refs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhook.LeaseRef, error) {
+		var r webhook.LeaseRef
+		err := row.Scan(&r.DeliveryID, &r.Token)
+		return r, err
+	})
+	if len(refs) == 0 {
+		refs = nil
+	}
+	return refs, err
+}

@@ -1,0 +1,197 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	webhook "github.com/hooklet/webhook"
+)
+
+const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
+	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
+	created_at, updated_at, signature_kind, signature_header, signature_prefix`
+
+// PutEndpoint creates or replaces an endpoint and notifies the other
+// processes sharing the database.
+func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	ep := &p.Endpoint
+	// Secrets are stored column by column, never through a JSON form of
+	// webhook.Secret.
+	keys := make([]string, len(ep.Secrets))
+	expires := make([]pgtype.Timestamptz, len(ep.Secrets))
+	for i, sec := range ep.Secrets {
+		keys[i] = sec.Key
+		if !sec.ExpiresAt.IsZero() {
+			expires[i] = pgtype.Timestamptz{Time: sec.ExpiresAt, Valid: true}
+		}
+	}
+	var headers, retry []byte
+	var err error
+	if ep.Headers != nil {
+		if headers, err = json.Marshal(ep.Headers); err != nil {
+			return fmt.Errorf("pgstore: put endpoint: headers: %w", err)
+		}
+	}
+	if ep.Retry != nil {
+		if retry, err = json.Marshal(retryRecord{
+			Schedule: ep.Retry.Schedule, Jitter: ep.Retry.Jitter,
+			MaxRetryAfter: ep.Retry.MaxRetryAfter, StopOnClientError: ep.Retry.StopOnClientError,
+		}); err != nil {
+			return fmt.Errorf("pgstore: put endpoint: retry: %w", err)
+		}
+	}
+	eventTypes := ep.EventTypes
+	if eventTypes == nil {
+		eventTypes = []string{}
+	}
+	var settings []byte
+	if ep.Settings != nil {
+		settings = []byte(ep.Settings)
+	}
+	_, err = s.pool.Exec(ctx, s.q.putEndpoint,
+		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
+		nullJSON(headers), keys, expires, ep.Disabled, ep.DisabledReason, ep.MaxConcurrency, nullJSON(retry),
+		ep.CreatedAt, ep.UpdatedAt, string(ep.Signature.Kind), ep.Signature.Header, ep.Signature.Prefix,
+		s.channel)
+	return wrap("put endpoint", err)
+}
+
+// GetEndpoint returns one endpoint or an error wrapping webhook.ErrNotFound.
+func (s *Store) GetEndpoint(ctx context.Context, p *webhook.GetEndpointParams) (webhook.Endpoint, error) {
+	if err := s.check(); err != nil {
+		return webhook.Endpoint{}, err
+	}
+	rows, _ := s.pool.Query(ctx, "SELECT "+endpointColumns+" FROM "+s.q.schema+".endpoints WHERE id = $1", p.ID)
+	ep, err := pgx.CollectExactlyOneRow(rows, scanEndpoint)
+	return ep, wrap("get endpoint", err)
+}
+
+// DeleteEndpoint removes an endpoint, or returns an error wrapping
+// webhook.ErrNotFound, and notifies the other processes. Its deliveries stay.
+func (s *Store) DeleteEndpoint(ctx context.Context, p *webhook.DeleteEndpointParams) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	var id string
+	err := s.pool.QueryRow(ctx, s.q.deleteEndpoint, p.ID, s.channel).Scan(&id, nil)
+	return wrap("delete endpoint", err)
+}
+
+// ListEndpoints returns endpoints in ID order, a page at a time. The cursor
+// is the last ID of the previous page.
+func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParams) (webhook.Page[webhook.Endpoint], error) {
+	if err := s.check(); err != nil {
+		return webhook.Page[webhook.Endpoint]{}, err
+	}
+	limit := pageLimit(p.Limit)
+	rows, _ := s.pool.Query(ctx, "SELECT "+endpointColumns+" FROM "+s.q.schema+`.endpoints
+		WHERE id > $1 AND ($2 = '' OR tenant = $2) ORDER BY id LIMIT $3`, p.Cursor, p.Tenant, limit+1)
+	eps, err := pgx.CollectRows(rows, scanEndpoint)
+	if err != nil {
+		return webhook.Page[webhook.Endpoint]{}, wrap("list endpoints", err)
+	}
+	return page(eps, limit, func(ep webhook.Endpoint) string { return ep.ID }), nil
+}
+
+// retryRecord is the stored form of a webhook.RetryPolicy.
+type retryRecord struct {
+	Schedule          []time.Duration `json:"schedule"`
+	Jitter            float64         `json:"jitter"`
+	MaxRetryAfter     time.Duration   `json:"max_retry_after"`
+	StopOnClientError bool            `json:"stop_on_client_error"`
+}
+
+func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
+	var (
+		ep       webhook.Endpoint
+		settings []byte
+		headers  []byte
+		keys     []string
+		expires  []pgtype.Timestamptz
+		retry    []byte
+		sigKind  string
+	)
+	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
+		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix)
+	if err != nil {
+		return ep, err
+	}
+	ep.Signature.Kind = webhook.SignatureKind(sigKind)
+	if len(ep.EventTypes) == 0 {
+		ep.EventTypes = nil
+	}
+	if settings != nil {
+		ep.Settings = json.RawMessage(settings)
+	}
+	if headers != nil {
+		if err := json.Unmarshal(headers, &ep.Headers); err != nil {
+			return ep, fmt.Errorf("headers: %w", err)
+		}
+	}
+	if len(keys) > 0 {
+		ep.Secrets = make([]webhook.Secret, len(keys))
+		for i, k := range keys {
+			ep.Secrets[i].Key = k
+			if i < len(expires) && expires[i].Valid {
+				ep.Secrets[i].ExpiresAt = expires[i].Time.UTC()
+			}
+		}
+	}
+	if retry != nil {
+		var r retryRecord
+		if err := json.Unmarshal(retry, &r); err != nil {
+			return ep, fmt.Errorf("retry: %w", err)
+		}
+		ep.Retry = &webhook.RetryPolicy{Schedule: r.Schedule, Jitter: r.Jitter,
+			MaxRetryAfter: r.MaxRetryAfter, StopOnClientError: r.StopOnClientError}
+	}
+	ep.CreatedAt = ep.CreatedAt.UTC()
+	ep.UpdatedAt = ep.UpdatedAt.UTC()
+	return ep, nil
+}
+
+// nullJSON turns an absent JSON document into SQL NULL.
+func nullJSON(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+// pageLimit is the page size for a requested limit.
+func pageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return PageLimitDefault
+	case limit > PageLimitMax:
+		return PageLimitMax
+	}
+	return limit
+}
+
+// Page sizes of the listing methods.
+const (
+	// PageLimitDefault is the page size when the params' Limit is 0.
+	PageLimitDefault = 100
+	// PageLimitMax caps the page size of every listing.
+	PageLimitMax = 1000
+)
+
+// page cuts items (fetched with one extra row) to limit and sets the cursor
+// of the next page.
+func page[T any](items []T, limit int, key func(T) string) webhook.Page[T] {
+	if len(items) <= limit {
+		return webhook.Page[T]{Items: items}
+	}
+	items = items[:limit]
+	return webhook.Page[T]{Items: items, Next: key(items[limit-1])}
+}

@@ -1,0 +1,10 @@
+package pgstore
+
+// Listening starts the listener and returns a channel closed once it
+// listens, for tests that must not miss the first notification.
+func (s *Store) Listening() <-chan struct{} {
+	s.Notifications()
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	return s.listener.ready
+}

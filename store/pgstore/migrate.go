@@ -1,0 +1,153 @@
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one versioned step of the schema.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. A file is
+// named NNNN_description.sql.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("pgstore: migration %q is not named NNNN_name.sql", e.Name())
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	return out, nil
+}
+
+// latestVersion is the schema version this package needs.
+func latestVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// Migrate creates the schema of opts (nil means the defaults) when missing
+// and applies the migrations it lacks, each in its own transaction, under a
+// session advisory lock: callers racing on one database apply each migration
+// once. It is what [New] does first; hosts that migrate as a separate step
+// call it there and set [Options.SkipMigrate].
+func Migrate(ctx context.Context, pool *pgxpool.Pool, opts *Options) error {
+	o := opts.withDefaults()
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	defer conn.Release()
+
+	key := lockKey(o.Schema)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return fmt.Errorf("pgstore: migrate: lock: %w", err)
+	}
+	defer func() {
+		// A session lock outlives a cancelled ctx: release it without one.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key); err != nil {
+			// The connection is broken: closing it ends the session and
+			// with it the lock.
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+
+	schema := pgx.Identifier{o.Schema}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema+
+		"; CREATE TABLE IF NOT EXISTS "+schema+".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {
+		return fmt.Errorf("pgstore: migrate: create schema %s: %w", o.Schema, err)
+	}
+	applied := map[int]bool{}
+	rows, err := conn.Query(ctx, "SELECT version FROM "+schema+".schema_migrations")
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	for _, v := range versions {
+		applied[v] = true
+	}
+	if len(versions) > 0 && slices.Max(versions) > latestVersion() {
+		return fmt.Errorf("pgstore: migrate: schema %s is at version %d, newer than this package's %d",
+			o.Schema, slices.Max(versions), latestVersion())
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{schema}}", schema)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// checkVersion fails unless the schema is at the version this package needs.
+func checkVersion(ctx context.Context, pool *pgxpool.Pool, schemaName string) error {
+	var v *int
+	err := pool.QueryRow(ctx, "SELECT max(version) FROM "+pgx.Identifier{schemaName}.Sanitize()+".schema_migrations").Scan(&v)
+	if err != nil {
+		return fmt.Errorf("pgstore: check schema version: %w", err)
+	}
+	if v == nil || *v != latestVersion() {
+		got := 0
+		if v != nil {
+			got = *v
+		}
+		return errors.New("pgstore: schema " + schemaName + " is at version " + strconv.Itoa(got) +
+			", this package needs " + strconv.Itoa(latestVersion()) + ": run Migrate")
+	}
+	return nil
+}
+
+// lockKey is the advisory lock key that serializes migrations of a schema.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("hooklet.pgstore.migrate:" + schema))
+	return int64(h.Sum64())
+}

@@ -1,0 +1,230 @@
+package pgstore
+
+import "strings"
+
+// queries holds the statements of one schema, built once by [New].
+type queries struct {
+	schema string // quoted schema name
+
+	putEndpoint    string
+	deleteEndpoint string
+	enqueue        string
+	lease          string
+	extend         string
+	complete       string
+	release        string
+	nextDue        string
+	redeliver      string
+	prune          string
+	version        string
+}
+
+// Notification payloads.
+const (
+	notifyEndpoints  = "endpoints"
+	notifyDeliveries = "deliveries"
+)
+
+const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attempt_at,
+	last_status_code, last_error, created_at, updated_at`
+
+const eventColumns = `id, type, tenant, time, payload, attributes`
+
+func newQueries(schema string) queries {
+	r := strings.NewReplacer("{{s}}", schema)
+	return queries{
+		schema: schema,
+
+		putEndpoint: r.Replace(`
+WITH up AS (
+	INSERT INTO {{s}}.endpoints (` + endpointColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+	ON CONFLICT (id) DO UPDATE SET
+		tenant = EXCLUDED.tenant, url = EXCLUDED.url, description = EXCLUDED.description,
+		event_types = EXCLUDED.event_types, template = EXCLUDED.template,
+		content_type = EXCLUDED.content_type, settings = EXCLUDED.settings,
+		headers = EXCLUDED.headers, secret_keys = EXCLUDED.secret_keys,
+		secret_expires = EXCLUDED.secret_expires, disabled = EXCLUDED.disabled,
+		disabled_reason = EXCLUDED.disabled_reason, max_concurrency = EXCLUDED.max_concurrency,
+		retry = EXCLUDED.retry, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		signature_kind = EXCLUDED.signature_kind, signature_header = EXCLUDED.signature_header,
+		signature_prefix = EXCLUDED.signature_prefix
+	RETURNING 1
+), bump AS (
+	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
+)
+SELECT pg_notify($21, '` + notifyEndpoints + `') FROM up`),
+
+		deleteEndpoint: r.Replace(`
+WITH del AS (
+	DELETE FROM {{s}}.endpoints WHERE id = $1 RETURNING id
+), bump AS (
+	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1
+	WHERE id = 1 AND EXISTS (SELECT 1 FROM del)
+)
+SELECT del.id, pg_notify($2, '` + notifyEndpoints + `') FROM del`),
+
+		// Events first, ON CONFLICT DO NOTHING; deliveries only for the
+		// events this statement inserted, so a repeated event adds nothing.
+		// One statement, one round trip, atomic.
+		enqueue: r.Replace(`
+WITH ev AS (
+	INSERT INTO {{s}}.events (id, type, tenant, time, payload, attributes, stored_at)
+	SELECT e.id, e.type, e.tenant, e.time, e.payload, e.attributes::jsonb, $7
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[], $6::text[])
+		AS e(id, type, tenant, time, payload, attributes)
+	ON CONFLICT (id) DO NOTHING
+	RETURNING id
+), dl AS (
+	INSERT INTO {{s}}.deliveries (id, event_id, endpoint_id, state, attempts, next_attempt_at, due_at,
+		last_status_code, last_error, created_at, updated_at)
+	SELECT d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_at, d.next_at,
+		d.status, d.error, d.created_at, d.updated_at
+	FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::timestamptz[],
+			$14::int[], $15::text[], $16::timestamptz[], $17::timestamptz[])
+		AS d(id, event_id, endpoint_id, state, attempts, next_at, status, error, created_at, updated_at)
+	JOIN ev ON ev.id = d.event_id
+	RETURNING state
+)
+SELECT pg_notify($18, $19)
+FROM (SELECT 1 FROM dl WHERE state = 'pending' LIMIT 1) AS due`),
+
+		// Claim with SKIP LOCKED and write owner, token and deadline in the
+		// same statement. due_at moves to the deadline, so an expired lease
+		// is due again without any sweeper.
+		lease: r.Replace(`
+WITH picked AS (
+	SELECT id, due_at FROM {{s}}.deliveries
+	WHERE state = 'pending' AND due_at <= $1 AND endpoint_id <> ALL($5::text[])
+	ORDER BY due_at, id
+	LIMIT $4
+	FOR UPDATE SKIP LOCKED
+)
+UPDATE {{s}}.deliveries AS d
+SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
+FROM picked, {{s}}.events AS e
+WHERE d.id = picked.id AND e.id = d.event_id
+RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
+	d.last_status_code, d.last_error, d.created_at, d.updated_at,
+	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
+	d.lease_token, picked.due_at`),
+
+		extend: r.Replace(`
+WITH r AS (
+	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	ORDER BY d.id FOR UPDATE OF d
+), up AS (
+	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
+	FROM r, locked
+	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
+	RETURNING d.id, r.token
+)
+SELECT r.id, r.token FROM r
+WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = r.id AND up.token = r.token)`),
+
+		// Outcomes whose token still holds the lease move the delivery on
+		// and append their attempts; the others come back as stale. Rows
+		// are locked in ID order first, as in extend and release, so that
+		// batches of one owner that overlap cannot deadlock.
+		complete: r.Replace(`
+WITH o AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
+			$6::int[], $7::text[])
+		AS o(id, token, state, next_at, n, status, error)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN o ON d.id = o.id AND d.lease_token = o.token
+	ORDER BY d.id FOR UPDATE OF d
+), up AS (
+	UPDATE {{s}}.deliveries AS d SET
+		state = o.state,
+		attempts = d.attempts + o.n,
+		next_attempt_at = CASE WHEN o.state = 'pending' THEN o.next_at ELSE d.next_attempt_at END,
+		due_at = CASE WHEN o.state = 'pending' THEN o.next_at ELSE d.due_at END,
+		last_status_code = CASE WHEN o.n > 0 THEN o.status ELSE d.last_status_code END,
+		last_error = CASE WHEN o.n > 0 THEN o.error ELSE d.last_error END,
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+		updated_at = $17
+	FROM o, locked
+	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
+	RETURNING d.id, o.token, d.attempts - o.n AS base
+), ins AS (
+	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
+		error_class, error, response_body, response_truncated)
+	SELECT a.delivery_id, up.base + a.idx, a.started_at, a.duration_ns, a.status_code,
+		a.error_class, a.error, a.body, a.truncated
+	FROM unnest($8::text[], $9::int[], $10::timestamptz[], $11::bigint[], $12::int[], $13::text[],
+			$14::text[], $15::bytea[], $16::boolean[])
+		AS a(delivery_id, idx, started_at, duration_ns, status_code, error_class, error, body, truncated)
+	JOIN up ON up.id = a.delivery_id
+)
+SELECT o.id, o.token FROM o
+WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
+
+		release: r.Replace(`
+WITH r AS (
+	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	ORDER BY d.id FOR UPDATE OF d
+), up AS (
+	UPDATE {{s}}.deliveries AS d SET
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+		next_attempt_at = $3, due_at = $3
+	FROM r, locked
+	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
+	RETURNING 1
+)
+SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),
+
+		version: r.Replace(`SELECT endpoints_version FROM {{s}}.meta WHERE id = 1`),
+
+		nextDue: r.Replace(`
+SELECT min(due_at) FROM {{s}}.deliveries
+WHERE state = 'pending' AND endpoint_id <> ALL($1::text[])`),
+
+		redeliver: r.Replace(`
+WITH up AS (
+	UPDATE {{s}}.deliveries SET
+		state = 'pending', next_attempt_at = $2, due_at = $2, updated_at = $2,
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL
+	WHERE id = $1 AND state <> 'pending'
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
+	(SELECT count(*) FROM (SELECT pg_notify($3, '` + notifyDeliveries + `') FROM up) AS n)`),
+
+		// A bounded batch of finished deliveries, their attempts, and the
+		// events this leaves without deliveries; plus up to the same number
+		// of old events that never had a delivery. Rows already locked by
+		// another pruner are skipped.
+		prune: r.Replace(`
+WITH victims AS (
+	SELECT id, event_id FROM {{s}}.deliveries
+	WHERE state <> 'pending' AND updated_at < $1
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), del_attempts AS (
+	DELETE FROM {{s}}.attempts AS a USING victims AS v WHERE a.delivery_id = v.id
+), del_deliveries AS (
+	DELETE FROM {{s}}.deliveries AS d USING victims AS v WHERE d.id = v.id
+	RETURNING d.id, d.event_id
+), del_events AS (
+	DELETE FROM {{s}}.events AS e
+	WHERE e.id IN (SELECT event_id FROM del_deliveries) AND e.stored_at < $1
+	AND NOT EXISTS (
+		SELECT 1 FROM {{s}}.deliveries AS d2
+		WHERE d2.event_id = e.id AND d2.id NOT IN (SELECT id FROM del_deliveries))
+), del_orphans AS (
+	DELETE FROM {{s}}.events AS e
+	WHERE e.id IN (
+		SELECT e2.id FROM {{s}}.events AS e2
+		WHERE e2.stored_at < $1
+		AND NOT EXISTS (SELECT 1 FROM {{s}}.deliveries AS d3 WHERE d3.event_id = e2.id)
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED)
+)
+SELECT count(*) FROM del_deliveries`),
+	}
+}
