@@ -100,9 +100,10 @@ func (e *engine) loop() {
 		var err error
 		got, limit := 0, min(free, d.cfg.LeaseBatchSize)
 		// Lease in batches: while deliveries run, wait until a quarter of
-		// a batch of slots is free rather than paying a store write for
+		// a batch of slots is free rather than paying a store call for
 		// every slot that frees up.
-		if limit > 0 && (running == 0 || limit >= e.minLease()) {
+		leasing := limit > 0 && (running == 0 || limit >= e.minLease())
+		if leasing {
 			var leases []Lease
 			leases, err = d.store.Lease(e.runCtx, &LeaseParams{
 				Owner: d.cfg.Owner, Now: now, Until: now.Add(d.cfg.LeaseDuration),
@@ -119,7 +120,9 @@ func (e *engine) loop() {
 		}
 		var wait <-chan time.Time
 		var timer Timer
-		if err == nil && free > 0 {
+		// A running delivery wakes the loop when it ends; only when every
+		// slot might stay free does the loop need the next due time.
+		if err == nil && leasing {
 			var next time.Time
 			var ok bool
 			next, ok, err = d.store.NextDue(e.runCtx, &NextDueParams{Now: now, ExcludeEndpoints: excl})

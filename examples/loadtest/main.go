@@ -56,7 +56,7 @@ var (
 	phases    = flag.String("phases", "emit,lone,deliver", "phases to run")
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
-	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the Hooklet side of the phases to this file")
+	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the untemplated drain to this file")
 )
 
 func main() {
@@ -71,16 +71,6 @@ func main() {
 	}
 	fmt.Printf("loadtest: GOMAXPROCS=%d c=%d endpoints=%d size=%d d=%v\n", runtime.GOMAXPROCS(0), *conc, *endpoints, *size, *dur)
 	payload := makePayload(*size)
-	if *cpuprof != "" {
-		f, err := os.Create(*cpuprof)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	for _, p := range strings.Split(*phases, ",") {
 		var err error
 		switch p {
@@ -362,6 +352,17 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 	}
 	total := int64(*events * *endpoints)
 	rc.reset(total)
+	if *cpuprof != "" && template == "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 0, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	if err := d.Start(ctx); err != nil {
 		return 0, err
