@@ -7,9 +7,6 @@ package main
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -143,15 +140,16 @@ func newReceiver() *receiver {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	id, ts := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp")
-	mac := hmac.New(sha256.New, mustKey(secret))
-	fmt.Fprintf(mac, "%s.%s.%s", id, ts, body)
-	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	if !strings.Contains(" "+r.Header.Get("webhook-signature")+" ", " "+want+" ") {
-		http.Error(w, "bad signature", http.StatusUnauthorized)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
+	if err := webhook.Verify(secret, r.Header, body, 5*time.Minute); err != nil {
+		http.Error(w, "bad signature", http.StatusBadRequest)
+		return
+	}
+	id := r.Header.Get("webhook-id")
 	var env struct{ Type string }
 	_ = json.Unmarshal(body, &env)
 	rc.mu.Lock()
@@ -181,12 +179,4 @@ func (rc *receiver) allAccepted(n int) <-chan struct{} {
 		}
 	}()
 	return done
-}
-
-func mustKey(s string) []byte {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
