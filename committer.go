@@ -83,66 +83,30 @@ func (c *committer) close() {
 
 func (c *committer) loop() {
 	defer close(c.done)
+	b := batcher[*emitRequest]{
+		in:     c.reqs,
+		limit:  c.d.cfg.MaxEmitBatch,
+		weight: func(r *emitRequest) int { return len(r.items) },
+	}
 	var batch []*emitRequest
 	var items []EnqueueItem
-	// want is how many callers the next write is likely to serve: those it
-	// answered last time (they tend to emit again) plus those that queued
-	// during that write. lastWrite is how long that write took.
-	var want int
-	var lastWrite time.Duration
 	for req := range c.reqs {
-		batch = append(batch[:0], req)
-		items = append(items[:0], req.items...)
-		batch, items = c.gather(batch, items, want, lastWrite)
-		queued := len(c.reqs)
+		batch = b.collect(req, batch)
+		items = items[:0]
+		for _, r := range batch {
+			items = append(items, r.items...)
+		}
 		// The write is not bound to any one caller's ctx: it serves them
 		// all, and a caller whose ctx ends stops waiting for it.
 		start := time.Now()
 		err := c.d.store.Enqueue(context.Background(), &EnqueueParams{Items: items, Now: c.d.clock.Now()})
-		lastWrite = time.Since(start)
+		b.wrote(len(batch), time.Since(start))
 		for _, r := range batch {
 			r.done <- err
 		}
-		want = min(len(batch)+len(c.reqs)-queued, c.d.cfg.MaxEmitBatch)
 		clear(items) // drop references to payloads
 		if err == nil {
 			c.d.engine.wake()
 		}
 	}
-}
-
-// gather adds queued requests to the batch. While the batch serves fewer
-// callers than want, it lingers for more, at most half as long as the last
-// write took: one write per group of emitters costs less than one per half
-// group, and the linger is bounded by the write it saves. It reads the
-// system clock, not the Dispatcher's: the linger is an I/O batching detail
-// that never decides what is sent or when a retry is due.
-func (c *committer) gather(batch []*emitRequest, items []EnqueueItem, want int, lastWrite time.Duration) ([]*emitRequest, []EnqueueItem) {
-	var linger *time.Timer
-	for len(items) < c.d.cfg.MaxEmitBatch {
-		var more *emitRequest
-		var ok bool
-		select {
-		case more, ok = <-c.reqs:
-		default:
-			if len(batch) >= want || lastWrite <= 0 {
-				return batch, items
-			}
-			if linger == nil {
-				linger = time.NewTimer(lastWrite / 2)
-				defer linger.Stop()
-			}
-			select {
-			case more, ok = <-c.reqs:
-			case <-linger.C:
-				return batch, items
-			}
-		}
-		if !ok {
-			break
-		}
-		batch = append(batch, more)
-		items = append(items, more.items...)
-	}
-	return batch, items
 }

@@ -37,22 +37,13 @@ func (r *recorder) close() {
 
 func (r *recorder) loop() {
 	defer close(r.done)
-	batch := make([]Outcome, 0, maxOutcomeBatch)
+	b := batcher[Outcome]{in: r.in, limit: maxOutcomeBatch}
+	var batch []Outcome
 	for o := range r.in {
-		batch = append(batch[:0], o)
-	drain:
-		for len(batch) < maxOutcomeBatch {
-			select {
-			case more, ok := <-r.in:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, more)
-			default:
-				break drain
-			}
-		}
+		batch = b.collect(o, batch)
+		start := time.Now()
 		r.write(batch)
+		b.wrote(len(batch), time.Since(start))
 		clear(batch)
 	}
 }
