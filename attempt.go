@@ -89,10 +89,39 @@ func (e *engine) attempt(ctx context.Context, l *Lease) (out Outcome, release bo
 	if a.ErrorClass == ClassInternal {
 		out.State, out.NextAttemptAt = StateFailed, time.Time{}
 	}
-	if v == verdictFailAndDisable {
+	switch {
+	case v == verdictFailAndDisable:
 		e.disableEndpoint(st.ep.ID, fmt.Sprintf("%d %s", status, http.StatusText(status)))
+	case e.failingTooLong(st.ep.ID, v == verdictSuccess, start):
+		e.disableEndpoint(st.ep.ID, fmt.Sprintf("no successful delivery for %v", d.cfg.DisableAfter))
 	}
 	return out, false
+}
+
+// failingTooLong tracks, per endpoint, when the current run of failed
+// attempts began, and reports whether it has lasted Config.DisableAfter.
+// The run is kept in memory: a restart, or another replica, starts
+// counting anew, which can only postpone the disabling.
+func (e *engine) failingTooLong(endpointID string, success bool, now time.Time) bool {
+	if e.d.cfg.DisableAfter < 0 {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if success {
+		delete(e.failingSince, endpointID)
+		return false
+	}
+	since, ok := e.failingSince[endpointID]
+	if !ok {
+		e.failingSince[endpointID] = now
+		return false
+	}
+	if now.Sub(since) < e.d.cfg.DisableAfter {
+		return false
+	}
+	delete(e.failingSince, endpointID)
+	return true
 }
 
 // send signs and sends one request and reads the response, up to the cap,

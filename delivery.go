@@ -34,11 +34,14 @@ type engine struct {
 	rec *recorder
 	wg  sync.WaitGroup // running lane goroutines and side tasks
 
-	mu       sync.Mutex
-	lanes    map[string]*lane
-	running  int                 // deliveries being attempted, all lanes
-	held     map[string]LeaseRef // every lease this engine holds, by delivery ID
-	stopping bool
+	mu      sync.Mutex
+	lanes   map[string]*lane
+	running int                 // deliveries being attempted, all lanes
+	held    map[string]LeaseRef // every lease this engine holds, by delivery ID
+	// failingSince is when each failing endpoint's run of failed attempts
+	// began; see failingTooLong.
+	failingSince map[string]time.Time
+	stopping     bool
 }
 
 // lane is one endpoint's share of the engine.
@@ -59,6 +62,8 @@ func newEngine(d *Dispatcher) *engine {
 		cancelRun: cancel,
 		lanes:     map[string]*lane{},
 		held:      map[string]LeaseRef{},
+
+		failingSince: map[string]time.Time{},
 	}
 	e.rec = newRecorder(e)
 	return e

@@ -402,3 +402,51 @@ func TestCloseFinishesInFlight(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, leases, pending)
 }
+
+// An endpoint whose attempts all fail for DisableAfter is disabled and the
+// host is told; a success in between starts the count anew.
+func TestFailingEndpointIsDisabled(t *testing.T) {
+	t.Parallel()
+	disabled := make(chan webhook.Endpoint, 1)
+	step := 10 * time.Minute
+	sched := make([]time.Duration, 20)
+	for i := range sched {
+		sched[i] = step
+	}
+	b := setup(t, webhook.Config{
+		DisableAfter:       time.Hour,
+		Retry:              webhook.RetryPolicy{Schedule: sched, Jitter: -1},
+		OnEndpointDisabled: func(_ context.Context, ep webhook.Endpoint) { disabled <- ep },
+	})
+	// 500 three times, one success (another event), then 500 for ever.
+	var calls atomic.Int32
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 4 {
+			return // 200
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	b.addEndpoint(t, "ep", rc.URL)
+	b.emit(t, "a")
+	for range 3 { // failures at 0, 10m, 20m
+		require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
+		b.clock.Advance(step)
+	}
+	require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State) // at 30m
+	b.emit(t, "a")
+	for i := range 7 { // failures from 30m on: the run reaches 1h at 90m
+		o := b.nextOutcome(t)
+		require.Equal(t, webhook.StatePending, o.State)
+		if i < 6 {
+			require.Empty(t, disabled, "disabled after only %d failing minutes", i*10)
+			b.clock.Advance(step)
+		}
+	}
+	select {
+	case ep := <-disabled:
+		require.True(t, ep.Disabled)
+		require.Contains(t, ep.DisabledReason, "no successful delivery")
+	case <-time.After(waitTimeout):
+		t.Fatal("endpoint not disabled")
+	}
+}

@@ -24,6 +24,7 @@ const (
 	LeaseBatchSizeDefault       = 256
 	MaxEmitBatchDefault         = 1024
 	UserAgentDefault            = "Hooklet/1"
+	DisableAfterDefault         = 5 * 24 * time.Hour
 )
 
 // Limits of [Config].
@@ -114,9 +115,15 @@ type Config struct {
 	// secret or a payload.
 	Logger *slog.Logger
 
-	// OnEndpointDisabled is called after Hooklet disables an endpoint (for
-	// example on 410 Gone), with the endpoint as stored. It runs on its own
-	// goroutine. Defaults to nil: nobody is told.
+	// DisableAfter disables an endpoint whose attempts have all failed for
+	// this long, counted from the first failure after its last success by
+	// this Dispatcher since it started. Defaults to [DisableAfterDefault]
+	// (5 days); a negative value never disables for failures.
+	DisableAfter time.Duration
+
+	// OnEndpointDisabled is called after Hooklet disables an endpoint (on
+	// 410 Gone, or after DisableAfter of failures), with the endpoint as
+	// stored. It runs on its own goroutine. Defaults to nil: nobody is told.
 	OnEndpointDisabled func(ctx context.Context, ep Endpoint)
 
 	// Test holds knobs for tests. Production code leaves it zero.
@@ -145,6 +152,7 @@ func (c Config) withDefaults() Config {
 	c.LeaseBatchSize = cmp.Or(c.LeaseBatchSize, LeaseBatchSizeDefault)
 	c.MaxEmitBatch = cmp.Or(c.MaxEmitBatch, MaxEmitBatchDefault)
 	c.UserAgent = cmp.Or(c.UserAgent, UserAgentDefault)
+	c.DisableAfter = cmp.Or(c.DisableAfter, DisableAfterDefault)
 	if c.Owner == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
