@@ -1,0 +1,120 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/store/memstore"
+)
+
+var errStoreDown = errors.New("store down")
+
+// faultyStore fails chosen calls while its counters are positive.
+type faultyStore struct {
+	*signalStore
+	failEnqueue  atomic.Int32
+	failComplete atomic.Int32
+	failLease    atomic.Int32
+	failed       chan string // the name of each failed call
+}
+
+func (s *faultyStore) fail(n *atomic.Int32, name string) bool {
+	if n.Add(-1) < 0 {
+		n.Store(0)
+		return false
+	}
+	s.failed <- name
+	return true
+}
+
+func (s *faultyStore) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
+	if s.fail(&s.failEnqueue, "enqueue") {
+		return errStoreDown
+	}
+	return s.signalStore.Enqueue(ctx, p)
+}
+
+func (s *faultyStore) Complete(ctx context.Context, p *webhook.CompleteParams) (webhook.BatchResult, error) {
+	if s.fail(&s.failComplete, "complete") {
+		return webhook.BatchResult{}, errStoreDown
+	}
+	return s.signalStore.Complete(ctx, p)
+}
+
+func (s *faultyStore) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Lease, error) {
+	if s.fail(&s.failLease, "lease") {
+		return nil, errStoreDown
+	}
+	return s.signalStore.Lease(ctx, p)
+}
+
+func (s *faultyStore) waitFailure(t *testing.T, name string) {
+	t.Helper()
+	select {
+	case got := <-s.failed:
+		require.Equal(t, name, got)
+	case <-time.After(waitTimeout):
+		t.Fatalf("no %s failure", name)
+	}
+}
+
+// The store failing under the Dispatcher: Emit reports it and stores
+// nothing; a failing lease or outcome write is retried with backoff (tens
+// of milliseconds, on the system clock here) until the store is back, and
+// nothing is lost or sent twice.
+func TestStoreFaults(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New()
+	defer ms.Close()
+	ss := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 16), enqueues: make(chan int, 16)}
+	fs := &faultyStore{signalStore: ss, failed: make(chan string, 16)}
+	d, err := webhook.New(webhook.Config{Store: fs, AllowPrivateNetworks: true})
+	require.NoError(t, err)
+	ctx := context.Background()
+	rc := newReceiver(t, nil)
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+
+	// Emit: the error comes back and nothing is stored.
+	fs.failEnqueue.Store(1)
+	err = d.Emit(ctx, webhook.Event{ID: "evt_lost", Type: "a", Payload: json.RawMessage(`{}`)})
+	require.ErrorIs(t, err, errStoreDown)
+	fs.waitFailure(t, "enqueue")
+	_, err = d.Event(ctx, "evt_lost")
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+
+	// A failing lease is retried after a backoff on the clock.
+	require.NoError(t, d.Emit(ctx, webhook.Event{ID: "evt_1", Type: "a", Payload: json.RawMessage(`{}`)}))
+	fs.failLease.Store(1)
+	fs.failComplete.Store(2)
+	require.NoError(t, d.Start(ctx))
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(ctx, waitTimeout)
+		defer cancel()
+		require.NoError(t, d.Close(closeCtx))
+	}()
+	fs.waitFailure(t, "lease")
+	require.Equal(t, "evt_1", rc.next(t).Header.Get("webhook-id"))
+
+	// The outcome write fails twice and is retried until it lands.
+	fs.waitFailure(t, "complete")
+	fs.waitFailure(t, "complete")
+	select {
+	case o := <-ss.outcomes:
+		require.Equal(t, webhook.StateSucceeded, o.State)
+	case <-time.After(waitTimeout):
+		t.Fatal("outcome never recorded")
+	}
+	require.Empty(t, rc.reqs, "sent once: the retried write did not resend")
+	page, err := d.Deliveries(ctx, &webhook.ListDeliveriesParams{EventID: "evt_1"})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, page.Items[0].LastStatusCode)
+	require.Equal(t, 1, page.Items[0].Attempts)
+}
