@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,14 +35,17 @@ func (e *engine) attempt(ctx context.Context, l *Lease) (out Outcome, release bo
 	st, ok := d.registry.get(l.Delivery.EndpointID)
 	if !ok {
 		// Created by another process after our last load, or deleted.
-		if err := d.registry.reload(ctx); err == nil {
-			st, ok = d.registry.get(l.Delivery.EndpointID)
+		if err := d.registry.reload(ctx); err != nil {
+			// Not known to be deleted: give it back for a later try.
+			d.log.Warn("webhook: reloading endpoints", "error", err)
+			return out, true
 		}
+		st, ok = d.registry.get(l.Delivery.EndpointID)
 	}
 	start := d.clock.Now()
 	a := Attempt{DeliveryID: l.Delivery.ID, Number: l.Delivery.Attempts + 1, StartedAt: start}
 	fail := func(class ErrorClass, msg string) (Outcome, bool) {
-		a.ErrorClass, a.Error = class, msg
+		a.ErrorClass, a.Error = class, cleanText(msg)
 		out.Attempts = []Attempt{a}
 		out.State = StateFailed
 		return out, false
@@ -80,7 +84,9 @@ func (e *engine) attempt(ctx context.Context, l *Lease) (out Outcome, release bo
 		if e.runCtx.Err() != nil {
 			return out, true
 		}
-		a.ErrorClass, a.Error = classify(err)
+		var msg string
+		a.ErrorClass, msg = classify(err)
+		a.Error = cleanText(msg)
 	}
 	a.StatusCode = status
 	out.Attempts = []Attempt{a}
@@ -132,7 +138,7 @@ func (e *engine) send(ctx context.Context, st *endpointState, l *Lease, body []b
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.ep.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, 0, internalError{err}
+		return 0, 0, internalError{unwrapURLError(err)}
 	}
 	h := req.Header
 	for k, v := range st.ep.Headers {
@@ -170,9 +176,22 @@ func (e *engine) send(ctx context.Context, st *endpointState, l *Lease, body []b
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		// The answer came, its body did not: the status still counts.
-		a.Error = "reading response body: " + unwrapURLError(err).Error()
+		a.Error = cleanText("reading response body: " + unwrapURLError(err).Error())
 	}
 	return resp.StatusCode, retryAfter, nil
+}
+
+// maxErrorText caps the error text kept in an attempt record.
+const maxErrorText = 1024
+
+// cleanText makes error text safe for any store: valid UTF-8, no NUL
+// (which PostgreSQL text refuses), at most maxErrorText bytes.
+func cleanText(s string) string {
+	if len(s) > maxErrorText {
+		s = s[:maxErrorText]
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // activeSecrets returns the secrets that sign at time t.

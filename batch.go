@@ -12,7 +12,8 @@ import "time"
 //
 // The linger reads the system clock, not the Dispatcher's: it is an I/O
 // batching detail that never decides what is sent or when a retry is due,
-// and a manual test clock must not be able to stall a write.
+// so a manual test clock does not hold a first write back. (Retries of a
+// failed write do wait on the Dispatcher's clock.)
 type batcher[T any] struct {
 	in     <-chan T
 	limit  int           // most weight in one write

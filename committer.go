@@ -101,8 +101,16 @@ func (c *committer) loop() {
 		start := time.Now()
 		err := c.d.store.Enqueue(context.Background(), &EnqueueParams{Items: items, Now: c.d.clock.Now()})
 		b.wrote(len(batch), time.Since(start))
-		for _, r := range batch {
-			r.done <- err
+		if err != nil && len(batch) > 1 {
+			// One caller's events may be what the store refused: write
+			// each caller's alone, so only that caller sees the error.
+			for _, r := range batch {
+				r.done <- c.d.store.Enqueue(context.Background(), &EnqueueParams{Items: r.items, Now: c.d.clock.Now()})
+			}
+		} else {
+			for _, r := range batch {
+				r.done <- err
+			}
 		}
 		clear(items) // drop references to payloads
 		if err == nil {

@@ -23,6 +23,7 @@ type engine struct {
 
 	wakeCh   chan struct{} // cap 1: a pending wake-up
 	stopCh   chan struct{} // closed: stop leasing
+	extStop  chan struct{} // closed: stop extending, once nothing runs
 	loopDone chan struct{}
 	extDone  chan struct{}
 
@@ -56,6 +57,7 @@ func newEngine(d *Dispatcher) *engine {
 		d:         d,
 		wakeCh:    make(chan struct{}, 1),
 		stopCh:    make(chan struct{}),
+		extStop:   make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		extDone:   make(chan struct{}),
 		runCtx:    ctx,
@@ -132,7 +134,7 @@ func (e *engine) loop() {
 			var ok bool
 			next, ok, err = d.store.NextDue(e.runCtx, &NextDueParams{Now: now, ExcludeEndpoints: excl})
 			if err == nil && ok {
-				delay := next.Sub(now)
+				delay := next.Sub(d.clock.Now())
 				if delay <= 0 {
 					if got > 0 {
 						continue
@@ -222,6 +224,20 @@ func (e *engine) dispatch(leases []Lease) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, l := range leases {
+		if _, ok := e.held[l.Delivery.ID]; ok {
+			// Our own lease lapsed (an extension failed) and the store
+			// handed the delivery back to us: keep the one copy we run or
+			// queue, under the new token.
+			e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
+			if ln := e.lanes[l.Delivery.EndpointID]; ln != nil {
+				for i := range ln.queue {
+					if ln.queue[i].Delivery.ID == l.Delivery.ID {
+						ln.queue[i].Token = l.Token
+					}
+				}
+			}
+			continue
+		}
 		e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
 		id := l.Delivery.EndpointID
 		ln := e.lanes[id]
@@ -246,6 +262,7 @@ func (e *engine) runLane(l Lease) {
 	defer e.wg.Done()
 	for {
 		out, release := e.attempt(e.runCtx, &l)
+		out.Lease.Token = e.token(out.Lease)
 		if release {
 			e.release([]LeaseRef{out.Lease})
 		} else {
@@ -278,6 +295,17 @@ func (e *engine) next(endpointID string) (Lease, bool) {
 	}
 	e.wake()
 	return Lease{}, false
+}
+
+// token returns the token under which the engine now holds ref's
+// delivery: a lapsed lease leased again by this engine carries a new one.
+func (e *engine) token(ref LeaseRef) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h, ok := e.held[ref.DeliveryID]; ok {
+		return h.Token
+	}
+	return ref.Token
 }
 
 // forget drops leases from the held set once their outcome is written or
@@ -315,7 +343,7 @@ func (e *engine) extendLoop() {
 	for {
 		t := e.d.clock.NewTimer(every)
 		select {
-		case <-e.stopCh:
+		case <-e.extStop:
 			t.Stop()
 			return
 		case <-t.C():
@@ -362,12 +390,15 @@ func (e *engine) extend() {
 }
 
 // stop stops leasing, lets running deliveries finish until ctx is done,
-// then cancels them, releases every lease still held and flushes the
-// recorder.
+// then cancels them, releases their leases and those of queued
+// deliveries, and flushes the recorder. Leases stay extended until then.
+// An outcome the store still refuses after that is dropped; its lease
+// expires and the delivery is attempted again.
 func (e *engine) stop(ctx context.Context) error {
+	// When ctx ends, store calls in flight are cancelled too.
+	defer context.AfterFunc(ctx, e.cancelRun)()
 	close(e.stopCh)
 	<-e.loopDone
-	<-e.extDone
 
 	e.mu.Lock()
 	e.stopping = true
@@ -392,6 +423,9 @@ func (e *engine) stop(ctx context.Context) error {
 		<-done
 	}
 	e.rec.close()
+	// Leases stay extended until every outcome is written.
+	close(e.extStop)
+	<-e.extDone
 	e.cancelRun()
 	return err
 }

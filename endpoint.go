@@ -166,7 +166,8 @@ func validateURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return invalidEndpoint("URL", "does not parse", err)
+		// Without the URL itself, which may carry a token.
+		return invalidEndpoint("URL", "does not parse", unwrapURLError(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return invalidEndpoint("URL", "scheme must be http or https", nil)

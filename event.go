@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -35,15 +36,42 @@ const (
 	maxTypeLen   = 256
 	maxIDLen     = 256
 	maxTenantLen = 256
+
+	maxAttributes   = 64
+	maxAttributeLen = 4096
 )
+
+// cleanString reports whether s is valid UTF-8 free of control
+// characters, as identifiers and names must be.
+func cleanString(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // validate checks e and fills defaults. The caller owns e.
 func (e *Event) validate(now time.Time, maxPayload int) error {
 	if e.Type == "" {
 		return invalidEvent("Type", "is required")
 	}
-	if !utf8.ValidString(e.Type) || !utf8.ValidString(e.Tenant) || !utf8.ValidString(e.ID) {
-		return invalidEvent("Type", "ID, Type and Tenant must be valid UTF-8")
+	for field, v := range map[string]string{"ID": e.ID, "Type": e.Type, "Tenant": e.Tenant} {
+		if !cleanString(v) {
+			return invalidEvent(field, "must be valid UTF-8 without control characters")
+		}
+	}
+	if len(e.Attributes) > maxAttributes {
+		return invalidEvent("Attributes", fmt.Sprintf("more than %d attributes", maxAttributes))
+	}
+	for k, v := range e.Attributes {
+		if !cleanString(k) || !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 || len(k)+len(v) > maxAttributeLen {
+			return invalidEvent("Attributes", fmt.Sprintf("attribute %q must be valid UTF-8 without NUL, key and value at most %d bytes", k, maxAttributeLen))
+		}
 	}
 	if len(e.Type) > maxTypeLen {
 		return invalidEvent("Type", fmt.Sprintf("longer than %d bytes", maxTypeLen))

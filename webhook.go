@@ -96,9 +96,11 @@ type Config struct {
 	// Defaults to [LeaseBatchSizeDefault] (256).
 	LeaseBatchSize int
 
-	// MaxEmitBatch caps the events written in one store transaction when
-	// concurrent Emit calls are coalesced. Defaults to
-	// [MaxEmitBatchDefault] (1024).
+	// MaxEmitBatch caps how many events concurrent Emit calls coalesce
+	// into one store transaction: no caller's events are added once a
+	// transaction holds this many (one EmitBatch is never split, so a
+	// larger one is written alone). Defaults to [MaxEmitBatchDefault]
+	// (1024).
 	MaxEmitBatch int
 
 	// Owner names this Dispatcher in leases. Defaults to the host name,

@@ -68,6 +68,9 @@ func TestEmit(t *testing.T) {
 			"BadUTF8":    {Type: "a\xff", Payload: json.RawMessage(`{}`)},
 			"LongType":   {Type: strings.Repeat("t", 300), Payload: json.RawMessage(`{}`)},
 			"LongTenant": {Type: "a", Tenant: strings.Repeat("t", 300), Payload: json.RawMessage(`{}`)},
+			"NULInType":  {Type: "a\x00b", Payload: json.RawMessage(`{}`)},
+			"NewlineID":  {ID: "evt\n1", Type: "a", Payload: json.RawMessage(`{}`)},
+			"NULAttr":    {Type: "a", Attributes: map[string]string{"k": "v\x00"}, Payload: json.RawMessage(`{}`)},
 		} {
 			err := b.d.Emit(b.ctx, ev)
 			require.ErrorIs(t, err, webhook.ErrInvalidEvent, name)
