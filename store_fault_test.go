@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -117,4 +118,55 @@ func TestStoreFaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, page.Items[0].LastStatusCode)
 	require.Equal(t, 1, page.Items[0].Attempts)
+}
+
+// poisonStore refuses any Enqueue that carries an event of type "poison".
+type poisonStore struct{ webhook.Store }
+
+func (s poisonStore) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
+	for _, it := range p.Items {
+		if it.Event.Type == "poison" {
+			return errStoreDown
+		}
+	}
+	return s.Store.Enqueue(ctx, p)
+}
+
+// A write the store refuses because of one caller's event fails that
+// caller only, even when other callers' events shared the group commit.
+func TestGroupCommitIsolatesRefusedEvents(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New()
+	defer ms.Close()
+	d, err := webhook.New(webhook.Config{Store: poisonStore{ms}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	defer d.Close(ctx)
+	const n = 64
+	errs := make(chan error, n)
+	for i := range n {
+		typ := "good"
+		if i%16 == 0 {
+			typ = "poison"
+		}
+		go func() {
+			errs <- d.Emit(ctx, webhook.Event{ID: fmt.Sprintf("evt_%02d", i), Type: typ, Payload: json.RawMessage(`{}`)})
+		}()
+	}
+	failed := 0
+	for range n {
+		if err := <-errs; err != nil {
+			require.ErrorIs(t, err, errStoreDown)
+			failed++
+		}
+	}
+	require.Equal(t, n/16, failed, "only the poisoned emits fail")
+	for i := range n {
+		_, err := d.Event(ctx, fmt.Sprintf("evt_%02d", i))
+		if i%16 == 0 {
+			require.ErrorIs(t, err, webhook.ErrNotFound)
+		} else {
+			require.NoError(t, err)
+		}
+	}
 }
