@@ -51,26 +51,42 @@ func (r *recorder) loop() {
 // write stores one batch, retrying while the store fails. When the engine
 // is stopping it gives up after a few tries: the leases then expire and the
 // deliveries are attempted again, so nothing is lost.
+//
+// A store may refuse a batch for one outcome in it (a response body its
+// column cannot hold, say). So after a few failed tries a batch is written
+// in halves, and a lone outcome the store keeps refusing is written once
+// more without its response body and error text. A store that is down
+// fails every write alike, and the halving only paces the retries.
 func (r *recorder) write(batch []Outcome) {
 	e := r.e
 	refs := make([]LeaseRef, len(batch))
 	for i := range batch {
 		refs[i] = batch[i].Lease
 	}
+	defer func() {
+		e.forget(refs)
+		e.wake()
+	}()
 	b := e.newStoreBackoff()
 	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		res, err := e.d.store.Complete(ctx, &CompleteParams{Outcomes: batch, Now: e.d.clock.Now()})
-		cancel()
+		err := r.complete(batch)
 		if err == nil {
-			for _, s := range res.Stale {
-				e.d.log.Info("webhook: outcome refused, lease taken by another owner", "delivery", s.DeliveryID)
-			}
-			break
+			return
 		}
 		e.d.log.Warn("webhook: recording outcomes", "count", len(batch), "try", try, "error", err)
 		if e.isStopping() && try >= 3 {
-			break
+			return
+		}
+		if try == 3 {
+			if len(batch) > 1 {
+				mid := len(batch) / 2
+				r.write(batch[:mid])
+				r.write(batch[mid:])
+				return
+			}
+			if r.complete([]Outcome{bare(batch[0])}) == nil {
+				return
+			}
 		}
 		t := e.d.clock.NewTimer(b.NextBackOff())
 		select {
@@ -79,8 +95,36 @@ func (r *recorder) write(batch []Outcome) {
 			t.Stop()
 		}
 	}
-	e.forget(refs)
-	e.wake()
+}
+
+// complete makes one store call for batch.
+func (r *recorder) complete(batch []Outcome) error {
+	e := r.e
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := e.d.store.Complete(ctx, &CompleteParams{Outcomes: batch, Now: e.d.clock.Now()})
+	if err != nil {
+		return err
+	}
+	for _, s := range res.Stale {
+		e.d.log.Info("webhook: outcome refused, lease taken by another owner", "delivery", s.DeliveryID)
+	}
+	return nil
+}
+
+// bare returns o without the parts of its attempts that a store may be
+// unable to hold.
+func bare(o Outcome) Outcome {
+	atts := make([]Attempt, len(o.Attempts))
+	for i, a := range o.Attempts {
+		a.ResponseBody, a.ResponseTruncated = nil, false
+		if a.Error != "" {
+			a.Error = "error text could not be stored"
+		}
+		atts[i] = a
+	}
+	o.Attempts = atts
+	return o
 }
 
 func (e *engine) isStopping() bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -167,6 +168,66 @@ func TestGroupCommitIsolatesRefusedEvents(t *testing.T) {
 			require.ErrorIs(t, err, webhook.ErrNotFound)
 		} else {
 			require.NoError(t, err)
+		}
+	}
+}
+
+// bodyRefusingStore refuses any Complete whose attempts carry a response
+// body containing "poison", as a store whose column cannot hold it would.
+type bodyRefusingStore struct {
+	*signalStore
+}
+
+func (s bodyRefusingStore) Complete(ctx context.Context, p *webhook.CompleteParams) (webhook.BatchResult, error) {
+	for _, o := range p.Outcomes {
+		for _, a := range o.Attempts {
+			if strings.Contains(string(a.ResponseBody), "poison") {
+				return webhook.BatchResult{}, errStoreDown
+			}
+		}
+	}
+	return s.signalStore.Complete(ctx, p)
+}
+
+// An outcome the store refuses does not hold the others back, and is
+// itself recorded without the part the store refused.
+func TestRefusedOutcomeIsIsolated(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New()
+	defer ms.Close()
+	ss := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 100), enqueues: make(chan int, 100)}
+	d, err := webhook.New(webhook.Config{Store: bodyRefusingStore{ss}, AllowPrivateNetworks: true})
+	require.NoError(t, err)
+	ctx := context.Background()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("webhook-id") == "evt_poison" {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("poison"))
+		}
+	})
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	evs := []webhook.Event{{ID: "evt_poison", Type: "a", Payload: json.RawMessage(`{}`)}}
+	for i := range 20 {
+		evs = append(evs, webhook.Event{ID: fmt.Sprintf("evt_%02d", i), Type: "a", Payload: json.RawMessage(`{}`)})
+	}
+	require.NoError(t, d.EmitBatch(ctx, evs))
+	require.NoError(t, d.Start(ctx))
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(ctx, waitTimeout)
+		defer cancel()
+		require.NoError(t, d.Close(closeCtx))
+	}()
+	for range len(evs) {
+		select {
+		case o := <-ss.outcomes:
+			if o.State == webhook.StatePending {
+				require.Equal(t, 502, o.Attempts[0].StatusCode)
+				require.Empty(t, o.Attempts[0].ResponseBody, "recorded without the refused body")
+			} else {
+				require.Equal(t, webhook.StateSucceeded, o.State)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("an outcome was held back")
 		}
 	}
 }
