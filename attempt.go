@@ -97,9 +97,9 @@ func (e *engine) attempt(ctx context.Context, l *Lease) (out Outcome, release bo
 	}
 	switch {
 	case v == verdictFailAndDisable:
-		e.disableEndpoint(st.ep.ID, fmt.Sprintf("%d %s", status, http.StatusText(status)))
+		e.disableEndpoint(&st.ep, fmt.Sprintf("%d %s", status, http.StatusText(status)))
 	case e.failingTooLong(st.ep.ID, v == verdictSuccess, start):
-		e.disableEndpoint(st.ep.ID, fmt.Sprintf("no successful delivery for %v", d.cfg.DisableAfter))
+		e.disableEndpoint(&st.ep, fmt.Sprintf("no successful delivery for %v", d.cfg.DisableAfter))
 	}
 	return out, false
 }
@@ -293,15 +293,19 @@ func writeJSONString(b *bytes.Buffer, s string) {
 
 // disableEndpoint disables an endpoint after an answer that says it is gone,
 // and tells the host.
-func (e *engine) disableEndpoint(id, reason string) {
+//
+// It disables only the version that failed: if the host has changed the
+// endpoint since (a fixed URL, say), the change stands.
+func (e *engine) disableEndpoint(failed *Endpoint, reason string) {
 	d := e.d
+	id, version := failed.ID, failed.UpdatedAt
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		ep, err := d.store.GetEndpoint(ctx, &GetEndpointParams{ID: id})
-		if err != nil || ep.Disabled {
+		if err != nil || ep.Disabled || !ep.UpdatedAt.Equal(version) {
 			return
 		}
 		ep.Disabled, ep.DisabledReason = true, reason

@@ -70,15 +70,21 @@ func (c *committer) submit(ctx context.Context, items []EnqueueItem) error {
 	}
 }
 
-// close stops taking requests and waits until the queued ones are written.
-func (c *committer) close() {
+// close stops taking requests and waits until the queued ones are
+// written, or ctx ends; the writes then finish in the background.
+func (c *committer) close(ctx context.Context) error {
 	c.mu.Lock()
 	if !c.closed {
 		c.closed = true
 		close(c.reqs)
 	}
 	c.mu.Unlock()
-	<-c.done
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *committer) loop() {

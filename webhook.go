@@ -285,10 +285,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	started := d.started
 	d.mu.Unlock()
 
-	d.committer.close()
-	var err error
+	err := d.committer.close(ctx)
 	if started {
-		err = d.engine.stop(ctx)
+		err = cmp.Or(d.engine.stop(ctx), err)
 	} else {
 		d.engine.cancelRun()
 	}
