@@ -57,6 +57,7 @@ type ValidationError struct {
 	Err error
 }
 
+// Error returns the kind, the field and the reason.
 func (e *ValidationError) Error() string {
 	msg := fmt.Sprintf("%v: %s: %s", e.Kind, e.Field, e.Reason)
 	if e.Err != nil {

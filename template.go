@@ -53,6 +53,7 @@ type TemplateError struct {
 	Message string
 }
 
+// Error returns the position, when known, and the message.
 func (e *TemplateError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("webhook: template:%d:%d: %s", e.Line, e.Column, e.Message)
