@@ -9,7 +9,10 @@
 //
 //   - deliver: a backlog of -events events, signed, 1 KiB, every attempt
 //     recorded, against a raw keep-alive POST loop that signs each request
-//     the same way, both aimed at the same loopback receiver.
+//     the same way, both aimed at the same loopback receiver;
+//
+//   - backlog (on request): the live heap while -backlog events are emitted
+//     and then while the engine runs against them, every request hanging.
 //
 //     go run ./examples/loadtest -d 5s
 package main
@@ -53,7 +56,8 @@ var (
 	endpoints = flag.Int("endpoints", 1, "endpoints every event fans out to")
 	size      = flag.Int("size", 1024, "payload bytes")
 	dir       = flag.String("dir", "", "directory for the database files (default: a temp dir)")
-	phases    = flag.String("phases", "emit,lone,deliver", "phases to run")
+	phases    = flag.String("phases", "emit,lone,deliver", "phases to run (emit, lone, deliver, backlog)")
+	backlog   = flag.Int("backlog", 1000000, "events in the backlog phase (a multiple of 4000)")
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
 	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the untemplated drain to this file")
@@ -80,6 +84,8 @@ func main() {
 			err = lonePhase(payload)
 		case "deliver":
 			err = deliverPhase(payload)
+		case "backlog":
+			err = backlogPhase()
 		default:
 			err = fmt.Errorf("unknown phase %q", p)
 		}
