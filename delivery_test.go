@@ -240,42 +240,29 @@ func TestDelivery(t *testing.T) {
 	t.Run("DialGuardRefusesLoopback", func(t *testing.T) {
 		t.Parallel()
 		rc := newReceiver(t, nil)
-		st := &signalStore{Store: memstore.New(), outcomes: make(chan webhook.Outcome, 10)}
-		d, err := webhook.New(webhook.Config{Store: st})
-		require.NoError(t, err)
+		st := newSignalStore(t)
+		d := newDispatcher(t, webhook.Config{Store: st})
 		ctx := context.Background()
 		require.NoError(t, d.Start(ctx))
-		defer d.Close(ctx)
 		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
 		require.NoError(t, d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}))
-		var o webhook.Outcome
-		select {
-		case o = <-st.outcomes:
-		case <-time.After(waitTimeout):
-			t.Fatal("no outcome")
-		}
+		o := st.nextOutcome(t)
 		require.Equal(t, webhook.ClassBlocked, o.Attempts[0].ErrorClass)
 		require.Empty(t, rc.reqs, "the receiver was never reached")
 	})
 
 	t.Run("DeletedEndpointFailsPending", func(t *testing.T) {
 		t.Parallel()
-		st := &signalStore{Store: memstore.New(), outcomes: make(chan webhook.Outcome, 10)}
-		d, err := webhook.New(webhook.Config{Store: st})
-		require.NoError(t, err)
+		st := newSignalStore(t)
+		d := newDispatcher(t, webhook.Config{Store: st})
 		ctx := context.Background()
 		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: "https://hooks.example.com/"}))
 		require.NoError(t, d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}))
 		require.NoError(t, d.DeleteEndpoint(ctx, "ep"))
 		require.NoError(t, d.Start(ctx))
-		defer d.Close(ctx)
-		select {
-		case o := <-st.outcomes:
-			require.Equal(t, webhook.StateFailed, o.State)
-			require.Equal(t, webhook.ClassEndpointDisabled, o.Attempts[0].ErrorClass)
-		case <-time.After(waitTimeout):
-			t.Fatal("no outcome")
-		}
+		o := st.nextOutcome(t)
+		require.Equal(t, webhook.StateFailed, o.State)
+		require.Equal(t, webhook.ClassEndpointDisabled, o.Attempts[0].ErrorClass)
 	})
 }
 

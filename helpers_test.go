@@ -66,39 +66,60 @@ type testBundle struct {
 	ctx   context.Context
 }
 
+// newSignalStore returns a signalStore over a fresh memstore, closed when
+// the test ends.
+func newSignalStore(t *testing.T) *signalStore {
+	t.Helper()
+	ms := memstore.New()
+	t.Cleanup(func() { require.NoError(t, ms.Close()) })
+	return &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 10000), enqueues: make(chan int, 10000)}
+}
+
+// nextOutcome waits for the next recorded outcome.
+func (s *signalStore) nextOutcome(t *testing.T) webhook.Outcome {
+	t.Helper()
+	select {
+	case o := <-s.outcomes:
+		return o
+	case <-time.After(waitTimeout):
+		t.Fatal("no outcome recorded in time")
+		return webhook.Outcome{}
+	}
+}
+
+// newDispatcher returns a Dispatcher for cfg, closed when the test ends
+// (after the test's own Close, if any, which makes that one a no-op).
+func newDispatcher(t *testing.T, cfg webhook.Config) *webhook.Dispatcher {
+	t.Helper()
+	d, err := webhook.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		require.NoError(t, d.Close(ctx))
+	})
+	return d
+}
+
 // setup returns a started Dispatcher on a memstore with a manual clock.
 // cfg.Store and cfg.Test.Clock are filled in.
 func setup(t *testing.T, cfg webhook.Config) *testBundle {
 	t.Helper()
-	ms := memstore.New()
-	st := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 10000), enqueues: make(chan int, 10000)}
+	st := newSignalStore(t)
 	clk := clocktest.New(epoch)
 	cfg.Store = st
 	cfg.Test.Clock = clk
 	cfg.AllowPrivateNetworks = true
-	d, err := webhook.New(cfg)
-	require.NoError(t, err)
+	d := newDispatcher(t, cfg)
 	ctx := context.Background()
 	require.NoError(t, d.Start(ctx))
-	t.Cleanup(func() {
-		closeCtx, cancel := context.WithTimeout(ctx, waitTimeout)
-		defer cancel()
-		require.NoError(t, d.Close(closeCtx))
-		require.NoError(t, ms.Close())
-	})
 	return &testBundle{d: d, store: st, clock: clk, ctx: ctx}
 }
 
 // nextOutcome waits for the next recorded outcome.
 func (b *testBundle) nextOutcome(t *testing.T) webhook.Outcome {
 	t.Helper()
-	select {
-	case o := <-b.store.outcomes:
-		return o
-	case <-time.After(waitTimeout):
-		t.Fatal("no outcome recorded in time")
-		return webhook.Outcome{}
-	}
+	return b.store.nextOutcome(t)
 }
 
 // addEndpoint registers an endpoint for url that receives every event.

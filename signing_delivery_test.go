@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/hooklet/webhook"
-	"github.com/hooklet/webhook/store/memstore"
 )
 
 // TestSigningInterop checks what a real Dispatcher sends to a loopback
@@ -34,17 +33,9 @@ func TestSigningInterop(t *testing.T) {
 
 	t.Run("SystemClockWhsec", func(t *testing.T) {
 		t.Parallel()
-		ms := memstore.New()
-		d, err := webhook.New(webhook.Config{Store: ms, AllowPrivateNetworks: true})
-		require.NoError(t, err)
+		d := newDispatcher(t, webhook.Config{Store: newSignalStore(t), AllowPrivateNetworks: true})
 		ctx := context.Background()
 		require.NoError(t, d.Start(ctx))
-		t.Cleanup(func() {
-			closeCtx, cancel := context.WithTimeout(ctx, waitTimeout)
-			defer cancel()
-			require.NoError(t, d.Close(closeCtx))
-			require.NoError(t, ms.Close())
-		})
 		rc := newReceiver(t, nil)
 		sec := webhook.NewSecret()
 		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL, Secrets: []webhook.Secret{sec}}))

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/hooklet/webhook"
-	"github.com/hooklet/webhook/store/memstore"
 )
 
 var errStoreDown = errors.New("store down")
@@ -74,19 +73,16 @@ func (s *faultyStore) waitFailure(t *testing.T, name string) {
 // nothing is lost or sent twice.
 func TestStoreFaults(t *testing.T) {
 	t.Parallel()
-	ms := memstore.New()
-	defer ms.Close()
-	ss := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 16), enqueues: make(chan int, 16)}
+	ss := newSignalStore(t)
 	fs := &faultyStore{signalStore: ss, failed: make(chan string, 16)}
-	d, err := webhook.New(webhook.Config{Store: fs, AllowPrivateNetworks: true})
-	require.NoError(t, err)
+	d := newDispatcher(t, webhook.Config{Store: fs, AllowPrivateNetworks: true})
 	ctx := context.Background()
 	rc := newReceiver(t, nil)
 	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
 
 	// Emit: the error comes back and nothing is stored.
 	fs.failEnqueue.Store(1)
-	err = d.Emit(ctx, webhook.Event{ID: "evt_lost", Type: "a", Payload: json.RawMessage(`{}`)})
+	err := d.Emit(ctx, webhook.Event{ID: "evt_lost", Type: "a", Payload: json.RawMessage(`{}`)})
 	require.ErrorIs(t, err, errStoreDown)
 	fs.waitFailure(t, "enqueue")
 	_, err = d.Event(ctx, "evt_lost")
@@ -97,23 +93,13 @@ func TestStoreFaults(t *testing.T) {
 	fs.failLease.Store(1)
 	fs.failComplete.Store(2)
 	require.NoError(t, d.Start(ctx))
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(ctx, waitTimeout)
-		defer cancel()
-		require.NoError(t, d.Close(closeCtx))
-	}()
 	fs.waitFailure(t, "lease")
 	require.Equal(t, "evt_1", rc.next(t).Header.Get("webhook-id"))
 
 	// The outcome write fails twice and is retried until it lands.
 	fs.waitFailure(t, "complete")
 	fs.waitFailure(t, "complete")
-	select {
-	case o := <-ss.outcomes:
-		require.Equal(t, webhook.StateSucceeded, o.State)
-	case <-time.After(waitTimeout):
-		t.Fatal("outcome never recorded")
-	}
+	require.Equal(t, webhook.StateSucceeded, ss.nextOutcome(t).State)
 	require.Empty(t, rc.reqs, "sent once: the retried write did not resend")
 	page, err := d.Deliveries(ctx, &webhook.ListDeliveriesParams{EventID: "evt_1"})
 	require.NoError(t, err)
@@ -137,12 +123,8 @@ func (s poisonStore) Enqueue(ctx context.Context, p *webhook.EnqueueParams) erro
 // caller only, even when other callers' events shared the group commit.
 func TestGroupCommitIsolatesRefusedEvents(t *testing.T) {
 	t.Parallel()
-	ms := memstore.New()
-	defer ms.Close()
-	d, err := webhook.New(webhook.Config{Store: poisonStore{ms}})
-	require.NoError(t, err)
+	d := newDispatcher(t, webhook.Config{Store: poisonStore{newSignalStore(t)}})
 	ctx := context.Background()
-	defer d.Close(ctx)
 	const n = 64
 	errs := make(chan error, n)
 	for i := range n {
@@ -193,11 +175,8 @@ func (s bodyRefusingStore) Complete(ctx context.Context, p *webhook.CompletePara
 // itself recorded without the part the store refused.
 func TestRefusedOutcomeIsIsolated(t *testing.T) {
 	t.Parallel()
-	ms := memstore.New()
-	defer ms.Close()
-	ss := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 100), enqueues: make(chan int, 100)}
-	d, err := webhook.New(webhook.Config{Store: bodyRefusingStore{ss}, AllowPrivateNetworks: true})
-	require.NoError(t, err)
+	ss := newSignalStore(t)
+	d := newDispatcher(t, webhook.Config{Store: bodyRefusingStore{ss}, AllowPrivateNetworks: true})
 	ctx := context.Background()
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("webhook-id") == "evt_poison" {
@@ -212,22 +191,13 @@ func TestRefusedOutcomeIsIsolated(t *testing.T) {
 	}
 	require.NoError(t, d.EmitBatch(ctx, evs))
 	require.NoError(t, d.Start(ctx))
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(ctx, waitTimeout)
-		defer cancel()
-		require.NoError(t, d.Close(closeCtx))
-	}()
-	for range len(evs) {
-		select {
-		case o := <-ss.outcomes:
-			if o.State == webhook.StatePending {
-				require.Equal(t, 502, o.Attempts[0].StatusCode)
-				require.Empty(t, o.Attempts[0].ResponseBody, "recorded without the refused body")
-			} else {
-				require.Equal(t, webhook.StateSucceeded, o.State)
-			}
-		case <-time.After(waitTimeout):
-			t.Fatal("an outcome was held back")
+	for range len(evs) { // none held back by the refused one
+		o := ss.nextOutcome(t)
+		if o.State == webhook.StatePending {
+			require.Equal(t, 502, o.Attempts[0].StatusCode)
+			require.Empty(t, o.Attempts[0].ResponseBody, "recorded without the refused body")
+		} else {
+			require.Equal(t, webhook.StateSucceeded, o.State)
 		}
 	}
 }
