@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,13 +144,7 @@ func (r *registry) remove(id string) {
 // publish installs a new snapshot built from byID. Called with mu held.
 func (r *registry) publish(byID map[string]*endpointState) {
 	all := slices.SortedFunc(maps.Values(byID), func(a, b *endpointState) int {
-		switch {
-		case a.ep.ID < b.ep.ID:
-			return -1
-		case a.ep.ID > b.ep.ID:
-			return 1
-		}
-		return 0
+		return strings.Compare(a.ep.ID, b.ep.ID)
 	})
 	r.set.Store(&endpointSet{byID: byID, all: all})
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -216,9 +217,9 @@ type Dispatcher struct {
 	committer *committer
 	engine    *engine
 
-	mu      sync.Mutex
+	mu      sync.Mutex // orders Start and Close
 	started bool
-	closed  bool
+	closed  atomic.Bool // read by every Emit without taking mu
 }
 
 // New returns a Dispatcher for cfg. It does no I/O; endpoints are loaded
@@ -255,7 +256,7 @@ func New(cfg Config) (*Dispatcher, error) {
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closed.Load() {
 		return ErrClosed
 	}
 	if d.started {
@@ -277,11 +278,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 // to call more than once.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
-	if d.closed {
+	if d.closed.Swap(true) {
 		d.mu.Unlock()
 		return nil
 	}
-	d.closed = true
 	started := d.started
 	d.mu.Unlock()
 
@@ -364,11 +364,7 @@ func (d *Dispatcher) prepare(ctx context.Context, events []Event) ([]EnqueueItem
 	return items, nil
 }
 
-func (d *Dispatcher) isClosed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closed
-}
+func (d *Dispatcher) isClosed() bool { return d.closed.Load() }
 
 // PutEndpoint creates or replaces an endpoint. It is validated first (and
 // its template compiled): an invalid endpoint yields an error wrapping
@@ -442,9 +438,11 @@ func (d *Dispatcher) Deliveries(ctx context.Context, p *ListDeliveriesParams) (P
 	return d.store.ListDeliveries(ctx, cmp.Or(p, &ListDeliveriesParams{}))
 }
 
-// Attempts lists the attempts of one delivery in the order they were made.
+// Attempts lists the attempts of the delivery p.DeliveryID in the order
+// they were made, a page at a time; a missing delivery yields
+// [ErrNotFound].
 func (d *Dispatcher) Attempts(ctx context.Context, p *ListAttemptsParams) (Page[Attempt], error) {
-	return d.store.ListAttempts(ctx, p)
+	return d.store.ListAttempts(ctx, cmp.Or(p, &ListAttemptsParams{}))
 }
 
 // Redeliver sends a finished delivery again (a replay): it becomes pending
