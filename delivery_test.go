@@ -169,34 +169,25 @@ func TestDelivery(t *testing.T) {
 	t.Run("ClientErrorRetriesUnlessStopped", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, webhook.Config{Retry: webhook.RetryPolicy{StopOnClientError: true}})
-		rc := newReceiver(t, statusSequence(http.StatusBadRequest))
-		b.addEndpoint(t, "ep", rc.URL)
-		b.emit(t, "a")
-		o := b.nextOutcome(t)
+		o := b.deliverOnce(t, statusSequence(http.StatusBadRequest))
 		require.Equal(t, webhook.StateFailed, o.State)
 		require.Equal(t, 400, o.Attempts[0].StatusCode)
 
 		b2 := setup(t, webhook.Config{})
-		rc2 := newReceiver(t, statusSequence(http.StatusBadRequest))
-		b2.addEndpoint(t, "ep", rc2.URL)
-		b2.emit(t, "a")
-		require.Equal(t, webhook.StatePending, b2.nextOutcome(t).State)
+		require.Equal(t, webhook.StatePending, b2.deliverOnce(t, statusSequence(http.StatusBadRequest)).State)
 	})
 
 	t.Run("HangingReceiverTimesOut", func(t *testing.T) {
 		t.Parallel()
 		release := make(chan struct{})
+		defer close(release)
 		b := setup(t, webhook.Config{RequestTimeout: 100 * time.Millisecond})
-		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		o := b.deliverOnce(t, func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-release:
 			case <-r.Context().Done():
 			}
 		})
-		defer close(release)
-		b.addEndpoint(t, "ep", rc.URL)
-		b.emit(t, "a")
-		o := b.nextOutcome(t)
 		require.Equal(t, webhook.StatePending, o.State)
 		require.Equal(t, webhook.ClassTimeout, o.Attempts[0].ErrorClass)
 		require.Zero(t, o.Attempts[0].StatusCode)
@@ -205,16 +196,13 @@ func TestDelivery(t *testing.T) {
 	t.Run("ConnectionResetIsRetried", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, webhook.Config{})
-		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		o := b.deliverOnce(t, func(w http.ResponseWriter, r *http.Request) {
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err == nil {
 				conn.(*net.TCPConn).SetLinger(0)
 				conn.Close()
 			}
 		})
-		b.addEndpoint(t, "ep", rc.URL)
-		b.emit(t, "a")
-		o := b.nextOutcome(t)
 		require.Equal(t, webhook.StatePending, o.State)
 		require.Equal(t, webhook.ClassConnection, o.Attempts[0].ErrorClass)
 		require.NotEmpty(t, o.Attempts[0].Error)
@@ -224,13 +212,10 @@ func TestDelivery(t *testing.T) {
 		t.Parallel()
 		b := setup(t, webhook.Config{MaxResponseBodyBytes: 1024})
 		big := bytes.Repeat([]byte("z"), 10<<20)
-		rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+		o := b.deliverOnce(t, func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write(big)
 		})
-		b.addEndpoint(t, "ep", rc.URL)
-		b.emit(t, "a")
-		o := b.nextOutcome(t)
 		a := o.Attempts[0]
 		require.Equal(t, 500, a.StatusCode)
 		require.Len(t, a.ResponseBody, 1024)

@@ -122,6 +122,16 @@ func (b *testBundle) nextOutcome(t *testing.T) webhook.Outcome {
 	return b.store.nextOutcome(t)
 }
 
+// deliverOnce sends one event to a receiver running h and returns the
+// outcome of the first attempt.
+func (b *testBundle) deliverOnce(t *testing.T, h http.HandlerFunc) webhook.Outcome {
+	t.Helper()
+	rc := newReceiver(t, h)
+	b.addEndpoint(t, "ep", rc.URL)
+	b.emit(t, "a")
+	return b.nextOutcome(t)
+}
+
 // addEndpoint registers an endpoint for url that receives every event.
 func (b *testBundle) addEndpoint(t *testing.T, id, url string, mods ...func(*webhook.Endpoint)) webhook.Endpoint {
 	t.Helper()
