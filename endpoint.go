@@ -3,8 +3,10 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -58,6 +60,21 @@ type Endpoint struct {
 	Retry *RetryPolicy
 	// CreatedAt and UpdatedAt are set when the endpoint is saved.
 	CreatedAt, UpdatedAt time.Time
+}
+
+// Clone returns a deep copy of ep: its slices, maps, Settings and Retry
+// policy are not shared with ep.
+func (ep Endpoint) Clone() Endpoint {
+	ep.EventTypes = slices.Clone(ep.EventTypes)
+	ep.Secrets = slices.Clone(ep.Secrets)
+	ep.Headers = maps.Clone(ep.Headers)
+	ep.Settings = slices.Clone(ep.Settings)
+	if ep.Retry != nil {
+		rp := *ep.Retry
+		rp.Schedule = slices.Clone(rp.Schedule)
+		ep.Retry = &rp
+	}
+	return ep
 }
 
 // Secret is a key that signs requests to an endpoint. Its String and

@@ -31,6 +31,11 @@ var (
 	// a [Store] that has been closed.
 	ErrClosed = errors.New("webhook: closed")
 
+	// ErrConflict reports that a conditional write found the record changed
+	// since it was read (see [PutEndpointParams.IfUpdatedAt]); nothing was
+	// written.
+	ErrConflict = errors.New("webhook: conflict")
+
 	// ErrLeaseLost reports that a delivery's lease is no longer held by the
 	// caller: it expired and another owner leased the delivery, or it was
 	// released. The outcome or extension carrying the stale token is refused.

@@ -3,6 +3,8 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,6 +31,14 @@ type Event struct {
 	// Attributes are free-form string metadata (correlation ID,
 	// organization, ...), available to templates and filters.
 	Attributes map[string]string
+}
+
+// Clone returns a deep copy of e: its Payload and Attributes are not shared
+// with e.
+func (e Event) Clone() Event {
+	e.Payload = slices.Clone(e.Payload)
+	e.Attributes = maps.Clone(e.Attributes)
+	return e
 }
 
 // Limits on event fields other than the payload.

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -183,19 +182,4 @@ type brokenTemplate struct{ err error }
 
 func (t brokenTemplate) Render(context.Context, *RenderInput) (Rendered, error) {
 	return Rendered{}, t.err
-}
-
-// cloneEndpoint copies ep deeply, so the caller's slices and maps are not
-// shared with the registry.
-func cloneEndpoint(ep Endpoint) Endpoint {
-	ep.EventTypes = slices.Clone(ep.EventTypes)
-	ep.Secrets = slices.Clone(ep.Secrets)
-	ep.Headers = maps.Clone(ep.Headers)
-	ep.Settings = json.RawMessage(slices.Clone([]byte(ep.Settings)))
-	if ep.Retry != nil {
-		rp := *ep.Retry
-		rp.Schedule = slices.Clone(rp.Schedule)
-		ep.Retry = &rp
-	}
-	return ep
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -20,7 +21,10 @@ import (
 // returned belong to the caller.
 type Store interface {
 	// PutEndpoint creates or replaces an endpoint. The endpoint is already
-	// validated.
+	// validated. When IfUpdatedAt is set, it writes only if the stored
+	// endpoint exists and its UpdatedAt equals IfUpdatedAt, and otherwise
+	// returns an error wrapping ErrConflict (ErrNotFound when there is
+	// none) and changes nothing.
 	PutEndpoint(ctx context.Context, p *PutEndpointParams) error
 	// GetEndpoint returns one endpoint or ErrNotFound.
 	GetEndpoint(ctx context.Context, p *GetEndpointParams) (Endpoint, error)
@@ -160,6 +164,12 @@ type Attempt struct {
 	ResponseTruncated bool
 }
 
+// Clone returns a deep copy of a: its ResponseBody is not shared with a.
+func (a Attempt) Clone() Attempt {
+	a.ResponseBody = slices.Clone(a.ResponseBody)
+	return a
+}
+
 // Lease is a delivery handed to one owner until Until.
 type Lease struct {
 	Delivery Delivery
@@ -201,6 +211,9 @@ type EnqueueItem struct {
 // PutEndpointParams are the parameters of [Store.PutEndpoint].
 type PutEndpointParams struct {
 	Endpoint Endpoint
+	// IfUpdatedAt, when non-zero, makes the write conditional: it happens
+	// only if the stored endpoint's UpdatedAt equals it.
+	IfUpdatedAt time.Time
 }
 
 // GetEndpointParams are the parameters of [Store.GetEndpoint].

@@ -374,7 +374,7 @@ func (d *Dispatcher) PutEndpoint(ctx context.Context, ep Endpoint) error {
 	if d.isClosed() {
 		return ErrClosed
 	}
-	ep = cloneEndpoint(ep)
+	ep = ep.Clone()
 	if err := ep.validate(); err != nil {
 		return err
 	}

@@ -225,27 +225,11 @@ func readLeased(tx *bolt.Tx, out []webhook.Lease) error {
 			ev = r.Event
 			evCache[d.EventID] = ev
 		} else {
-			ev = cloneEvent(ev)
+			ev = ev.Clone()
 		}
 		out[i].Delivery, out[i].Event = d, ev
 	}
 	return nil
-}
-
-// cloneEvent copies the parts of ev that a caller could modify, so that
-// two leases never share a payload or attribute map.
-func cloneEvent(ev webhook.Event) webhook.Event {
-	if ev.Payload != nil {
-		ev.Payload = append([]byte{}, ev.Payload...)
-	}
-	if ev.Attributes != nil {
-		m := make(map[string]string, len(ev.Attributes))
-		for k, v := range ev.Attributes {
-			m[k] = v
-		}
-		ev.Attributes = m
-	}
-	return ev
 }
 
 // ExtendLeases moves the deadline of the leases still held with the given

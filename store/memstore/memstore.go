@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -96,7 +95,16 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		return err
 	}
 	defer s.mu.Unlock()
-	s.endpoints[p.Endpoint.ID] = cloneEndpoint(p.Endpoint)
+	if !p.IfUpdatedAt.IsZero() {
+		old, ok := s.endpoints[p.Endpoint.ID]
+		if !ok {
+			return notFound("endpoint", p.Endpoint.ID)
+		}
+		if !old.UpdatedAt.Equal(p.IfUpdatedAt) {
+			return fmt.Errorf("%w: endpoint %q changed since it was read", webhook.ErrConflict, p.Endpoint.ID)
+		}
+	}
+	s.endpoints[p.Endpoint.ID] = p.Endpoint.Clone()
 	return nil
 }
 
@@ -110,7 +118,7 @@ func (s *Store) GetEndpoint(ctx context.Context, p *webhook.GetEndpointParams) (
 	if !ok {
 		return webhook.Endpoint{}, notFound("endpoint", p.ID)
 	}
-	return cloneEndpoint(ep), nil
+	return webhook.Endpoint.Clone(ep), nil
 }
 
 // DeleteEndpoint removes an endpoint, keeping its deliveries, or returns
@@ -140,7 +148,7 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 			ids = append(ids, id)
 		}
 	}
-	return page(ids, p.Limit, func(id string) webhook.Endpoint { return cloneEndpoint(s.endpoints[id]) })
+	return page(ids, p.Limit, func(id string) webhook.Endpoint { return webhook.Endpoint.Clone(s.endpoints[id]) })
 }
 
 // Enqueue stores each new event with its deliveries; items whose event ID
@@ -168,7 +176,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 		items = append(items, it)
 	}
 	for _, it := range items {
-		s.events[it.Event.ID] = &eventRec{event: cloneEvent(it.Event), storedAt: p.Now}
+		s.events[it.Event.ID] = &eventRec{event: webhook.Event.Clone(it.Event), storedAt: p.Now}
 		for _, d := range it.Deliveries {
 			s.deliveries[d.ID] = &deliveryRec{d: d}
 			if ev, ok := s.events[d.EventID]; ok {
@@ -208,7 +216,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 		r.until = p.Until
 		var ev webhook.Event
 		if e, ok := s.events[r.d.EventID]; ok {
-			ev = cloneEvent(e.event)
+			ev = webhook.Event.Clone(e.event)
 		}
 		out[i] = webhook.Lease{Delivery: r.d, Event: ev, Token: r.token, Until: r.until}
 	}
@@ -257,7 +265,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			continue
 		}
 		for _, a := range o.Attempts {
-			a = cloneAttempt(a)
+			a = webhook.Attempt.Clone(a)
 			a.DeliveryID = r.d.ID
 			r.attempts = append(r.attempts, a)
 		}
@@ -324,7 +332,7 @@ func (s *Store) GetEvent(ctx context.Context, p *webhook.GetEventParams) (webhoo
 	if !ok {
 		return webhook.Event{}, notFound("event", p.ID)
 	}
-	return cloneEvent(e.event), nil
+	return webhook.Event.Clone(e.event), nil
 }
 
 // GetDelivery returns one delivery or [webhook.ErrNotFound].
@@ -384,7 +392,7 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 	end := min(start+limit, len(r.attempts))
 	var pg webhook.Page[webhook.Attempt]
 	for _, a := range r.attempts[start:end] {
-		pg.Items = append(pg.Items, cloneAttempt(a))
+		pg.Items = append(pg.Items, webhook.Attempt.Clone(a))
 	}
 	if end < len(r.attempts) {
 		pg.Next = strconv.Itoa(end)
@@ -475,28 +483,4 @@ func set(xs []string) map[string]bool {
 		m[x] = true
 	}
 	return m
-}
-
-func cloneEndpoint(ep webhook.Endpoint) webhook.Endpoint {
-	ep.EventTypes = slices.Clone(ep.EventTypes)
-	ep.Settings = slices.Clone(ep.Settings)
-	ep.Headers = maps.Clone(ep.Headers)
-	ep.Secrets = slices.Clone(ep.Secrets)
-	if ep.Retry != nil {
-		r := *ep.Retry
-		r.Schedule = slices.Clone(r.Schedule)
-		ep.Retry = &r
-	}
-	return ep
-}
-
-func cloneEvent(e webhook.Event) webhook.Event {
-	e.Payload = slices.Clone(e.Payload)
-	e.Attributes = maps.Clone(e.Attributes)
-	return e
-}
-
-func cloneAttempt(a webhook.Attempt) webhook.Attempt {
-	a.ResponseBody = slices.Clone(a.ResponseBody)
-	return a
 }
