@@ -92,10 +92,10 @@ type group struct {
 
 func groups() []group {
 	return []group{
-		{"PutEndpoint", putEndpointCases()},
+		{"PutEndpoint", append(putEndpointCases(), conditionalPutCases()...)},
 		{"GetEndpoint", getEndpointCases()},
 		{"DeleteEndpoint", deleteEndpointCases()},
-		{"ListEndpoints", listEndpointsCases()},
+		{"ListEndpoints", append(listEndpointsCases(), listEndpointsPageLimitCase())},
 		{"Enqueue", enqueueCases()},
 		{"GetEvent", getEventCases()},
 		{"GetDelivery", getDeliveryCases()},
@@ -104,8 +104,8 @@ func groups() []group {
 		{"Complete", completeCases()},
 		{"Release", releaseCases()},
 		{"NextDue", nextDueCases()},
-		{"ListDeliveries", listDeliveriesCases()},
-		{"ListAttempts", listAttemptsCases()},
+		{"ListDeliveries", append(listDeliveriesCases(), listDeliveriesPageLimitCase())},
+		{"ListAttempts", append(listAttemptsCases(), listAttemptsPageLimitCase())},
 		{"Redeliver", redeliverCases()},
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},

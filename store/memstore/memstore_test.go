@@ -54,25 +54,3 @@ func TestTokensDifferAcrossStores(t *testing.T) {
 	}
 	require.NotEqual(t, tokens[0], tokens[1])
 }
-
-func TestEnqueueRefusesDuplicateDeliveryID(t *testing.T) {
-	t.Parallel()
-	s := memstore.New()
-	t.Cleanup(func() { _ = s.Close() })
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	item := func(ev, dlv string) webhook.EnqueueItem {
-		return webhook.EnqueueItem{
-			Event:      webhook.Event{ID: ev, Type: "t", Time: now, Payload: []byte(`{}`)},
-			Deliveries: []webhook.Delivery{{ID: dlv, EventID: ev, EndpointID: "ep_1", State: webhook.StatePending, NextAttemptAt: now}},
-		}
-	}
-	require.NoError(t, s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{item("evt_1", "dlv_1")}}))
-	err := s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{item("evt_2", "dlv_2"), item("evt_3", "dlv_1")}})
-	require.Error(t, err)
-	// Atomic: the valid item of the failed call is not stored either.
-	_, err = s.GetEvent(t.Context(), &webhook.GetEventParams{ID: "evt_2"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	d, err := s.GetDelivery(t.Context(), &webhook.GetDeliveryParams{ID: "dlv_1"})
-	require.NoError(t, err)
-	require.Equal(t, "evt_1", d.EventID)
-}
