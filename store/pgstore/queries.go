@@ -7,6 +7,7 @@ type queries struct {
 	schema string // quoted schema name
 
 	putEndpoint    string
+	putEndpointIf  string
 	deleteEndpoint string
 	enqueue        string
 	lease          string
@@ -54,6 +55,30 @@ WITH up AS (
 	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
 )
 SELECT pg_notify($21, '` + notifyEndpoints + `') FROM up`),
+
+		// The conditional form: one UPDATE that matches the stored
+		// updated_at, compared at the microsecond precision PostgreSQL
+		// keeps (pgx truncates both the stored and the compared time the
+		// same way). It reports whether it wrote and whether the endpoint
+		// exists, so a miss tells ErrConflict from ErrNotFound.
+		putEndpointIf: r.Replace(`
+WITH up AS (
+	UPDATE {{s}}.endpoints SET
+		tenant = $2, url = $3, description = $4, event_types = $5, template = $6,
+		content_type = $7, settings = $8, headers = $9, secret_keys = $10,
+		secret_expires = $11, disabled = $12, disabled_reason = $13, max_concurrency = $14,
+		retry = $15, created_at = $16, updated_at = $17, signature_kind = $18,
+		signature_header = $19, signature_prefix = $20
+	WHERE id = $1 AND updated_at = $22
+	RETURNING 1
+), bump AS (
+	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1
+	WHERE id = 1 AND EXISTS (SELECT 1 FROM up)
+), note AS (
+	SELECT pg_notify($21, '` + notifyEndpoints + `') FROM up
+)
+SELECT EXISTS (SELECT 1 FROM up), EXISTS (SELECT 1 FROM {{s}}.endpoints WHERE id = $1),
+	(SELECT count(*) FROM note)`),
 
 		deleteEndpoint: r.Replace(`
 WITH del AS (
