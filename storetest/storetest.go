@@ -65,7 +65,8 @@ import (
 // factory's cleanup must then cope with a store that is already closed.
 func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 	t.Helper()
-	for _, g := range groups() {
+	gs := append(groups(), capabilityGroups(newStore(t))...)
+	for _, g := range gs {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
 			for _, c := range g.cases {
@@ -110,7 +111,6 @@ func groups() []group {
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},
-		{"Close", closeCases()},
 	}
 }
 

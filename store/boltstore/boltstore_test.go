@@ -3,7 +3,6 @@ package boltstore_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -250,18 +249,6 @@ func TestDurableAcrossReopen(t *testing.T) {
 	require.Equal(t, []webhook.Attempt{{DeliveryID: "dlv_1", Number: 1, StartedAt: t0, Duration: time.Millisecond, StatusCode: 200, ResponseBody: []byte("ok")}}, as.Items)
 }
 
-func TestEnqueueIdempotent(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	enqueue(t, st, item("evt_1", "dlv_1"), item("evt_1", "dlv_x"))
-	enqueue(t, st, item("evt_1", "dlv_y"))
-	page, err := st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{EventID: "evt_1"})
-	require.NoError(t, err)
-	require.Len(t, page.Items, 1)
-	require.Equal(t, "dlv_1", page.Items[0].ID)
-}
-
 func TestLeaseOrderAndExclude(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -317,125 +304,6 @@ func TestLeaseMergesEndpoints(t *testing.T) {
 	require.Equal(t, want[25:], ids(lease(t, st, t0.Add(time.Hour), 25)))
 }
 
-func TestLeaseTokens(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	enqueue(t, st, item("evt_1", "dlv_1"))
-	first := lease(t, st, t0, 1)
-	require.Len(t, first, 1)
-	// Expired: another owner takes it with a new token.
-	second := lease(t, st, t0.Add(time.Minute), 1)
-	require.Len(t, second, 1)
-	require.NotEqual(t, first[0].Token, second[0].Token)
-	require.Len(t, first[0].Token, 32)
-
-	stale := webhook.LeaseRef{DeliveryID: "dlv_1", Token: first[0].Token}
-	held := webhook.LeaseRef{DeliveryID: "dlv_1", Token: second[0].Token}
-	res, err := st.ExtendLeases(ctx, &webhook.ExtendLeasesParams{Leases: []webhook.LeaseRef{stale, held}, Now: t0.Add(time.Minute), Until: t0.Add(time.Hour)})
-	require.NoError(t, err)
-	require.Equal(t, []webhook.LeaseRef{stale}, res.Stale)
-	at, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, t0.Add(time.Hour), at)
-
-	require.NoError(t, st.Release(ctx, &webhook.ReleaseParams{Leases: []webhook.LeaseRef{stale}, Now: t0.Add(2 * time.Minute)}))
-	require.Empty(t, lease(t, st, t0.Add(2*time.Minute), 1))
-	require.NoError(t, st.Release(ctx, &webhook.ReleaseParams{Leases: []webhook.LeaseRef{held}, Now: t0.Add(2 * time.Minute)}))
-	third := lease(t, st, t0.Add(2*time.Minute), 1)
-	require.Len(t, third, 1)
-
-	res, err = st.Complete(ctx, &webhook.CompleteParams{Now: t0.Add(3 * time.Minute), Outcomes: []webhook.Outcome{
-		{Lease: held, State: webhook.StateSucceeded},
-		{Lease: webhook.LeaseRef{DeliveryID: "dlv_1", Token: third[0].Token}, State: webhook.StatePending,
-			NextAttemptAt: t0.Add(10 * time.Minute),
-			Attempts:      []webhook.Attempt{{StatusCode: 503, Error: "503"}, {StatusCode: 500, Error: "500"}}},
-	}})
-	require.NoError(t, err)
-	require.Equal(t, []webhook.LeaseRef{held}, res.Stale)
-	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
-	require.NoError(t, err)
-	require.Equal(t, 2, d.Attempts)
-	require.Equal(t, 500, d.LastStatusCode)
-	require.Equal(t, t0.Add(10*time.Minute), d.NextAttemptAt)
-	at, _, err = st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
-	require.NoError(t, err)
-	require.Equal(t, t0.Add(10*time.Minute), at)
-}
-
-func TestPruneInBatches(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	var items []webhook.EnqueueItem
-	for i := range 25 {
-		it := item(fmt.Sprintf("evt_%02d", i), fmt.Sprintf("dlv_%02d", i))
-		it.Deliveries[0].State = webhook.StateSkipped
-		items = append(items, it)
-	}
-	items = append(items, item("evt_pending", "dlv_pending"), item("evt_none"))
-	enqueue(t, st, items...)
-
-	var counts []int
-	for {
-		n, err := st.Prune(ctx, &webhook.PruneParams{Before: t0.Add(time.Hour), Limit: 10})
-		require.NoError(t, err)
-		counts = append(counts, n)
-		if n < 10 {
-			break
-		}
-	}
-	require.Equal(t, []int{10, 10, 5}, counts)
-	_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_03"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_none"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_pending"})
-	require.NoError(t, err)
-	page, err := st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{})
-	require.NoError(t, err)
-	require.Len(t, page.Items, 1)
-}
-
-func TestListDeliveriesPages(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	var items []webhook.EnqueueItem
-	for i := range 7 {
-		items = append(items, item(fmt.Sprintf("evt_%d", i), fmt.Sprintf("dlv_%d@ep_%d", i, i%2)))
-	}
-	enqueue(t, st, items...)
-	var got []string
-	p := &webhook.ListDeliveriesParams{EndpointID: "ep_0", Limit: 2}
-	for {
-		page, err := st.ListDeliveries(ctx, p)
-		require.NoError(t, err)
-		for _, d := range page.Items {
-			got = append(got, d.ID)
-		}
-		if page.Next == "" {
-			break
-		}
-		p.Cursor = page.Next
-	}
-	require.Equal(t, []string{"dlv_0", "dlv_2", "dlv_4", "dlv_6"}, got)
-}
-
-func TestClosed(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	require.NoError(t, st.Close())
-	require.NoError(t, st.Close())
-	require.ErrorIs(t, st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_1")}}), webhook.ErrClosed)
-	_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_1"})
-	require.ErrorIs(t, err, webhook.ErrClosed)
-	_, err = st.Lease(ctx, &webhook.LeaseParams{Limit: 1})
-	require.True(t, errors.Is(err, webhook.ErrClosed))
-}
-
 func TestOpenRandomDamage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -481,21 +349,6 @@ func TestOpenRandomDamage(t *testing.T) {
 
 // damageSeeds is how many damaged copies TestOpenRandomDamage tries.
 const damageSeeds = 40
-
-func TestEnqueueDuplicateDeliveryID(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	enqueue(t, st, item("evt_1", "dlv_1"))
-	err := st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_2", "dlv_1")}, Now: t0})
-	require.ErrorContains(t, err, "already stored")
-	// Nothing of the refused call was written.
-	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_2"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
-	require.NoError(t, err)
-	require.Equal(t, "evt_1", d.EventID)
-}
 
 func TestPruneManyEventsWithoutDeliveries(t *testing.T) {
 	t.Parallel()
