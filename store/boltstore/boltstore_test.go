@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	webhook "github.com/hooklet/webhook"
 	"github.com/hooklet/webhook/store/boltstore"
+	"github.com/hooklet/webhook/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -40,24 +42,16 @@ func reopen(t *testing.T, st *boltstore.Store, path string) *boltstore.Store {
 	return st2
 }
 
+// item returns an event of storetest with one pending delivery per
+// "dlv_X@ep" (endpoint ep_1 when no @ep), made and due at t0.
 func item(evID string, deliveries ...string) webhook.EnqueueItem {
-	it := webhook.EnqueueItem{Event: webhook.Event{
-		ID: evID, Type: "invoice.paid", Time: t0,
-		Payload:    json.RawMessage(`{"id":"in_1"}`),
-		Attributes: map[string]string{"org": "acme"},
-	}}
+	it := storetest.NewItem(storetest.NewEvent(evID, t0))
 	for _, d := range deliveries {
-		// "dlv_X@ep" names the delivery and its endpoint.
-		id, ep := d, "ep_1"
-		for i := range d {
-			if d[i] == '@' {
-				id, ep = d[:i], d[i+1:]
-			}
+		id, ep, ok := strings.Cut(d, "@")
+		if !ok {
+			ep = "ep_1"
 		}
-		it.Deliveries = append(it.Deliveries, webhook.Delivery{
-			ID: id, EventID: evID, EndpointID: ep, State: webhook.StatePending,
-			NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0,
-		})
+		it.Deliveries = append(it.Deliveries, storetest.NewDelivery(id, evID, ep, t0, t0))
 	}
 	return it
 }
@@ -275,7 +269,7 @@ func TestLeaseOrderAndExclude(t *testing.T) {
 	got := lease(t, st, t0.Add(5*time.Second), 3)
 	require.Equal(t, []string{"dlv_a0000", "dlv_a0001", "dlv_a0002"}, ids(got))
 	require.Equal(t, "evt_a0000", got[0].Event.ID)
-	require.Equal(t, json.RawMessage(`{"id":"in_1"}`), got[0].Event.Payload)
+	require.Equal(t, storetest.NewEvent("evt_a0000", t0), got[0].Event)
 
 	// Leased ones come back when their lease expires, at their
 	// NextAttemptAt: before the rest of ep_big's backlog, after

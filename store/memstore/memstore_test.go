@@ -33,10 +33,9 @@ func TestTokensDifferAcrossStores(t *testing.T) {
 	var tokens []string
 	for range 2 {
 		s := memstore.New()
-		require.NoError(t, s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{{
-			Event:      webhook.Event{ID: "evt_1", Type: "t", Time: now, Payload: []byte(`{}`)},
-			Deliveries: []webhook.Delivery{{ID: "dlv_1", EventID: "evt_1", EndpointID: "ep_1", State: webhook.StatePending, NextAttemptAt: now}},
-		}}}))
+		require.NoError(t, s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{
+			storetest.NewItem(storetest.NewEvent("evt_1", now), storetest.NewDelivery("dlv_1", "evt_1", "ep_1", now, now)),
+		}}))
 		ls, err := s.Lease(t.Context(), &webhook.LeaseParams{Owner: "a", Now: now, Until: now.Add(time.Minute), Limit: 1})
 		require.NoError(t, err)
 		require.Len(t, ls, 1)

@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	webhook "github.com/hooklet/webhook"
 	"github.com/hooklet/webhook/internal/pgtest"
 	"github.com/hooklet/webhook/store/pgstore"
+	"github.com/hooklet/webhook/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -56,15 +56,12 @@ func (b *testBundle) replica(t *testing.T) *pgstore.Store {
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// item returns an event of storetest with one pending delivery to each
+// endpoint, made and due at t0.
 func item(id string, endpoints ...string) webhook.EnqueueItem {
-	it := webhook.EnqueueItem{Event: webhook.Event{
-		ID: id, Type: "invoice.paid", Time: t0, Payload: json.RawMessage(`{"n":1}`),
-	}}
+	it := storetest.NewItem(storetest.NewEvent(id, t0))
 	for _, ep := range endpoints {
-		it.Deliveries = append(it.Deliveries, webhook.Delivery{
-			ID: "dlv_" + id + "_" + ep, EventID: id, EndpointID: ep, State: webhook.StatePending,
-			NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0,
-		})
+		it.Deliveries = append(it.Deliveries, storetest.NewDelivery("dlv_"+id+"_"+ep, id, ep, t0, t0))
 	}
 	return it
 }
