@@ -402,67 +402,6 @@ func TestNextDueStepsOverLeases(t *testing.T) {
 	require.False(t, ok)
 }
 
-// TestLeaseSharedBetweenOwners checks that owners sharing one Store never
-// hold one delivery at once while they lease and complete concurrently.
-func TestLeaseSharedBetweenOwners(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	const n = 400
-	items := make([]webhook.EnqueueItem, n)
-	for i := range items {
-		items[i] = item(fmt.Sprintf("evt_%04d", i), fmt.Sprintf("dlv_%04d@ep_%d", i, i%3))
-	}
-	enqueue(t, st, items...)
-	type result struct {
-		done []string
-		err  error
-	}
-	results := make(chan result, 4)
-	for w := range 4 {
-		go func() {
-			var r result
-			for {
-				ls, err := st.Lease(ctx, &webhook.LeaseParams{Owner: fmt.Sprintf("w%d", w), Now: t0,
-					Until: t0.Add(time.Hour), Limit: 7})
-				if err != nil || len(ls) == 0 {
-					r.err = err
-					break
-				}
-				outs := make([]webhook.Outcome, len(ls))
-				for i, l := range ls {
-					outs[i] = webhook.Outcome{Lease: webhook.LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token},
-						State: webhook.StateSucceeded, Attempts: []webhook.Attempt{{StatusCode: 200}}}
-				}
-				res, err := st.Complete(ctx, &webhook.CompleteParams{Outcomes: outs, Now: t0})
-				if err != nil || len(res.Stale) > 0 {
-					r.err = fmt.Errorf("complete: %v, stale %v", err, res.Stale)
-					break
-				}
-				r.done = append(r.done, ids(ls)...)
-			}
-			results <- r
-		}()
-	}
-	seen := map[string]bool{}
-	for range 4 {
-		select {
-		case r := <-results:
-			require.NoError(t, r.err)
-			for _, id := range r.done {
-				require.False(t, seen[id], "%s handed out twice", id)
-				seen[id] = true
-			}
-		case <-time.After(time.Minute):
-			t.Fatal("owners did not finish")
-		}
-	}
-	require.Len(t, seen, n)
-	_, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
-	require.NoError(t, err)
-	require.False(t, ok)
-}
-
 // TestNextDueAfterBacklogFront checks NextDue and Lease once Complete took
 // the front of a due backlog, which leaves the endpoint's head behind.
 func TestNextDueAfterBacklogFront(t *testing.T) {

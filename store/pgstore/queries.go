@@ -31,6 +31,18 @@ const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attemp
 
 const eventColumns = `id, type, tenant, time, payload, attributes`
 
+// lockHeld starts a statement over lease refs ($1 delivery IDs, $2
+// tokens): r holds the refs, locked the deliveries they still hold, locked
+// in ID order so that overlapping batches cannot deadlock. The statement
+// goes on with a CTE named up.
+const lockHeld = `
+WITH r AS (
+	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	ORDER BY d.id FOR UPDATE OF d
+), up AS (`
+
 func newQueries(schema string) queries {
 	r := strings.NewReplacer("{{s}}", schema)
 	return queries{
@@ -134,13 +146,7 @@ RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_a
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	d.lease_token, picked.due_at`),
 
-		extend: r.Replace(`
-WITH r AS (
-	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
-), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-	ORDER BY d.id FOR UPDATE OF d
-), up AS (
+		extend: r.Replace(lockHeld + `
 	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
 	FROM r, locked
 	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
@@ -187,13 +193,7 @@ WITH o AS (
 SELECT o.id, o.token FROM o
 WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
 
-		release: r.Replace(`
-WITH r AS (
-	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
-), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-	ORDER BY d.id FOR UPDATE OF d
-), up AS (
+		release: r.Replace(lockHeld + `
 	UPDATE {{s}}.deliveries AS d SET
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		next_attempt_at = $3, due_at = $3
