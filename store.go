@@ -104,7 +104,9 @@ const (
 // PageLimit returns the page size of a listing asked for limit items:
 // [PageLimitDefault] when limit is 0 or negative (a negative limit is not an
 // error), [PageLimitMax] when limit is larger, and limit otherwise. A page
-// holds at most that many items, and fewer only when it is the last one.
+// holds at most that many items. It may hold fewer and still have a Next
+// cursor when a store bounds the work of one page, so callers page on
+// until Next is empty rather than count items.
 func PageLimit(limit int) int {
 	switch {
 	case limit <= 0:
