@@ -241,3 +241,30 @@ func TestCheckInterval(t *testing.T) {
 	_, err = pgstore.New(context.Background(), pool, &pgstore.Options{CheckInterval: time.Microsecond})
 	require.Error(t, err)
 }
+
+// TestPutEndpointIfUpdatedAtPrecision: PostgreSQL keeps microseconds. A
+// conditional write matches both the UpdatedAt the caller wrote (with its
+// nanoseconds) and the one GetEndpoint returned, and a microsecond apart
+// is a conflict.
+func TestPutEndpointIfUpdatedAtPrecision(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	put := func(updated, ifUpdated time.Time) error {
+		ep := webhook.Endpoint{ID: "ep_1", URL: "https://example.com/hook", CreatedAt: t0, UpdatedAt: updated}
+		return b.store.PutEndpoint(ctx, &webhook.PutEndpointParams{Endpoint: ep, IfUpdatedAt: ifUpdated})
+	}
+	written := t0.Add(123456789 * time.Nanosecond)
+	require.NoError(t, put(written, time.Time{}))
+	got, err := b.store.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
+	require.NoError(t, err)
+	require.Equal(t, written.Truncate(time.Microsecond), got.UpdatedAt)
+
+	next := t0.Add(time.Second + 987654321*time.Nanosecond)
+	require.ErrorIs(t, put(next, written.Add(time.Microsecond)), webhook.ErrConflict)
+	require.ErrorIs(t, put(next, written.Add(-time.Microsecond)), webhook.ErrConflict)
+	require.NoError(t, put(next, written))
+	got, err = b.store.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
+	require.NoError(t, err)
+	require.NoError(t, put(t0.Add(time.Hour), got.UpdatedAt))
+}
