@@ -45,4 +45,63 @@
 // addresses at dial time, on the address actually dialled, unless
 // [Config.AllowPrivateNetworks] is set; redirects are not followed.
 // Secrets never appear in errors, logs, String output or attempt records.
+//
+// # Implementing a Store
+//
+// Hooklet ships three stores (store/memstore, store/boltstore and
+// store/pgstore); a host may write its own against another database. A
+// store implements [Store], whose method docs are the contract, and works
+// with these types only:
+//
+//   - the records it keeps: [Endpoint], [Event], [Delivery] (with
+//     [DeliveryState]) and [Attempt] (with [ErrorClass]);
+//   - one params struct per method, so that fields can be added later:
+//     [PutEndpointParams], [GetEndpointParams], [DeleteEndpointParams],
+//     [ListEndpointsParams], [EnqueueParams] (of [EnqueueItem]s),
+//     [LeaseParams], [ExtendLeasesParams], [CompleteParams] (of
+//     [Outcome]s), [ReleaseParams], [NextDueParams], [GetEventParams],
+//     [GetDeliveryParams], [ListDeliveriesParams], [ListAttemptsParams],
+//     [RedeliverParams] and [PruneParams];
+//   - what the lease methods hand out and take back: [Lease], [LeaseRef]
+//     and [BatchResult];
+//   - [Page] for the listings, sized by [PageLimit] ([PageLimitDefault],
+//     [PageLimitMax]; a negative Limit is the default, not an error);
+//   - the sentinels its errors wrap: [ErrNotFound], [ErrClosed],
+//     [ErrConflict] (a conditional PutEndpoint that lost),
+//     [ErrDuplicateDelivery] (an Enqueue that would store a delivery ID
+//     twice) and, for [TxEnqueuer], [ErrInvalidTx];
+//   - two optional interfaces, found by type assertion: [TxEnqueuer], for
+//     a store that enqueues inside a transaction the host holds (what
+//     [Dispatcher.EmitTx] needs), and [Notifier], for a store shared by
+//     several processes, which reports others' changes as [Notification]s
+//     so that no engine polls.
+//
+// A store never reads the clock (every time comes in the params) and
+// copies records on the way in and out. The package storetest is the
+// conformance suite: storetest.Run proves, for any store, that Enqueue is
+// atomic and idempotent on the event ID; that a delivery is leased to at
+// most one live owner and that outcomes or extensions carrying a stale
+// token are refused; that Complete, Release, Redeliver and NextDue move
+// deliveries as documented; that PutEndpoint's conditional write lets
+// exactly one of racing writers win; that listings paginate in ID order
+// with stable cursors and the shared page limits; that Prune keeps what is
+// pending; that a cancelled context changes nothing; and, for a store with
+// a Close method, that a closed store answers [ErrClosed]. Groups for
+// TxEnqueuer, Notifier and stores shared across processes run when the
+// store under test implements them (see storetest.TxBeginner and
+// storetest.PeerOpener). A store runs the suite from its own test, with a
+// factory that returns a fresh, empty store per subtest:
+//
+//	func TestStore(t *testing.T) {
+//		t.Parallel()
+//		storetest.Run(t, func(t *testing.T) webhook.Store {
+//			s := mystore.New()
+//			t.Cleanup(func() { _ = s.Close() })
+//			return s
+//		})
+//	}
+//
+// Run it with go test -race; the suite's subtests are parallel and named
+// Method/Behaviour (for example -run 'TestStore/Lease/'), so one failing
+// behaviour can be run alone.
 package webhook

@@ -99,3 +99,11 @@ var ErrPayloadTooLarge = errors.New("webhook: payload too large")
 // transaction is not of the store's kind, or the store cannot enqueue in a
 // host transaction.
 var ErrInvalidTx = errors.New("webhook: invalid transaction")
+
+// Sentinel errors of the [Store] contract.
+var (
+	// ErrDuplicateDelivery is wrapped by the error of [Store.Enqueue] when a
+	// delivery ID is already stored or repeats within the call; nothing of
+	// the call is written.
+	ErrDuplicateDelivery = errors.New("webhook: duplicate delivery")
+)

@@ -31,14 +31,17 @@ type Store interface {
 	// DeleteEndpoint removes an endpoint or returns ErrNotFound. Its
 	// deliveries stay; the engine ends pending ones as failed.
 	DeleteEndpoint(ctx context.Context, p *DeleteEndpointParams) error
-	// ListEndpoints returns endpoints in ID order, a page at a time.
+	// ListEndpoints returns endpoints in ID order, a page at a time (see
+	// [PageLimit]).
 	ListEndpoints(ctx context.Context, p *ListEndpointsParams) (Page[Endpoint], error)
 
 	// Enqueue stores each event with its deliveries, all in one atomic and
 	// durable write: when it returns nil, every item is stored and survives
 	// a crash. An item whose event ID is already stored (or repeats an
 	// earlier item of the same call) is skipped whole: nothing new is
-	// written for it and it is not an error.
+	// written for it and it is not an error. A delivery ID already stored,
+	// or repeated within the call, fails the whole call with an error
+	// wrapping [ErrDuplicateDelivery] and nothing is written.
 	Enqueue(ctx context.Context, p *EnqueueParams) error
 
 	// Lease hands up to Limit due deliveries to Owner until Until. A
@@ -71,10 +74,10 @@ type Store interface {
 	// GetDelivery returns one delivery or ErrNotFound.
 	GetDelivery(ctx context.Context, p *GetDeliveryParams) (Delivery, error)
 	// ListDeliveries returns deliveries in ID order, filtered, a page at a
-	// time.
+	// time (see [PageLimit]).
 	ListDeliveries(ctx context.Context, p *ListDeliveriesParams) (Page[Delivery], error)
 	// ListAttempts returns one delivery's attempts in the order they were
-	// made, a page at a time.
+	// made, a page at a time (see [PageLimit]).
 	ListAttempts(ctx context.Context, p *ListAttemptsParams) (Page[Attempt], error)
 	// Redeliver makes a finished (succeeded or failed) delivery pending
 	// again, due at Now, keeping its attempts. A pending delivery is left as
@@ -85,6 +88,33 @@ type Store interface {
 	// were stored before Before. It returns how many deliveries it deleted;
 	// callers repeat while the count equals Limit.
 	Prune(ctx context.Context, p *PruneParams) (int, error)
+}
+
+// Page sizes of the listings ([Store.ListEndpoints], [Store.ListDeliveries]
+// and [Store.ListAttempts]). Every Store applies them through [PageLimit].
+const (
+	// PageLimitDefault is the page size of a listing whose Limit is 0 or
+	// negative.
+	PageLimitDefault = 100
+	// PageLimitMax caps the page size of every listing: a larger Limit
+	// returns pages of PageLimitMax items.
+	PageLimitMax = 1000
+)
+
+// PageLimit returns the page size of a listing asked for limit items:
+// [PageLimitDefault] when limit is 0 or negative (a negative limit is not an
+// error), [PageLimitMax] when limit is larger, and limit otherwise. A page
+// holds at most that many items. It may hold fewer and still have a Next
+// cursor when a store bounds the work of one page, so callers page on
+// until Next is empty rather than count items.
+func PageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return PageLimitDefault
+	case limit > PageLimitMax:
+		return PageLimitMax
+	}
+	return limit
 }
 
 // Page is one page of a listing. Next is the cursor of the following page,
@@ -231,7 +261,7 @@ type ListEndpointsParams struct {
 	// Tenant, when set, lists only that tenant's endpoints.
 	Tenant string
 	Cursor string
-	// Limit caps the page size; 0 means a store default.
+	// Limit caps the page size; see [PageLimit].
 	Limit int
 }
 
@@ -292,7 +322,7 @@ type ListDeliveriesParams struct {
 	EndpointID string
 	State      DeliveryState
 	Cursor     string
-	// Limit caps the page size; 0 means a store default.
+	// Limit caps the page size; see [PageLimit].
 	Limit int
 }
 
@@ -300,7 +330,7 @@ type ListDeliveriesParams struct {
 type ListAttemptsParams struct {
 	DeliveryID string
 	Cursor     string
-	// Limit caps the page size; 0 means a store default.
+	// Limit caps the page size; see [PageLimit].
 	Limit int
 }
 

@@ -105,15 +105,19 @@ func contextCases() []testCase {
 func closeCases() []testCase {
 	return []testCase{
 		{"MethodsReturnErrClosed", func(t *testing.T, s webhook.Store) {
-			c, ok := s.(interface{ Close() error })
-			if !ok {
-				t.Skip("store has no Close() error method")
-			}
+			c := s.(closer)
 			seedOne(t, s, 0, "ep_a", base)
 			require.NoError(t, c.Close())
 			for name, call := range calls(s) {
 				require.ErrorIs(t, call(t.Context()), webhook.ErrClosed, name)
 			}
+		}},
+		{"SecondCloseIsNil", func(t *testing.T, s webhook.Store) {
+			c := s.(closer)
+			require.NoError(t, c.Close())
+			require.NoError(t, c.Close())
+			_, err := s.GetEvent(t.Context(), &webhook.GetEventParams{ID: eventID(0)})
+			require.ErrorIs(t, err, webhook.ErrClosed)
 		}},
 	}
 }

@@ -102,6 +102,42 @@ func enqueueCases() []testCase {
 			getDelivery(t, s, "dlv_1")
 			requireNoDelivery(t, s, "dlv_2")
 		}},
+		{"DuplicateDeliveryIDFailsWhole", func(t *testing.T, s webhook.Store) {
+			// A delivery ID already stored fails the whole call: the other
+			// items of the call are not written either.
+			enqueue(t, s, item(newEvent("evt_1"), newDelivery("dlv_1", "evt_1", "ep_a", base)))
+			err := s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: base, Items: []webhook.EnqueueItem{
+				item(newEvent("evt_2"), newDelivery("dlv_2", "evt_2", "ep_a", base)),
+				item(newEvent("evt_3"), newDelivery("dlv_1", "evt_3", "ep_b", at(time.Hour))),
+			}})
+			require.ErrorIs(t, err, webhook.ErrDuplicateDelivery)
+			requireNoEvent(t, s, "evt_2")
+			requireNoEvent(t, s, "evt_3")
+			requireNoDelivery(t, s, "dlv_2")
+			require.Equal(t, normDelivery(newDelivery("dlv_1", "evt_1", "ep_a", base)), normDelivery(getDelivery(t, s, "dlv_1")))
+		}},
+		{"DuplicateDeliveryIDWithinCallFails", func(t *testing.T, s webhook.Store) {
+			err := s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: base, Items: []webhook.EnqueueItem{
+				item(newEvent("evt_1"), newDelivery("dlv_1", "evt_1", "ep_a", base)),
+				item(newEvent("evt_2"), newDelivery("dlv_2", "evt_2", "ep_a", base), newDelivery("dlv_1", "evt_2", "ep_b", base)),
+			}})
+			require.ErrorIs(t, err, webhook.ErrDuplicateDelivery)
+			requireNoEvent(t, s, "evt_1")
+			requireNoEvent(t, s, "evt_2")
+			requireNoDelivery(t, s, "dlv_1")
+			requireNoDelivery(t, s, "dlv_2")
+			requireNothingDue(t, s, farFuture)
+		}},
+		{"SkippedItemDoesNotCheckDeliveryIDs", func(t *testing.T, s webhook.Store) {
+			// An item skipped for its event ID is skipped whole, even when
+			// its delivery IDs are stored already.
+			enqueue(t, s, item(newEvent("evt_1"), newDelivery("dlv_1", "evt_1", "ep_a", base)))
+			enqueue(t, s,
+				item(newEvent("evt_1"), newDelivery("dlv_1", "evt_1", "ep_a", base)),
+				item(newEvent("evt_2"), newDelivery("dlv_2", "evt_2", "ep_a", base)),
+			)
+			getDelivery(t, s, "dlv_2")
+		}},
 		{"ManyItems", func(t *testing.T, s webhook.Store) {
 			const n = 500
 			items := make([]webhook.EnqueueItem, n)

@@ -12,35 +12,49 @@ import (
 	"github.com/hooklet/webhook"
 )
 
-// newEvent returns a complete event with the given ID.
-func newEvent(id string) webhook.Event {
+// NewEvent returns a complete event with the given ID, made at t: every
+// field is set, and its payload has spacing a store must keep byte for
+// byte. The suite builds its events with it; a store's own tests may too.
+func NewEvent(id string, t time.Time) webhook.Event {
 	return webhook.Event{
 		ID:         id,
 		Type:       "invoice.paid",
 		Tenant:     "acme",
-		Time:       at(-time.Minute),
+		Time:       t,
 		Payload:    json.RawMessage(`{"id": "in_1",  "amount":42}`),
 		Attributes: map[string]string{"correlation_id": "c-" + id},
 	}
 }
 
-// newDelivery returns a pending delivery due at due.
-func newDelivery(id, evID, epID string, due time.Time) webhook.Delivery {
+// NewDelivery returns a pending delivery of the event eventID to the
+// endpoint endpointID, created (and last updated) at now and due at due.
+func NewDelivery(id, eventID, endpointID string, now, due time.Time) webhook.Delivery {
 	return webhook.Delivery{
 		ID:            id,
-		EventID:       evID,
-		EndpointID:    epID,
+		EventID:       eventID,
+		EndpointID:    endpointID,
 		State:         webhook.StatePending,
 		NextAttemptAt: due,
-		CreatedAt:     base,
-		UpdatedAt:     base,
+		CreatedAt:     now,
+		UpdatedAt:     now,
 	}
 }
 
-// item returns an enqueue item of one event and its deliveries.
-func item(ev webhook.Event, ds ...webhook.Delivery) webhook.EnqueueItem {
+// NewItem returns an enqueue item of ev and the deliveries it fans out to.
+func NewItem(ev webhook.Event, ds ...webhook.Delivery) webhook.EnqueueItem {
 	return webhook.EnqueueItem{Event: ev, Deliveries: ds}
 }
+
+// newEvent is the suite's event, made a minute before base.
+func newEvent(id string) webhook.Event { return NewEvent(id, at(-time.Minute)) }
+
+// newDelivery is the suite's delivery, created at base and due at due.
+func newDelivery(id, evID, epID string, due time.Time) webhook.Delivery {
+	return NewDelivery(id, evID, epID, base, due)
+}
+
+// item is [NewItem].
+func item(ev webhook.Event, ds ...webhook.Delivery) webhook.EnqueueItem { return NewItem(ev, ds...) }
 
 // enqueue stores items at base.
 func enqueue(t *testing.T, s webhook.Store, items ...webhook.EnqueueItem) {

@@ -38,6 +38,27 @@
 //     than Limit has also removed every prunable event.
 //   - A call whose ctx is already done returns an error wrapping the
 //     context's error and changes nothing.
+//   - A conditional PutEndpoint compares IfUpdatedAt with the stored
+//     UpdatedAt as instants, at the precision the store keeps; the
+//     UpdatedAt a read returns always matches.
+//
+// Beyond [webhook.Store], the suite proves the capabilities a store
+// claims, each in a group of its own that runs only when the store
+// implements it (decided on one store of the factory, made up front):
+//
+//   - Close: a store with a Close() error method answers
+//     [webhook.ErrClosed] once closed, and closing again returns nil.
+//   - TxEnqueuer: a [webhook.TxEnqueuer] must also be a [TxBeginner], so
+//     that the suite can begin the host transactions it enqueues in.
+//   - Peer: a [PeerOpener] shares its storage with the peers it opens, and
+//     leases stay exclusive across them.
+//   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
+//     committed host transactions (with TxBeginner) and its peers' changes
+//     (with PeerOpener). A [ReadyNotifier] is waited for first.
+//
+// A store adds TxBeginner, PeerOpener or ReadyNotifier in its own test by
+// wrapping itself in a struct that embeds it; pgstore's test does all
+// three.
 //
 // Import storetest from _test.go files only.
 package storetest
@@ -60,12 +81,14 @@ import (
 // microsecond precision, so a store may keep times to the microsecond. It
 // compares times as instants, so a store may return them in any location.
 //
-// When the store has a Close() error method, one subtest closes its store
-// and checks that every method then returns [webhook.ErrClosed]; the
+// Run calls newStore once more, before the subtests, to learn which
+// capability groups apply (see the package doc). When the store has a
+// Close() error method, the Close subtests close their store; the
 // factory's cleanup must then cope with a store that is already closed.
 func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 	t.Helper()
-	for _, g := range groups() {
+	gs := append(groups(), capabilityGroups(newStore(t))...)
+	for _, g := range gs {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
 			for _, c := range g.cases {
@@ -92,10 +115,10 @@ type group struct {
 
 func groups() []group {
 	return []group{
-		{"PutEndpoint", putEndpointCases()},
+		{"PutEndpoint", append(putEndpointCases(), conditionalPutCases()...)},
 		{"GetEndpoint", getEndpointCases()},
 		{"DeleteEndpoint", deleteEndpointCases()},
-		{"ListEndpoints", listEndpointsCases()},
+		{"ListEndpoints", append(listEndpointsCases(), listEndpointsPageLimitCase())},
 		{"Enqueue", enqueueCases()},
 		{"GetEvent", getEventCases()},
 		{"GetDelivery", getDeliveryCases()},
@@ -104,13 +127,12 @@ func groups() []group {
 		{"Complete", completeCases()},
 		{"Release", releaseCases()},
 		{"NextDue", nextDueCases()},
-		{"ListDeliveries", listDeliveriesCases()},
-		{"ListAttempts", listAttemptsCases()},
+		{"ListDeliveries", append(listDeliveriesCases(), listDeliveriesPageLimitCase())},
+		{"ListAttempts", append(listAttemptsCases(), listAttemptsPageLimitCase())},
 		{"Redeliver", redeliverCases()},
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},
-		{"Close", closeCases()},
 	}
 }
 

@@ -3,12 +3,12 @@ package boltstore_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 
 	webhook "github.com/hooklet/webhook"
 	"github.com/hooklet/webhook/store/boltstore"
+	"github.com/hooklet/webhook/storetest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -41,24 +42,16 @@ func reopen(t *testing.T, st *boltstore.Store, path string) *boltstore.Store {
 	return st2
 }
 
+// item returns an event of storetest with one pending delivery per
+// "dlv_X@ep" (endpoint ep_1 when no @ep), made and due at t0.
 func item(evID string, deliveries ...string) webhook.EnqueueItem {
-	it := webhook.EnqueueItem{Event: webhook.Event{
-		ID: evID, Type: "invoice.paid", Time: t0,
-		Payload:    json.RawMessage(`{"id":"in_1"}`),
-		Attributes: map[string]string{"org": "acme"},
-	}}
+	it := storetest.NewItem(storetest.NewEvent(evID, t0))
 	for _, d := range deliveries {
-		// "dlv_X@ep" names the delivery and its endpoint.
-		id, ep := d, "ep_1"
-		for i := range d {
-			if d[i] == '@' {
-				id, ep = d[:i], d[i+1:]
-			}
+		id, ep, ok := strings.Cut(d, "@")
+		if !ok {
+			ep = "ep_1"
 		}
-		it.Deliveries = append(it.Deliveries, webhook.Delivery{
-			ID: id, EventID: evID, EndpointID: ep, State: webhook.StatePending,
-			NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0,
-		})
+		it.Deliveries = append(it.Deliveries, storetest.NewDelivery(id, evID, ep, t0, t0))
 	}
 	return it
 }
@@ -250,18 +243,6 @@ func TestDurableAcrossReopen(t *testing.T) {
 	require.Equal(t, []webhook.Attempt{{DeliveryID: "dlv_1", Number: 1, StartedAt: t0, Duration: time.Millisecond, StatusCode: 200, ResponseBody: []byte("ok")}}, as.Items)
 }
 
-func TestEnqueueIdempotent(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	enqueue(t, st, item("evt_1", "dlv_1"), item("evt_1", "dlv_x"))
-	enqueue(t, st, item("evt_1", "dlv_y"))
-	page, err := st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{EventID: "evt_1"})
-	require.NoError(t, err)
-	require.Len(t, page.Items, 1)
-	require.Equal(t, "dlv_1", page.Items[0].ID)
-}
-
 func TestLeaseOrderAndExclude(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -288,7 +269,7 @@ func TestLeaseOrderAndExclude(t *testing.T) {
 	got := lease(t, st, t0.Add(5*time.Second), 3)
 	require.Equal(t, []string{"dlv_a0000", "dlv_a0001", "dlv_a0002"}, ids(got))
 	require.Equal(t, "evt_a0000", got[0].Event.ID)
-	require.Equal(t, json.RawMessage(`{"id":"in_1"}`), got[0].Event.Payload)
+	require.Equal(t, storetest.NewEvent("evt_a0000", t0), got[0].Event)
 
 	// Leased ones come back when their lease expires, at their
 	// NextAttemptAt: before the rest of ep_big's backlog, after
@@ -315,125 +296,6 @@ func TestLeaseMergesEndpoints(t *testing.T) {
 	}
 	require.Equal(t, want[:25], ids(lease(t, st, t0.Add(time.Hour), 25)))
 	require.Equal(t, want[25:], ids(lease(t, st, t0.Add(time.Hour), 25)))
-}
-
-func TestLeaseTokens(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	enqueue(t, st, item("evt_1", "dlv_1"))
-	first := lease(t, st, t0, 1)
-	require.Len(t, first, 1)
-	// Expired: another owner takes it with a new token.
-	second := lease(t, st, t0.Add(time.Minute), 1)
-	require.Len(t, second, 1)
-	require.NotEqual(t, first[0].Token, second[0].Token)
-	require.Len(t, first[0].Token, 32)
-
-	stale := webhook.LeaseRef{DeliveryID: "dlv_1", Token: first[0].Token}
-	held := webhook.LeaseRef{DeliveryID: "dlv_1", Token: second[0].Token}
-	res, err := st.ExtendLeases(ctx, &webhook.ExtendLeasesParams{Leases: []webhook.LeaseRef{stale, held}, Now: t0.Add(time.Minute), Until: t0.Add(time.Hour)})
-	require.NoError(t, err)
-	require.Equal(t, []webhook.LeaseRef{stale}, res.Stale)
-	at, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, t0.Add(time.Hour), at)
-
-	require.NoError(t, st.Release(ctx, &webhook.ReleaseParams{Leases: []webhook.LeaseRef{stale}, Now: t0.Add(2 * time.Minute)}))
-	require.Empty(t, lease(t, st, t0.Add(2*time.Minute), 1))
-	require.NoError(t, st.Release(ctx, &webhook.ReleaseParams{Leases: []webhook.LeaseRef{held}, Now: t0.Add(2 * time.Minute)}))
-	third := lease(t, st, t0.Add(2*time.Minute), 1)
-	require.Len(t, third, 1)
-
-	res, err = st.Complete(ctx, &webhook.CompleteParams{Now: t0.Add(3 * time.Minute), Outcomes: []webhook.Outcome{
-		{Lease: held, State: webhook.StateSucceeded},
-		{Lease: webhook.LeaseRef{DeliveryID: "dlv_1", Token: third[0].Token}, State: webhook.StatePending,
-			NextAttemptAt: t0.Add(10 * time.Minute),
-			Attempts:      []webhook.Attempt{{StatusCode: 503, Error: "503"}, {StatusCode: 500, Error: "500"}}},
-	}})
-	require.NoError(t, err)
-	require.Equal(t, []webhook.LeaseRef{held}, res.Stale)
-	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
-	require.NoError(t, err)
-	require.Equal(t, 2, d.Attempts)
-	require.Equal(t, 500, d.LastStatusCode)
-	require.Equal(t, t0.Add(10*time.Minute), d.NextAttemptAt)
-	at, _, err = st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
-	require.NoError(t, err)
-	require.Equal(t, t0.Add(10*time.Minute), at)
-}
-
-func TestPruneInBatches(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	var items []webhook.EnqueueItem
-	for i := range 25 {
-		it := item(fmt.Sprintf("evt_%02d", i), fmt.Sprintf("dlv_%02d", i))
-		it.Deliveries[0].State = webhook.StateSkipped
-		items = append(items, it)
-	}
-	items = append(items, item("evt_pending", "dlv_pending"), item("evt_none"))
-	enqueue(t, st, items...)
-
-	var counts []int
-	for {
-		n, err := st.Prune(ctx, &webhook.PruneParams{Before: t0.Add(time.Hour), Limit: 10})
-		require.NoError(t, err)
-		counts = append(counts, n)
-		if n < 10 {
-			break
-		}
-	}
-	require.Equal(t, []int{10, 10, 5}, counts)
-	_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_03"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_none"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_pending"})
-	require.NoError(t, err)
-	page, err := st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{})
-	require.NoError(t, err)
-	require.Len(t, page.Items, 1)
-}
-
-func TestListDeliveriesPages(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	var items []webhook.EnqueueItem
-	for i := range 7 {
-		items = append(items, item(fmt.Sprintf("evt_%d", i), fmt.Sprintf("dlv_%d@ep_%d", i, i%2)))
-	}
-	enqueue(t, st, items...)
-	var got []string
-	p := &webhook.ListDeliveriesParams{EndpointID: "ep_0", Limit: 2}
-	for {
-		page, err := st.ListDeliveries(ctx, p)
-		require.NoError(t, err)
-		for _, d := range page.Items {
-			got = append(got, d.ID)
-		}
-		if page.Next == "" {
-			break
-		}
-		p.Cursor = page.Next
-	}
-	require.Equal(t, []string{"dlv_0", "dlv_2", "dlv_4", "dlv_6"}, got)
-}
-
-func TestClosed(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	require.NoError(t, st.Close())
-	require.NoError(t, st.Close())
-	require.ErrorIs(t, st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_1")}}), webhook.ErrClosed)
-	_, err := st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_1"})
-	require.ErrorIs(t, err, webhook.ErrClosed)
-	_, err = st.Lease(ctx, &webhook.LeaseParams{Limit: 1})
-	require.True(t, errors.Is(err, webhook.ErrClosed))
 }
 
 func TestOpenRandomDamage(t *testing.T) {
@@ -481,21 +343,6 @@ func TestOpenRandomDamage(t *testing.T) {
 
 // damageSeeds is how many damaged copies TestOpenRandomDamage tries.
 const damageSeeds = 40
-
-func TestEnqueueDuplicateDeliveryID(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	enqueue(t, st, item("evt_1", "dlv_1"))
-	err := st.Enqueue(ctx, &webhook.EnqueueParams{Items: []webhook.EnqueueItem{item("evt_2", "dlv_1")}, Now: t0})
-	require.ErrorContains(t, err, "already stored")
-	// Nothing of the refused call was written.
-	_, err = st.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_2"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	d, err := st.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_1"})
-	require.NoError(t, err)
-	require.Equal(t, "evt_1", d.EventID)
-}
 
 func TestPruneManyEventsWithoutDeliveries(t *testing.T) {
 	t.Parallel()
@@ -551,67 +398,6 @@ func TestNextDueStepsOverLeases(t *testing.T) {
 	// Excluding ep_1 leaves ep_2's delivery, leases of ep_1 aside.
 	require.Equal(t, t0.Add(time.Hour), nextDue("ep_1"))
 	_, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0, ExcludeEndpoints: []string{"ep_1", "ep_2"}})
-	require.NoError(t, err)
-	require.False(t, ok)
-}
-
-// TestLeaseSharedBetweenOwners checks that owners sharing one Store never
-// hold one delivery at once while they lease and complete concurrently.
-func TestLeaseSharedBetweenOwners(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	st, _ := openTemp(t)
-	const n = 400
-	items := make([]webhook.EnqueueItem, n)
-	for i := range items {
-		items[i] = item(fmt.Sprintf("evt_%04d", i), fmt.Sprintf("dlv_%04d@ep_%d", i, i%3))
-	}
-	enqueue(t, st, items...)
-	type result struct {
-		done []string
-		err  error
-	}
-	results := make(chan result, 4)
-	for w := range 4 {
-		go func() {
-			var r result
-			for {
-				ls, err := st.Lease(ctx, &webhook.LeaseParams{Owner: fmt.Sprintf("w%d", w), Now: t0,
-					Until: t0.Add(time.Hour), Limit: 7})
-				if err != nil || len(ls) == 0 {
-					r.err = err
-					break
-				}
-				outs := make([]webhook.Outcome, len(ls))
-				for i, l := range ls {
-					outs[i] = webhook.Outcome{Lease: webhook.LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token},
-						State: webhook.StateSucceeded, Attempts: []webhook.Attempt{{StatusCode: 200}}}
-				}
-				res, err := st.Complete(ctx, &webhook.CompleteParams{Outcomes: outs, Now: t0})
-				if err != nil || len(res.Stale) > 0 {
-					r.err = fmt.Errorf("complete: %v, stale %v", err, res.Stale)
-					break
-				}
-				r.done = append(r.done, ids(ls)...)
-			}
-			results <- r
-		}()
-	}
-	seen := map[string]bool{}
-	for range 4 {
-		select {
-		case r := <-results:
-			require.NoError(t, r.err)
-			for _, id := range r.done {
-				require.False(t, seen[id], "%s handed out twice", id)
-				seen[id] = true
-			}
-		case <-time.After(time.Minute):
-			t.Fatal("owners did not finish")
-		}
-	}
-	require.Len(t, seen, n)
-	_, ok, err := st.NextDue(ctx, &webhook.NextDueParams{Now: t0})
 	require.NoError(t, err)
 	require.False(t, ok)
 }

@@ -297,9 +297,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 				res.Stale = append(res.Stale, o.Lease)
 				continue
 			}
-			if err := q.delDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
-				return err
-			}
+			old := d
 			for j := range o.Attempts {
 				a := o.Attempts[j]
 				d.Attempts++
@@ -315,17 +313,10 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			}
 			d.State = state
 			d.UpdatedAt = p.Now
-			if state.Finished() {
-				if err := q.addFinished(&d); err != nil {
-					return err
-				}
-			} else {
+			if !state.Finished() {
 				d.NextAttemptAt = o.NextAttemptAt
-				if err := q.addDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
-					return err
-				}
 			}
-			if err := q.putDelivery(&d); err != nil {
+			if err := q.save(&old, &d); err != nil {
 				return err
 			}
 		}
@@ -361,15 +352,10 @@ func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
 			if !ok || d.State != webhook.StatePending {
 				continue
 			}
-			if err := q.delDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
-				return err
-			}
+			old := d
 			d.NextAttemptAt = p.Now
 			d.UpdatedAt = p.Now
-			if err := q.addDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
-				return err
-			}
-			if err := q.putDelivery(&d); err != nil {
+			if err := q.save(&old, &d); err != nil {
 				return err
 			}
 		}

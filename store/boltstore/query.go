@@ -11,21 +11,15 @@ import (
 	webhook "github.com/hooklet/webhook"
 )
 
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return PageLimitDefault
-	case n > PageLimitMax:
-		return PageLimitMax
-	}
-	return n
-}
-
 func notFound(what, id string) error {
 	return fmt.Errorf("boltstore: %s %q: %w", what, id, webhook.ErrNotFound)
 }
 
-// PutEndpoint creates or replaces an endpoint, secrets included.
+// PutEndpoint creates or replaces an endpoint, secrets included. With
+// IfUpdatedAt set, it replaces the stored endpoint only if its UpdatedAt is
+// that instant (times are kept to the nanosecond), and otherwise returns an
+// error wrapping [webhook.ErrConflict], or [webhook.ErrNotFound] when there
+// is none.
 func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) error {
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -34,7 +28,22 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		return fmt.Errorf("boltstore: put endpoint: %w: ID is empty", webhook.ErrInvalidEndpoint)
 	}
 	return s.update(func(tx *bolt.Tx) error {
-		return sp(tx, spaceEndpointRecords).Put([]byte(p.Endpoint.ID), encodeEndpoint(nil, &p.Endpoint))
+		b := sp(tx, spaceEndpointRecords)
+		key := []byte(p.Endpoint.ID)
+		if !p.IfUpdatedAt.IsZero() {
+			v := b.Get(key)
+			if v == nil {
+				return notFound("endpoint", p.Endpoint.ID)
+			}
+			old, err := decodeEndpoint(p.Endpoint.ID, v)
+			if err != nil {
+				return corrupt("endpoint", p.Endpoint.ID, err)
+			}
+			if !old.UpdatedAt.Equal(p.IfUpdatedAt) {
+				return fmt.Errorf("boltstore: put endpoint %q: %w: changed since it was read", p.Endpoint.ID, webhook.ErrConflict)
+			}
+		}
+		return b.Put(key, encodeEndpoint(nil, &p.Endpoint))
 	})
 }
 
@@ -81,7 +90,7 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 	if err := s.begin(ctx); err != nil {
 		return page, err
 	}
-	limit := pageLimit(p.Limit)
+	limit := webhook.PageLimit(p.Limit)
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Endpoint]{}
 		c := sp(tx, spaceEndpointRecords).Cursor()
@@ -168,7 +177,7 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	if err := s.begin(ctx); err != nil {
 		return page, err
 	}
-	limit := pageLimit(p.Limit)
+	limit := webhook.PageLimit(p.Limit)
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Delivery]{}
 		q := newQueue(tx)
@@ -277,7 +286,7 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 		}
 		after = n
 	}
-	limit := pageLimit(p.Limit)
+	limit := webhook.PageLimit(p.Limit)
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Attempt]{}
 		if sp(tx, spaceDeliveries).Get([]byte(p.DeliveryID)) == nil {
@@ -321,16 +330,11 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		if !d.State.Finished() {
 			return nil
 		}
-		if err := q.delFinished(&d); err != nil {
-			return err
-		}
+		old := d
 		d.State = webhook.StatePending
 		d.NextAttemptAt = p.Now
 		d.UpdatedAt = p.Now
-		if err := q.addDue(d.EndpointID, d.NextAttemptAt, d.ID); err != nil {
-			return err
-		}
-		if err := q.putDelivery(&d); err != nil {
+		if err := q.save(&old, &d); err != nil {
 			return err
 		}
 		return q.fixHeads(p.Now)

@@ -78,6 +78,33 @@ func (q *queue) getLease(deliveryID string) (leaseRecord, bool, error) {
 	return l, true, nil
 }
 
+// save writes d and moves its entry in the due or finished index from
+// where old had it; old is nil for a delivery not stored yet. The heads of
+// the endpoints touched follow at the transaction's fixHeads.
+func (q *queue) save(old, d *webhook.Delivery) error {
+	if old != nil {
+		var err error
+		if old.State.Finished() {
+			err = q.delFinished(old)
+		} else {
+			err = q.delDue(old.EndpointID, old.NextAttemptAt, old.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var err error
+	if d.State.Finished() {
+		err = q.addFinished(d)
+	} else {
+		err = q.addDue(d.EndpointID, d.NextAttemptAt, d.ID)
+	}
+	if err != nil {
+		return err
+	}
+	return q.putDelivery(d)
+}
+
 // addFinished adds a delivery to the finished index.
 func (q *queue) addFinished(d *webhook.Delivery) error {
 	return q.finished.Put(timeKey(d.UpdatedAt, d.ID), nil)
@@ -218,7 +245,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 				}
 				dlvIDs = append(dlvIDs, d.ID)
 				if q.deliveries.Get([]byte(d.ID)) != nil {
-					return fmt.Errorf("boltstore: enqueue: event %q: delivery ID %q is already stored", it.Event.ID, d.ID)
+					return fmt.Errorf("boltstore: enqueue: event %q: delivery %q: %w", it.Event.ID, d.ID, webhook.ErrDuplicateDelivery)
 				}
 				d.EventID = it.Event.ID
 				if d.State == "" {
@@ -230,19 +257,10 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 				if d.UpdatedAt.IsZero() {
 					d.UpdatedAt = p.Now
 				}
-				if err := q.putDelivery(&d); err != nil {
+				if err := q.save(nil, &d); err != nil {
 					return err
 				}
 				if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
-					return err
-				}
-				var err error
-				if d.State.Finished() {
-					err = q.addFinished(&d)
-				} else {
-					err = q.addDue(d.EndpointID, d.NextAttemptAt, d.ID)
-				}
-				if err != nil {
 					return err
 				}
 			}

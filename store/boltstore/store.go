@@ -23,10 +23,6 @@ const (
 	TimeoutDefault = 5 * time.Second
 	// FileModeDefault is the permission of a file Open creates.
 	FileModeDefault fs.FileMode = 0o600
-	// PageLimitDefault is the page size of a listing whose Limit is 0.
-	PageLimitDefault = 100
-	// PageLimitMax caps the page size of every listing.
-	PageLimitMax = 1000
 	// PruneLimitDefault is how many deliveries Prune deletes when Limit is 0.
 	PruneLimitDefault = 1000
 	// ListScanLimit bounds how many records one page of a filtered listing

@@ -20,9 +20,6 @@ import (
 	"github.com/hooklet/webhook"
 )
 
-// PageLimitDefault is the page size of listings whose Limit is 0.
-const PageLimitDefault = 100
-
 // Store is an in-memory [webhook.Store]. The zero value is not usable; call
 // [New].
 type Store struct {
@@ -148,12 +145,14 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 			ids = append(ids, id)
 		}
 	}
-	return page(ids, p.Limit, func(id string) webhook.Endpoint { return webhook.Endpoint.Clone(s.endpoints[id]) })
+	return page(ids, p.Limit, func(id string) webhook.Endpoint { return webhook.Endpoint.Clone(s.endpoints[id]) }), nil
 }
 
 // Enqueue stores each new event with its deliveries; items whose event ID
 // is already stored, or repeats an earlier item, are skipped. A delivery ID
-// that is already stored fails the whole call and nothing is written.
+// that is already stored, or repeats within the call, fails the whole call
+// with an error wrapping [webhook.ErrDuplicateDelivery] and nothing is
+// written.
 func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -169,7 +168,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 		events[it.Event.ID] = true
 		for _, d := range it.Deliveries {
 			if _, ok := s.deliveries[d.ID]; ok || deliveries[d.ID] {
-				return fmt.Errorf("memstore: delivery %q is already stored", d.ID)
+				return fmt.Errorf("memstore: enqueue: delivery %q: %w", d.ID, webhook.ErrDuplicateDelivery)
 			}
 			deliveries[d.ID] = true
 		}
@@ -365,7 +364,7 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 			ids = append(ids, id)
 		}
 	}
-	return page(ids, p.Limit, func(id string) webhook.Delivery { return s.deliveries[id].d })
+	return page(ids, p.Limit, func(id string) webhook.Delivery { return s.deliveries[id].d }), nil
 }
 
 // ListAttempts returns a delivery's attempts in the order they were made,
@@ -388,7 +387,7 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 		}
 		start = min(n, len(r.attempts))
 	}
-	limit := cmp.Or(p.Limit, PageLimitDefault)
+	limit := webhook.PageLimit(p.Limit)
 	end := min(start+limit, len(r.attempts))
 	var pg webhook.Page[webhook.Attempt]
 	for _, a := range r.attempts[start:end] {
@@ -455,12 +454,9 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 }
 
 // page sorts ids and returns the first limit of them, made into items.
-func page[T any](ids []string, limit int, item func(id string) T) (webhook.Page[T], error) {
+func page[T any](ids []string, limit int, item func(id string) T) webhook.Page[T] {
 	slices.Sort(ids)
-	limit = cmp.Or(limit, PageLimitDefault)
-	if limit < 0 {
-		return webhook.Page[T]{}, fmt.Errorf("memstore: negative limit %d", limit)
-	}
+	limit = webhook.PageLimit(limit)
 	var pg webhook.Page[T]
 	if len(ids) > limit {
 		ids = ids[:limit]
@@ -470,7 +466,7 @@ func page[T any](ids []string, limit int, item func(id string) T) (webhook.Page[
 	for i, id := range ids {
 		pg.Items[i] = item(id)
 	}
-	return pg, nil
+	return pg
 }
 
 func notFound(kind, id string) error {

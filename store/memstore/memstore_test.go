@@ -25,15 +25,6 @@ func TestStore(t *testing.T) {
 	})
 }
 
-func TestCloseIsIdempotent(t *testing.T) {
-	t.Parallel()
-	s := memstore.New()
-	require.NoError(t, s.Close())
-	require.NoError(t, s.Close())
-	_, err := s.GetEvent(t.Context(), &webhook.GetEventParams{ID: "evt_1"})
-	require.ErrorIs(t, err, webhook.ErrClosed)
-}
-
 func TestTokensDifferAcrossStores(t *testing.T) {
 	t.Parallel()
 	// Tokens are random, not a per-store counter: a token from one store
@@ -42,10 +33,9 @@ func TestTokensDifferAcrossStores(t *testing.T) {
 	var tokens []string
 	for range 2 {
 		s := memstore.New()
-		require.NoError(t, s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{{
-			Event:      webhook.Event{ID: "evt_1", Type: "t", Time: now, Payload: []byte(`{}`)},
-			Deliveries: []webhook.Delivery{{ID: "dlv_1", EventID: "evt_1", EndpointID: "ep_1", State: webhook.StatePending, NextAttemptAt: now}},
-		}}}))
+		require.NoError(t, s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{
+			storetest.NewItem(storetest.NewEvent("evt_1", now), storetest.NewDelivery("dlv_1", "evt_1", "ep_1", now, now)),
+		}}))
 		ls, err := s.Lease(t.Context(), &webhook.LeaseParams{Owner: "a", Now: now, Until: now.Add(time.Minute), Limit: 1})
 		require.NoError(t, err)
 		require.Len(t, ls, 1)
@@ -53,26 +43,4 @@ func TestTokensDifferAcrossStores(t *testing.T) {
 		require.NoError(t, s.Close())
 	}
 	require.NotEqual(t, tokens[0], tokens[1])
-}
-
-func TestEnqueueRefusesDuplicateDeliveryID(t *testing.T) {
-	t.Parallel()
-	s := memstore.New()
-	t.Cleanup(func() { _ = s.Close() })
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	item := func(ev, dlv string) webhook.EnqueueItem {
-		return webhook.EnqueueItem{
-			Event:      webhook.Event{ID: ev, Type: "t", Time: now, Payload: []byte(`{}`)},
-			Deliveries: []webhook.Delivery{{ID: dlv, EventID: ev, EndpointID: "ep_1", State: webhook.StatePending, NextAttemptAt: now}},
-		}
-	}
-	require.NoError(t, s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{item("evt_1", "dlv_1")}}))
-	err := s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: now, Items: []webhook.EnqueueItem{item("evt_2", "dlv_2"), item("evt_3", "dlv_1")}})
-	require.Error(t, err)
-	// Atomic: the valid item of the failed call is not stored either.
-	_, err = s.GetEvent(t.Context(), &webhook.GetEventParams{ID: "evt_2"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	d, err := s.GetDelivery(t.Context(), &webhook.GetDeliveryParams{ID: "dlv_1"})
-	require.NoError(t, err)
-	require.Equal(t, "evt_1", d.EventID)
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -22,7 +23,9 @@ type execer interface {
 
 // Enqueue stores the events and their deliveries in one statement (one
 // round trip, one commit, however many items). An item whose event ID is
-// already stored, or repeats an earlier item, is skipped whole. When a
+// already stored, or repeats an earlier item, is skipped whole; a delivery
+// ID already stored, or repeated, fails the call with an error wrapping
+// [webhook.ErrDuplicateDelivery] and nothing is written. When a
 // pending delivery was stored, the other processes are notified; this
 // Store's own [Store.Notifications] is not, since its caller knows.
 func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
@@ -121,8 +124,14 @@ func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams
 		evID, evType, evTenant, evTime, evData, evAttrs, p.Now,
 		dID, dEvent, dEndpoint, dState, dAttempts, dNext, dStatus, dError, dCreated, dUpdated,
 		s.channel, note)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == uniqueViolation && pgErr.TableName == "deliveries" {
+		return fmt.Errorf("pgstore: enqueue: %w: %s", webhook.ErrDuplicateDelivery, pgErr.Detail)
+	}
 	return wrap("enqueue", err)
 }
+
+// uniqueViolation is the SQLSTATE of a duplicate key.
+const uniqueViolation = "23505"
 
 // Lease hands up to Limit due deliveries to Owner until Until, earliest due
 // first, each with a fresh token. Rows another process is leasing at the
@@ -320,7 +329,7 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	if err := s.check(); err != nil {
 		return webhook.Page[webhook.Delivery]{}, err
 	}
-	limit := pageLimit(p.Limit)
+	limit := webhook.PageLimit(p.Limit)
 	// Only the filters in use go into the statement, so each shape gets a
 	// plan that uses its index.
 	sql := "SELECT " + deliveryColumns + " FROM " + s.q.schema + ".deliveries WHERE id > $1"
@@ -359,7 +368,7 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 		}
 		after = n
 	}
-	limit := pageLimit(p.Limit)
+	limit := webhook.PageLimit(p.Limit)
 	rows, _ := s.pool.Query(ctx, `SELECT delivery_id, number, started_at, duration_ns, status_code, error_class,
 		error, response_body, response_truncated FROM `+s.q.schema+`.attempts
 		WHERE delivery_id = $1 AND number > $2 ORDER BY number LIMIT $3`, p.DeliveryID, after, limit+1)

@@ -17,7 +17,11 @@ const endpointColumns = `id, tenant, url, description, event_types, template, co
 	created_at, updated_at, signature_kind, signature_header, signature_prefix`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
-// processes sharing the database.
+// processes sharing the database. With IfUpdatedAt set, it replaces the
+// stored endpoint only if its UpdatedAt is that instant to the microsecond
+// (the precision the store keeps, so the UpdatedAt GetEndpoint returns
+// always matches), and otherwise returns an error wrapping
+// [webhook.ErrConflict], or [webhook.ErrNotFound] when there is none.
 func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) error {
 	if err := s.check(); err != nil {
 		return err
@@ -56,12 +60,27 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 	if ep.Settings != nil {
 		settings = []byte(ep.Settings)
 	}
-	_, err = s.pool.Exec(ctx, s.q.putEndpoint,
+	args := []any{
 		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
 		nullJSON(headers), keys, expires, ep.Disabled, ep.DisabledReason, ep.MaxConcurrency, nullJSON(retry),
 		ep.CreatedAt, ep.UpdatedAt, string(ep.Signature.Kind), ep.Signature.Header, ep.Signature.Prefix,
-		s.channel)
-	return wrap("put endpoint", err)
+		s.channel,
+	}
+	if p.IfUpdatedAt.IsZero() {
+		_, err = s.pool.Exec(ctx, s.q.putEndpoint, args...)
+		return wrap("put endpoint", err)
+	}
+	var written, found bool
+	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt)...).Scan(&written, &found, nil)
+	switch {
+	case err != nil:
+		return wrap("put endpoint", err)
+	case written:
+		return nil
+	case !found:
+		return fmt.Errorf("pgstore: put endpoint %q: %w", ep.ID, webhook.ErrNotFound)
+	}
+	return fmt.Errorf("pgstore: put endpoint %q: %w: changed since it was read", ep.ID, webhook.ErrConflict)
 }
 
 // GetEndpoint returns one endpoint or an error wrapping webhook.ErrNotFound.
@@ -91,7 +110,7 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 	if err := s.check(); err != nil {
 		return webhook.Page[webhook.Endpoint]{}, err
 	}
-	limit := pageLimit(p.Limit)
+	limit := webhook.PageLimit(p.Limit)
 	rows, _ := s.pool.Query(ctx, "SELECT "+endpointColumns+" FROM "+s.q.schema+`.endpoints
 		WHERE id > $1 AND ($2 = '' OR tenant = $2) ORDER BY id LIMIT $3`, p.Cursor, p.Tenant, limit+1)
 	eps, err := pgx.CollectRows(rows, scanEndpoint)
@@ -166,25 +185,6 @@ func nullJSON(b []byte) any {
 	}
 	return string(b)
 }
-
-// pageLimit is the page size for a requested limit.
-func pageLimit(limit int) int {
-	switch {
-	case limit <= 0:
-		return PageLimitDefault
-	case limit > PageLimitMax:
-		return PageLimitMax
-	}
-	return limit
-}
-
-// Page sizes of the listing methods.
-const (
-	// PageLimitDefault is the page size when the params' Limit is 0.
-	PageLimitDefault = 100
-	// PageLimitMax caps the page size of every listing.
-	PageLimitMax = 1000
-)
 
 // page cuts items (fetched with one extra row) to limit and sets the cursor
 // of the next page.

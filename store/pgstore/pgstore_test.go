@@ -2,8 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	webhook "github.com/hooklet/webhook"
 	"github.com/hooklet/webhook/internal/pgtest"
 	"github.com/hooklet/webhook/store/pgstore"
+	"github.com/hooklet/webhook/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -57,15 +56,12 @@ func (b *testBundle) replica(t *testing.T) *pgstore.Store {
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// item returns an event of storetest with one pending delivery to each
+// endpoint, made and due at t0.
 func item(id string, endpoints ...string) webhook.EnqueueItem {
-	it := webhook.EnqueueItem{Event: webhook.Event{
-		ID: id, Type: "invoice.paid", Time: t0, Payload: json.RawMessage(`{"n":1}`),
-	}}
+	it := storetest.NewItem(storetest.NewEvent(id, t0))
 	for _, ep := range endpoints {
-		it.Deliveries = append(it.Deliveries, webhook.Delivery{
-			ID: "dlv_" + id + "_" + ep, EventID: id, EndpointID: ep, State: webhook.StatePending,
-			NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0,
-		})
+		it.Deliveries = append(it.Deliveries, storetest.NewDelivery("dlv_"+id+"_"+ep, id, ep, t0, t0))
 	}
 	return it
 }
@@ -136,244 +132,6 @@ func TestMigrate(t *testing.T) {
 	st, err := pgstore.New(ctx, pool, &pgstore.Options{Schema: schema, SkipMigrate: true})
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
-}
-
-func TestEndpointRoundTrip(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	ep := webhook.Endpoint{
-		ID: "ep_1", Tenant: "acme", URL: "https://example.com/hook", Description: "d",
-		EventTypes: []string{"invoice.*"}, Template: "{}", ContentType: "text/plain",
-		Settings: json.RawMessage(`{"b": 2, "a": 1}`), Headers: map[string]string{"X-A": "1"},
-		Secrets: []webhook.Secret{
-			{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
-			{Key: "whsec_old", ExpiresAt: t0.Add(time.Hour)},
-		},
-		Disabled: true, DisabledReason: "410 Gone", MaxConcurrency: 3,
-		Retry:     &webhook.RetryPolicy{Schedule: []time.Duration{time.Second, time.Minute}, Jitter: -1, StopOnClientError: true},
-		CreatedAt: t0, UpdatedAt: t0.Add(time.Second),
-	}
-	require.NoError(t, b.store.PutEndpoint(ctx, &webhook.PutEndpointParams{Endpoint: ep}))
-	got, err := b.store.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
-	require.NoError(t, err)
-	require.Equal(t, ep, got)
-
-	require.NoError(t, b.store.DeleteEndpoint(ctx, &webhook.DeleteEndpointParams{ID: "ep_1"}))
-	_, err = b.store.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	require.ErrorIs(t, b.store.DeleteEndpoint(ctx, &webhook.DeleteEndpointParams{ID: "ep_1"}), webhook.ErrNotFound)
-}
-
-func TestEnqueueIdempotent(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	first := item("evt_1", "ep_a", "ep_b")
-	first.Event.Attributes = map[string]string{"org": "o1"}
-	require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{first, item("evt_1", "ep_c")}}))
-	// Again, with a new delivery: nothing new.
-	require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_1", "ep_d"), item("evt_2", "ep_a")}}))
-
-	ev, err := b.store.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_1"})
-	require.NoError(t, err)
-	require.Equal(t, first.Event, ev)
-	page, err := b.store.ListDeliveries(ctx, &webhook.ListDeliveriesParams{EventID: "evt_1"})
-	require.NoError(t, err)
-	require.Len(t, page.Items, 2)
-	require.Equal(t, "ep_a", page.Items[0].EndpointID)
-	require.Equal(t, "ep_b", page.Items[1].EndpointID)
-	page, err = b.store.ListDeliveries(ctx, &webhook.ListDeliveriesParams{})
-	require.NoError(t, err)
-	require.Len(t, page.Items, 3)
-}
-
-func TestEnqueueTx(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	notes := listening(t, b.replica(t))
-
-	err := b.store.EnqueueTx(ctx, "not a tx", &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_x", "ep")}})
-	require.ErrorIs(t, err, webhook.ErrInvalidTx)
-
-	// Rolled back: nothing.
-	tx, err := b.pool.Begin(ctx)
-	require.NoError(t, err)
-	require.NoError(t, b.store.EnqueueTx(ctx, tx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_rb", "ep")}}))
-	require.NoError(t, tx.Rollback(ctx))
-	_, err = b.store.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_rb"})
-	require.ErrorIs(t, err, webhook.ErrNotFound)
-	_, ok, err := b.store.NextDue(ctx, &webhook.NextDueParams{Now: t0})
-	require.NoError(t, err)
-	require.False(t, ok)
-
-	// Committed together with the host's own write: leased, and the other
-	// replica was woken at commit.
-	tx, err = b.pool.Begin(ctx)
-	require.NoError(t, err)
-	_, err = tx.Exec(ctx, "CREATE TABLE "+pgx.Identifier{b.schema}.Sanitize()+".orders (id int)")
-	require.NoError(t, err)
-	require.NoError(t, b.store.EnqueueTx(ctx, tx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_c", "ep")}}))
-	require.NoError(t, tx.Commit(ctx))
-	require.True(t, recv(t, notes).DeliveriesDue)
-	leases, err := b.store.Lease(ctx, &webhook.LeaseParams{Owner: "o", Now: t0, Until: t0.Add(time.Minute), Limit: 10})
-	require.NoError(t, err)
-	require.Len(t, leases, 1)
-	require.Equal(t, "evt_c", leases[0].Event.ID)
-	require.JSONEq(t, `{"n":1}`, string(leases[0].Event.Payload))
-}
-
-func TestNotifications(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	other := b.replica(t)
-	notes := listening(t, other)
-
-	require.NoError(t, b.store.PutEndpoint(ctx, &webhook.PutEndpointParams{Endpoint: webhook.Endpoint{ID: "ep", URL: "http://127.0.0.1/", CreatedAt: t0, UpdatedAt: t0}}))
-	require.Equal(t, webhook.Notification{EndpointsChanged: true}, recv(t, notes))
-
-	require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_1", "ep")}}))
-	require.Equal(t, webhook.Notification{DeliveriesDue: true}, recv(t, notes))
-
-	leases, err := b.store.Lease(ctx, &webhook.LeaseParams{Owner: "o", Now: t0, Until: t0.Add(time.Minute), Limit: 10})
-	require.NoError(t, err)
-	require.Len(t, leases, 1)
-	require.NoError(t, b.store.Release(ctx, &webhook.ReleaseParams{Now: t0, Leases: []webhook.LeaseRef{{DeliveryID: leases[0].Delivery.ID, Token: leases[0].Token}}}))
-	require.Equal(t, webhook.Notification{DeliveriesDue: true}, recv(t, notes))
-
-	require.NoError(t, b.store.DeleteEndpoint(ctx, &webhook.DeleteEndpointParams{ID: "ep"}))
-	require.Equal(t, webhook.Notification{EndpointsChanged: true}, recv(t, notes))
-
-	require.NoError(t, other.Close())
-	select {
-	case _, ok := <-notes:
-		require.False(t, ok)
-	case <-time.After(10 * time.Second):
-		t.Fatal("channel not closed by Close")
-	}
-	require.ErrorIs(t, other.Enqueue(ctx, &webhook.EnqueueParams{Now: t0}), webhook.ErrClosed)
-}
-
-func TestStaleToken(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	other := b.replica(t)
-	require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_1", "ep")}}))
-
-	stalled, err := b.store.Lease(ctx, &webhook.LeaseParams{Owner: "a", Now: t0, Until: t0.Add(time.Minute), Limit: 1})
-	require.NoError(t, err)
-	require.Len(t, stalled, 1)
-	// Not yet expired: nobody else gets it.
-	none, err := other.Lease(ctx, &webhook.LeaseParams{Owner: "b", Now: t0.Add(59 * time.Second), Until: t0.Add(2 * time.Minute), Limit: 1})
-	require.NoError(t, err)
-	require.Empty(t, none)
-	// Expired: taken back by the other replica with a new token.
-	fresh, err := other.Lease(ctx, &webhook.LeaseParams{Owner: "b", Now: t0.Add(time.Minute), Until: t0.Add(2 * time.Minute), Limit: 1})
-	require.NoError(t, err)
-	require.Len(t, fresh, 1)
-	require.NotEqual(t, stalled[0].Token, fresh[0].Token)
-
-	oldRef := webhook.LeaseRef{DeliveryID: stalled[0].Delivery.ID, Token: stalled[0].Token}
-	newRef := webhook.LeaseRef{DeliveryID: fresh[0].Delivery.ID, Token: fresh[0].Token}
-	res, err := b.store.ExtendLeases(ctx, &webhook.ExtendLeasesParams{Leases: []webhook.LeaseRef{oldRef}, Now: t0.Add(time.Minute), Until: t0.Add(time.Hour)})
-	require.NoError(t, err)
-	require.Equal(t, []webhook.LeaseRef{oldRef}, res.Stale)
-
-	attempt := webhook.Attempt{Number: 1, StartedAt: t0, StatusCode: 500, Duration: time.Millisecond}
-	res, err = b.store.Complete(ctx, &webhook.CompleteParams{Now: t0.Add(time.Minute), Outcomes: []webhook.Outcome{
-		{Lease: oldRef, Attempts: []webhook.Attempt{attempt}, State: webhook.StateFailed},
-	}})
-	require.NoError(t, err)
-	require.Equal(t, []webhook.LeaseRef{oldRef}, res.Stale)
-
-	ok := attempt
-	ok.StatusCode = 200
-	res, err = other.Complete(ctx, &webhook.CompleteParams{Now: t0.Add(time.Minute), Outcomes: []webhook.Outcome{
-		{Lease: newRef, Attempts: []webhook.Attempt{ok}, State: webhook.StateSucceeded},
-	}})
-	require.NoError(t, err)
-	require.Empty(t, res.Stale)
-
-	d, err := b.store.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: newRef.DeliveryID})
-	require.NoError(t, err)
-	require.Equal(t, webhook.StateSucceeded, d.State)
-	require.Equal(t, 1, d.Attempts)
-	require.Equal(t, 200, d.LastStatusCode)
-	attempts, err := b.store.ListAttempts(ctx, &webhook.ListAttemptsParams{DeliveryID: d.ID})
-	require.NoError(t, err)
-	require.Len(t, attempts.Items, 1)
-	require.Equal(t, 200, attempts.Items[0].StatusCode)
-}
-
-// TestLeaseExclusive has many connections lease and complete at once: each
-// delivery is handed out exactly once while no lease expires.
-func TestLeaseExclusive(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	ctx := context.Background()
-	const events, workers = 2000, 16
-	items := make([]webhook.EnqueueItem, events)
-	for i := range items {
-		items[i] = item(fmt.Sprintf("evt_%05d", i), "ep")
-	}
-	require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: items}))
-
-	stores := []*pgstore.Store{b.store, b.replica(t), b.replica(t), b.replica(t)}
-	var (
-		mu   sync.Mutex
-		seen = map[string]int{}
-		wg   sync.WaitGroup
-		errs = make(chan error, workers)
-	)
-	for w := range workers {
-		st := stores[w%len(stores)]
-		wg.Go(func() {
-			for {
-				leases, err := st.Lease(ctx, &webhook.LeaseParams{Owner: fmt.Sprint("w", w), Now: t0, Until: t0.Add(time.Hour), Limit: 7})
-				if err != nil {
-					errs <- err
-					return
-				}
-				if len(leases) == 0 {
-					return
-				}
-				outcomes := make([]webhook.Outcome, len(leases))
-				mu.Lock()
-				for i, l := range leases {
-					seen[l.Delivery.ID]++
-					outcomes[i] = webhook.Outcome{
-						Lease:    webhook.LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token},
-						Attempts: []webhook.Attempt{{Number: 1, StartedAt: t0, StatusCode: 204}},
-						State:    webhook.StateSucceeded,
-					}
-				}
-				mu.Unlock()
-				res, err := st.Complete(ctx, &webhook.CompleteParams{Now: t0, Outcomes: outcomes})
-				if err == nil && len(res.Stale) > 0 {
-					err = fmt.Errorf("%d stale outcomes", len(res.Stale))
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	require.Len(t, seen, events)
-	for id, n := range seen {
-		require.Equal(t, 1, n, "delivery %s leased %d times", id, n)
-	}
-	_, ok, err := b.store.NextDue(ctx, &webhook.NextDueParams{Now: t0})
-	require.NoError(t, err)
-	require.False(t, ok)
 }
 
 // TestRestart stops the server under the store: calls fail with an error
@@ -482,4 +240,31 @@ func TestCheckInterval(t *testing.T) {
 	}
 	_, err = pgstore.New(context.Background(), pool, &pgstore.Options{CheckInterval: time.Microsecond})
 	require.Error(t, err)
+}
+
+// TestPutEndpointIfUpdatedAtPrecision: PostgreSQL keeps microseconds. A
+// conditional write matches both the UpdatedAt the caller wrote (with its
+// nanoseconds) and the one GetEndpoint returned, and a microsecond apart
+// is a conflict.
+func TestPutEndpointIfUpdatedAtPrecision(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	put := func(updated, ifUpdated time.Time) error {
+		ep := webhook.Endpoint{ID: "ep_1", URL: "https://example.com/hook", CreatedAt: t0, UpdatedAt: updated}
+		return b.store.PutEndpoint(ctx, &webhook.PutEndpointParams{Endpoint: ep, IfUpdatedAt: ifUpdated})
+	}
+	written := t0.Add(123456789 * time.Nanosecond)
+	require.NoError(t, put(written, time.Time{}))
+	got, err := b.store.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
+	require.NoError(t, err)
+	require.Equal(t, written.Truncate(time.Microsecond), got.UpdatedAt)
+
+	next := t0.Add(time.Second + 987654321*time.Nanosecond)
+	require.ErrorIs(t, put(next, written.Add(time.Microsecond)), webhook.ErrConflict)
+	require.ErrorIs(t, put(next, written.Add(-time.Microsecond)), webhook.ErrConflict)
+	require.NoError(t, put(next, written))
+	got, err = b.store.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
+	require.NoError(t, err)
+	require.NoError(t, put(t0.Add(time.Hour), got.UpdatedAt))
 }

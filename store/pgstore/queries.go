@@ -7,6 +7,7 @@ type queries struct {
 	schema string // quoted schema name
 
 	putEndpoint    string
+	putEndpointIf  string
 	deleteEndpoint string
 	enqueue        string
 	lease          string
@@ -29,6 +30,18 @@ const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attemp
 	last_status_code, last_error, created_at, updated_at`
 
 const eventColumns = `id, type, tenant, time, payload, attributes`
+
+// lockHeld starts a statement over lease refs ($1 delivery IDs, $2
+// tokens): r holds the refs, locked the deliveries they still hold, locked
+// in ID order so that overlapping batches cannot deadlock. The statement
+// goes on with a CTE named up.
+const lockHeld = `
+WITH r AS (
+	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
+), locked AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	ORDER BY d.id FOR UPDATE OF d
+), up AS (`
 
 func newQueries(schema string) queries {
 	r := strings.NewReplacer("{{s}}", schema)
@@ -54,6 +67,30 @@ WITH up AS (
 	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
 )
 SELECT pg_notify($21, '` + notifyEndpoints + `') FROM up`),
+
+		// The conditional form: one UPDATE that matches the stored
+		// updated_at, compared at the microsecond precision PostgreSQL
+		// keeps (pgx truncates both the stored and the compared time the
+		// same way). It reports whether it wrote and whether the endpoint
+		// exists, so a miss tells ErrConflict from ErrNotFound.
+		putEndpointIf: r.Replace(`
+WITH up AS (
+	UPDATE {{s}}.endpoints SET
+		tenant = $2, url = $3, description = $4, event_types = $5, template = $6,
+		content_type = $7, settings = $8, headers = $9, secret_keys = $10,
+		secret_expires = $11, disabled = $12, disabled_reason = $13, max_concurrency = $14,
+		retry = $15, created_at = $16, updated_at = $17, signature_kind = $18,
+		signature_header = $19, signature_prefix = $20
+	WHERE id = $1 AND updated_at = $22
+	RETURNING 1
+), bump AS (
+	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1
+	WHERE id = 1 AND EXISTS (SELECT 1 FROM up)
+), note AS (
+	SELECT pg_notify($21, '` + notifyEndpoints + `') FROM up
+)
+SELECT EXISTS (SELECT 1 FROM up), EXISTS (SELECT 1 FROM {{s}}.endpoints WHERE id = $1),
+	(SELECT count(*) FROM note)`),
 
 		deleteEndpoint: r.Replace(`
 WITH del AS (
@@ -109,13 +146,7 @@ RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_a
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	d.lease_token, picked.due_at`),
 
-		extend: r.Replace(`
-WITH r AS (
-	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
-), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-	ORDER BY d.id FOR UPDATE OF d
-), up AS (
+		extend: r.Replace(lockHeld + `
 	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
 	FROM r, locked
 	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
@@ -162,13 +193,7 @@ WITH o AS (
 SELECT o.id, o.token FROM o
 WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
 
-		release: r.Replace(`
-WITH r AS (
-	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
-), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-	ORDER BY d.id FOR UPDATE OF d
-), up AS (
+		release: r.Replace(lockHeld + `
 	UPDATE {{s}}.deliveries AS d SET
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		next_attempt_at = $3, due_at = $3
