@@ -54,12 +54,11 @@ func WaitForEvent(t testing.TB, d *webhook.Dispatcher, eventID string, timeout t
 	var all []webhook.Delivery
 	pending := 0
 	err := poll(timeout, func(ctx context.Context) (bool, error) {
-		var err error
-		all, err = eventDeliveries(ctx, d, eventID)
+		got, err := eventDeliveries(ctx, d, eventID)
 		if err != nil {
 			return false, err
 		}
-		pending = 0
+		all, pending = got, 0
 		for _, del := range all {
 			if !del.State.Finished() {
 				pending++
