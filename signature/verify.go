@@ -134,18 +134,23 @@ type signed struct {
 	ts, body []byte
 }
 
+// inlineSums is how many HMACs a v1Matcher keeps without allocating.
+const inlineSums = 4
+
 // v1Matcher checks "v1" (HMAC-SHA256) signatures against the secrets
-// among keys. It computes each secret's HMAC once, on first use.
+// among the keys. It computes each secret's HMAC once, on first use.
+// Keys and message are passed to each call, not kept, so that a matcher
+// on the stack stays there.
 type v1Matcher struct {
-	msg  signed
-	keys []*Key
-	sums [][sha256.Size]byte
-	done bool
+	done   bool
+	n      int // HMACs in inline, then extra
+	inline [inlineSums][sha256.Size]byte
+	extra  [][sha256.Size]byte
 }
 
 // match reports whether sig, the base64 text after "v1,", is the HMAC of
-// the message under any secret.
-func (m *v1Matcher) match(sig string) bool {
+// the message under any secret among keys.
+func (m *v1Matcher) match(keys []*Key, msg *signed, sig string) bool {
 	// Decode may write up to DecodedLen(len(src)) bytes: 33 for 44
 	// characters.
 	var raw [sha256.Size + 3]byte
@@ -157,15 +162,28 @@ func (m *v1Matcher) match(sig string) bool {
 	}
 	if !m.done {
 		m.done = true
-		for _, k := range m.keys {
-			if k.kind == KindSecret {
-				m.sums = append(m.sums, k.sum(m.msg.id, m.msg.ts, m.msg.body))
+		for _, k := range keys {
+			if k.kind != KindSecret {
+				continue
 			}
+			sum := k.sum(msg.id, msg.ts, msg.body)
+			if m.n < inlineSums {
+				m.inline[m.n] = sum
+			} else {
+				m.extra = append(m.extra, sum)
+			}
+			m.n++
 		}
 	}
+	// Compare with every HMAC, without stopping at a match.
 	matched := false
-	for i := range m.sums {
-		if hmac.Equal(m.sums[i][:], raw[:sha256.Size]) {
+	for i := range min(m.n, inlineSums) {
+		if hmac.Equal(m.inline[i][:], raw[:sha256.Size]) {
+			matched = true
+		}
+	}
+	for i := range m.extra {
+		if hmac.Equal(m.extra[i][:], raw[:sha256.Size]) {
 			matched = true
 		}
 	}
@@ -173,17 +191,15 @@ func (m *v1Matcher) match(sig string) bool {
 }
 
 // v1aMatcher checks "v1a" (ed25519) signatures against the public halves
-// of keys. It builds the signed content once, on first use; call release
-// when done.
+// of the keys. It builds the signed content once, on first use; call
+// release when done.
 type v1aMatcher struct {
-	msg     signed
-	keys    []*Key
 	content *[]byte
 }
 
 // match reports whether sig, the base64 text after "v1a,", is a valid
-// ed25519 signature of the message by any key.
-func (m *v1aMatcher) match(sig string) bool {
+// ed25519 signature of the message by any key among keys.
+func (m *v1aMatcher) match(keys []*Key, msg *signed, sig string) bool {
 	// Decode may write up to DecodedLen(len(src)) bytes: 66 for the 88
 	// characters of an unpadded signature.
 	var raw [ed25519.SignatureSize + 3]byte
@@ -194,9 +210,9 @@ func (m *v1aMatcher) match(sig string) bool {
 		return false
 	}
 	if m.content == nil {
-		m.content = signedContent(m.msg.id, m.msg.ts, m.msg.body)
+		m.content = signedContent(msg.id, msg.ts, msg.body)
 	}
-	for _, k := range m.keys {
+	for _, k := range keys {
 		if k.kind != KindSecret && ed25519.Verify(k.pub, *m.content, raw[:ed25519.SignatureSize]) {
 			return true
 		}
@@ -221,8 +237,10 @@ func verify(keys []*Key, h http.Header, body []byte, tolerance time.Duration, no
 		return err
 	}
 	msg := signed{id: id, ts: []byte(ts), body: body}
-	v1 := v1Matcher{msg: msg, keys: keys}
-	v1a := v1aMatcher{msg: msg, keys: keys}
+	var (
+		v1  v1Matcher
+		v1a v1aMatcher
+	)
 	defer v1a.release()
 
 	entries := 0
@@ -241,9 +259,9 @@ func verify(keys []*Key, h http.Header, body []byte, tolerance time.Duration, no
 			var matched bool
 			switch version {
 			case "v1":
-				matched = v1.match(sig)
+				matched = v1.match(keys, &msg, sig)
 			case "v1a":
-				matched = v1a.match(sig)
+				matched = v1a.match(keys, &msg, sig)
 			}
 			if matched {
 				return nil
