@@ -3,6 +3,8 @@ package webhook
 import (
 	"errors"
 	"fmt"
+
+	"github.com/hooklet/webhook/signature"
 )
 
 // Sentinel errors. Match them with [errors.Is]; every error the package
@@ -21,7 +23,8 @@ var (
 	ErrInvalidConfig = errors.New("webhook: invalid config")
 
 	// ErrInvalidSecret is wrapped by errors about a malformed signing secret.
-	ErrInvalidSecret = errors.New("webhook: invalid secret")
+	// It is [signature.ErrInvalidSecret], so it matches a [*KeyError].
+	ErrInvalidSecret = signature.ErrInvalidSecret
 
 	// ErrNotFound reports that an endpoint, event or delivery does not exist.
 	// Stores map their backend's "no rows" condition to it.

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/hooklet/webhook"
-	"github.com/hooklet/webhook/internal/clocktest"
 	"github.com/hooklet/webhook/store/memstore"
+	"github.com/hooklet/webhook/webhooktest"
 )
 
 const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -62,7 +62,7 @@ type request struct {
 type testBundle struct {
 	d     *webhook.Dispatcher
 	store *signalStore
-	clock *clocktest.Clock
+	clock *webhooktest.Clock
 	ctx   context.Context
 }
 
@@ -106,7 +106,7 @@ func newDispatcher(t *testing.T, cfg webhook.Config) *webhook.Dispatcher {
 func setup(t *testing.T, cfg webhook.Config) *testBundle {
 	t.Helper()
 	st := newSignalStore(t)
-	clk := clocktest.New(epoch)
+	clk := webhooktest.NewClock(epoch)
 	cfg.Store = st
 	cfg.Test.Clock = clk
 	cfg.AllowPrivateNetworks = true

@@ -1,15 +1,14 @@
 package webhook
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/textproto"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/hooklet/webhook/signature"
 )
 
 // Signer adds authentication headers to an outgoing request.
@@ -33,11 +32,12 @@ type Message struct {
 	Secrets []Secret
 }
 
-// Standard Webhooks header names.
+// Standard Webhooks header names, in canonical form; those of package
+// [signature].
 const (
-	HeaderID        = "Webhook-Id"
-	HeaderTimestamp = "Webhook-Timestamp"
-	HeaderSignature = "Webhook-Signature"
+	HeaderID        = signature.HeaderID
+	HeaderTimestamp = signature.HeaderTimestamp
+	HeaderSignature = signature.HeaderSignature
 )
 
 // StandardSigner signs per the Standard Webhooks specification: it sets
@@ -72,7 +72,9 @@ func (StandardSigner) Sign(h http.Header, m *Message) error {
 			out = append(out, ' ')
 		}
 		signed = true
-		out = k.appendSignature(out, m.ID, ts, m.Body)
+		if out, err = k.AppendSignature(out, m.ID, ts, m.Body); err != nil {
+			return err
+		}
 	}
 	// One string holds the timestamp and the signature; one slice backs
 	// the three header values.
@@ -87,20 +89,6 @@ func (StandardSigner) Sign(h http.Header, m *Message) error {
 		delete(h, HeaderSignature)
 	}
 	return nil
-}
-
-// appendSignature appends k's versioned signature of id.ts.body to dst.
-func (k *parsedKey) appendSignature(dst []byte, id string, ts, body []byte) []byte {
-	if k.kind == keySigning {
-		msg := signedContent(id, ts, body)
-		sig := ed25519.Sign(k.priv, *msg)
-		releaseContent(msg)
-		dst = append(dst, "v1a,"...)
-		return base64.StdEncoding.AppendEncode(dst, sig)
-	}
-	sum := k.sum(id, ts, body)
-	dst = append(dst, "v1,"...)
-	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }
 
 // HMACHexSigner signs the body alone with HMAC-SHA256 and sends the
@@ -146,10 +134,10 @@ func (s HMACHexSigner) Sign(h http.Header, m *Message) error {
 		if err != nil {
 			return err
 		}
-		if k.kind != keyHMAC {
+		if k.Kind() != signature.KindSecret {
 			continue
 		}
-		sum := k.textSum(m.Body)
+		sum := textMACs.sum(sec.Key, m.Body)
 		v := make([]byte, 0, len(prefix)+2*len(sum))
 		v = append(v, prefix...)
 		v = hex.AppendEncode(v, sum[:])
@@ -163,9 +151,10 @@ type SignatureKind string
 
 // Signing schemes.
 const (
-	// SignatureStandard is Standard Webhooks signing by [Config.Signer]
-	// ([StandardSigner] by default). The empty kind means the same.
-	SignatureStandard SignatureKind = "standard-webhooks"
+	// SignatureStandardWebhooks is Standard Webhooks signing by
+	// [Config.Signer] ([StandardSigner] by default). The empty kind means
+	// the same.
+	SignatureStandardWebhooks SignatureKind = "standard-webhooks"
 	// SignatureHMACHex is [HMACHexSigner] with the scheme's Header and
 	// Prefix.
 	SignatureHMACHex SignatureKind = "hmac-sha256-hex"
@@ -174,7 +163,7 @@ const (
 // SignatureScheme selects how requests to one endpoint are signed. The
 // zero value means Standard Webhooks.
 type SignatureScheme struct {
-	// Kind is the scheme; empty means [SignatureStandard].
+	// Kind is the scheme; empty means [SignatureStandardWebhooks].
 	Kind SignatureKind
 	// Header is the signature header for [SignatureHMACHex]. Defaults to
 	// [HMACHexHeaderDefault] (and then Prefix to [HMACHexPrefixDefault]).
@@ -189,7 +178,7 @@ const maxSignaturePrefix = 64
 // validate checks the scheme; errors name the offending field, lowercase.
 func (s SignatureScheme) validate() error {
 	switch s.Kind {
-	case "", SignatureStandard:
+	case "", SignatureStandardWebhooks:
 		if s.Header != "" || s.Prefix != "" {
 			return fmt.Errorf("header and prefix apply only to %q", SignatureHMACHex)
 		}
@@ -232,59 +221,4 @@ func signerFor(ep *Endpoint, dflt Signer) Signer {
 		return StandardSigner{}
 	}
 	return dflt
-}
-
-// redacted replaces the value of a sensitive header in recorded requests.
-const redacted = "[redacted]"
-
-// sensitiveHeaders carry credentials or signatures; attempt records keep
-// their names only.
-var sensitiveHeaders = map[string]bool{
-	HeaderSignature: true, "Svix-Signature": true,
-	"Authorization": true, "Proxy-Authorization": true,
-	"Cookie": true, "X-Api-Key": true,
-	"X-Hub-Signature": true, HMACHexHeaderDefault: true,
-}
-
-// sensitiveWords mark a header name as carrying a credential.
-var sensitiveWords = []string{"auth", "token", "secret", "signature", "password", "key", "cookie", "session"}
-
-// isSensitiveHeader reports whether a request header's value must not be
-// recorded: a signature, credentials, or a name that suggests either.
-func isSensitiveHeader(name string) bool {
-	name = textproto.CanonicalMIMEHeaderKey(name)
-	if sensitiveHeaders[name] {
-		return true
-	}
-	lower := strings.ToLower(name)
-	for _, w := range sensitiveWords {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactHeaders returns a copy of the request headers h, as sent to ep,
-// that is safe to record: every signature (including the endpoint's
-// [SignatureScheme.Header]) and every credential-like header has its
-// values replaced by "[redacted]".
-func redactHeaders(h http.Header, ep *Endpoint) http.Header {
-	custom := ""
-	if ep != nil && ep.Signature.Header != "" {
-		custom = textproto.CanonicalMIMEHeaderKey(ep.Signature.Header)
-	}
-	out := make(http.Header, len(h))
-	for name, vals := range h {
-		if name == custom || isSensitiveHeader(name) {
-			r := make([]string, len(vals))
-			for i := range r {
-				r[i] = redacted
-			}
-			out[name] = r
-			continue
-		}
-		out[name] = append([]string(nil), vals...)
-	}
-	return out
 }

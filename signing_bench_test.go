@@ -3,6 +3,7 @@ package webhook
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ func BenchmarkSign(b *testing.B) {
 	secrets := []Secret{NewSecret(), NewSecret()}
 	rawKeys := make([][]byte, len(secrets))
 	for i, s := range secrets {
-		k, err := decodeKey(s.Key, SecretPrefix)
+		k, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s.Key, SecretPrefix))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,23 +79,4 @@ func BenchmarkSign(b *testing.B) {
 			}
 		}
 	})
-}
-
-// BenchmarkVerify measures a receiver's cost per request: one whsec_ key,
-// 1 KiB body.
-func BenchmarkVerify(b *testing.B) {
-	body := []byte(strings.Repeat("x", 1024))
-	sec := NewSecret()
-	now := time.Unix(1700000000, 0)
-	h := http.Header{}
-	if err := (StandardSigner{}).Sign(h, &Message{ID: "evt_1", Timestamp: now, Body: body, Secrets: []Secret{sec}}); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := VerifyAt(sec.Key, h, body, 0, now); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

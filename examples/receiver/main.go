@@ -1,5 +1,5 @@
 // Receiver is a webhook receiver that verifies Standard Webhooks
-// signatures with Hooklet's Verifier, drops duplicate deliveries by
+// signatures with Hooklet's signature.Verifier, drops duplicate deliveries by
 // webhook-id, and answers as the specification asks: 2xx once an event is
 // handled (or was already handled), 4xx for a request that fails
 // verification, 5xx when handling fails so the sender retries.
@@ -9,6 +9,9 @@
 // The key can also come from $WEBHOOK_SECRET, which keeps it out of the
 // process list. Several keys, separated by spaces, are accepted during a
 // rotation; "whpk_" public keys verify ed25519 (v1a) signatures.
+//
+// It imports only github.com/hooklet/webhook/signature and the standard
+// library: a receiver never links the sender.
 package main
 
 import (
@@ -28,7 +31,7 @@ import (
 	"syscall"
 	"time"
 
-	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/signature"
 )
 
 func main() {
@@ -48,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	secret := fs.String("secret", "", "whsec_ secret or whpk_ public key; several separated by spaces (default $WEBHOOK_SECRET)")
-	tolerance := fs.Duration("tolerance", webhook.ToleranceDefault, "accepted distance between webhook-timestamp and the local clock")
+	tolerance := fs.Duration("tolerance", signature.ToleranceDefault, "accepted distance between webhook-timestamp and the local clock")
 	dedupSize := fs.Int("dedup-size", 100_000, "webhook-ids remembered to drop duplicates")
 	dedupTTL := fs.Duration("dedup-ttl", 72*time.Hour, "how long a webhook-id is remembered; cover the sender's retry schedule")
 	if err := fs.Parse(args); err != nil {
@@ -61,11 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if len(keys) == 0 {
 		return errors.New("no key: pass -secret or set WEBHOOK_SECRET")
 	}
-	v, err := webhook.NewVerifier(keys...)
+	v, err := signature.NewVerifier(keys...)
 	if err != nil {
 		return err
 	}
-	v.Tolerance = *tolerance
+	v = v.WithTolerance(*tolerance)
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	h := &Handler{
@@ -113,7 +116,7 @@ const MaxBodyBytes = 1 << 20
 // use.
 type Handler struct {
 	// Verifier checks signatures and timestamps.
-	Verifier *webhook.Verifier
+	Verifier *signature.Verifier
 	// Seen remembers handled webhook-ids.
 	Seen *Seen
 	// Handle processes one verified, new event. An error makes the

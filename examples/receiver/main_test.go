@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/signature"
 )
 
 func TestMain(m *testing.M) {
@@ -26,12 +26,16 @@ func TestMain(m *testing.M) {
 
 const waitTimeout = 10 * time.Second
 
-// signedRequest builds a POST signed by Hooklet's StandardSigner.
-func signedRequest(t *testing.T, url, id string, at time.Time, body []byte, secrets ...webhook.Secret) *http.Request {
+// signedRequest builds a POST signed with the given keys.
+func signedRequest(t *testing.T, url, id string, at time.Time, body []byte, keys ...string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	require.NoError(t, err)
-	require.NoError(t, webhook.StandardSigner{}.Sign(req.Header, &webhook.Message{ID: id, Timestamp: at, Body: body, Secrets: secrets}))
+	sig, err := signature.Sign(id, at, body, keys...)
+	require.NoError(t, err)
+	req.Header.Set(signature.HeaderID, id)
+	req.Header.Set(signature.HeaderTimestamp, strconv.FormatInt(at.Unix(), 10))
+	req.Header.Set(signature.HeaderSignature, sig)
 	return req
 }
 
@@ -59,7 +63,7 @@ func (h *handled) get() []string {
 
 func setup(t *testing.T, keys ...string) (*httptest.Server, *handled) {
 	t.Helper()
-	v, err := webhook.NewVerifier(keys...)
+	v, err := signature.NewVerifier(keys...)
 	require.NoError(t, err)
 	got := &handled{}
 	srv := httptest.NewServer(&Handler{
@@ -86,8 +90,8 @@ func TestHandler(t *testing.T) {
 
 	t.Run("HandlesOnceAndAcknowledgesDuplicates", func(t *testing.T) {
 		t.Parallel()
-		sec := webhook.NewSecret()
-		srv, got := setup(t, sec.Key)
+		sec := signature.NewSecret()
+		srv, got := setup(t, sec)
 		body := []byte(`{"type":"invoice.paid"}`)
 		require.Equal(t, http.StatusNoContent, do(t, signedRequest(t, srv.URL, "evt_1", time.Now(), body, sec)))
 		// A retry re-signs with a new timestamp; it is acknowledged, not handled again.
@@ -97,11 +101,11 @@ func TestHandler(t *testing.T) {
 
 	t.Run("RejectsBadRequests", func(t *testing.T) {
 		t.Parallel()
-		sec := webhook.NewSecret()
-		srv, got := setup(t, sec.Key)
+		sec := signature.NewSecret()
+		srv, got := setup(t, sec)
 		body := []byte(`{}`)
 
-		bad := signedRequest(t, srv.URL, "evt_1", time.Now(), body, webhook.NewSecret())
+		bad := signedRequest(t, srv.URL, "evt_1", time.Now(), body, signature.NewSecret())
 		require.Equal(t, http.StatusBadRequest, do(t, bad))
 
 		old := signedRequest(t, srv.URL, "evt_2", time.Now().Add(-time.Hour), body, sec)
@@ -123,8 +127,8 @@ func TestHandler(t *testing.T) {
 
 	t.Run("FailedHandlingIsRetried", func(t *testing.T) {
 		t.Parallel()
-		sec := webhook.NewSecret()
-		srv, got := setup(t, sec.Key)
+		sec := signature.NewSecret()
+		srv, got := setup(t, sec)
 		got.mu.Lock()
 		got.err = errors.New("database down")
 		got.mu.Unlock()
@@ -138,9 +142,9 @@ func TestHandler(t *testing.T) {
 
 	t.Run("RotationAndEd25519", func(t *testing.T) {
 		t.Parallel()
-		old, cur := webhook.NewSecret(), webhook.NewSecret()
-		sk, pk := webhook.NewSigningKey()
-		srv, got := setup(t, cur.Key, pk)
+		old, cur := signature.NewSecret(), signature.NewSecret()
+		sk, pk := signature.NewSigningKey()
+		srv, got := setup(t, cur, pk)
 		require.Equal(t, http.StatusNoContent, do(t, signedRequest(t, srv.URL, "a", time.Now(), nil, old, cur)))
 		require.Equal(t, http.StatusNoContent, do(t, signedRequest(t, srv.URL, "b", time.Now(), nil, sk)))
 		require.Equal(t, http.StatusBadRequest, do(t, signedRequest(t, srv.URL, "c", time.Now(), nil, old)))
@@ -192,14 +196,14 @@ func TestSeen(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Parallel()
 
-	sec := webhook.NewSecret()
+	sec := signature.NewSecret()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	var logs bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env(sec.Key), &syncWriter{w: &logs}, ready)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env(sec), &syncWriter{w: &logs}, ready)
 	}()
 	var addr net.Addr
 	select {
@@ -226,7 +230,7 @@ func TestRunNeedsAKey(t *testing.T) {
 	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, env(""), io.Discard, nil)
 	require.ErrorContains(t, err, "no key")
 	err = run(context.Background(), []string{"-secret", "whsec_bad"}, env(""), io.Discard, nil)
-	require.ErrorIs(t, err, webhook.ErrInvalidSecret)
+	require.ErrorIs(t, err, signature.ErrInvalidSecret)
 	require.NotContains(t, err.Error(), "whsec_bad")
 }
 

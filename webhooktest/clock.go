@@ -1,17 +1,18 @@
-// Package clocktest provides a manual clock for tests of code that takes a
-// webhook.Clock.
-package clocktest
+package webhooktest
 
 import (
-	"sort"
+	"context"
+	"slices"
 	"sync"
 	"time"
 
 	webhook "github.com/hooklet/webhook"
 )
 
-// Clock is a webhook.Clock whose time moves only when Advance or Set is
-// called. It is safe for concurrent use.
+// Clock is a [webhook.Clock] whose time moves only when [Clock.Advance]
+// or [Clock.Set] is called. Give it to a Dispatcher through
+// webhook.Config{Test: webhook.TestConfig{Clock: clk}}. It is safe for
+// concurrent use.
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
@@ -19,8 +20,10 @@ type Clock struct {
 	changed chan struct{} // closed and replaced whenever timers change
 }
 
-// New returns a Clock set to now.
-func New(now time.Time) *Clock {
+var _ webhook.Clock = (*Clock)(nil)
+
+// NewClock returns a Clock set to now.
+func NewClock(now time.Time) *Clock {
 	return &Clock{now: now, changed: make(chan struct{})}
 }
 
@@ -31,7 +34,8 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// NewTimer returns a timer that fires when the clock reaches Now()+d.
+// NewTimer returns a timer that fires when the clock reaches Now()+d; a
+// timer with d <= 0 has fired already.
 func (c *Clock) NewTimer(d time.Duration) webhook.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -46,26 +50,28 @@ func (c *Clock) NewTimer(d time.Duration) webhook.Timer {
 	return t
 }
 
-// Advance moves the clock forward by d and fires every timer that is due.
+// Advance moves the clock forward by d and fires every timer that is due,
+// earliest first.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.setLocked(c.now.Add(d))
-	c.mu.Unlock()
 }
 
-// Set moves the clock to t (never backwards) and fires every timer that is
-// due.
+// Set moves the clock to t and fires every timer that is due, earliest
+// first. A t before the current time is ignored: the clock never goes
+// back.
 func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if t.After(c.now) {
 		c.setLocked(t)
 	}
-	c.mu.Unlock()
 }
 
 func (c *Clock) setLocked(t time.Time) {
 	c.now = t
-	sort.Slice(c.timers, func(i, j int) bool { return c.timers[i].at.Before(c.timers[j].at) })
+	slices.SortStableFunc(c.timers, func(a, b *timer) int { return a.at.Compare(b.at) })
 	kept := c.timers[:0]
 	for _, tm := range c.timers {
 		if !tm.at.After(t) {
@@ -88,11 +94,32 @@ func (c *Clock) Timers() int {
 }
 
 // Changed returns a channel that is closed the next time a timer is
-// created, fired or stopped; tests wait on it instead of sleeping.
+// created, fired or stopped, or the clock moves; wait on it instead of
+// sleeping.
 func (c *Clock) Changed() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.changed
+}
+
+// WaitForTimers blocks until at least n timers are waiting to fire, which
+// tells a test that the code under it has armed them and that an
+// [Clock.Advance] will now fire them. It returns ctx's error if ctx ends
+// first.
+func (c *Clock) WaitForTimers(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		armed, changed := len(c.timers), c.changed
+		c.mu.Unlock()
+		if armed >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (c *Clock) notifyLocked() {
@@ -100,6 +127,7 @@ func (c *Clock) notifyLocked() {
 	c.changed = make(chan struct{})
 }
 
+// timer is a [webhook.Timer] of a Clock.
 type timer struct {
 	c     *Clock
 	at    time.Time
@@ -118,7 +146,7 @@ func (t *timer) Stop() bool {
 	}
 	for i, tm := range c.timers {
 		if tm == t {
-			c.timers = append(c.timers[:i], c.timers[i+1:]...)
+			c.timers = slices.Delete(c.timers, i, i+1)
 			c.notifyLocked()
 			return true
 		}
