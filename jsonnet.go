@@ -48,9 +48,14 @@ type JsonnetOptions struct {
 	// widths, ...) creates. Defaults to [JsonnetMaxOutputBytesDefault]
 	// (1 MiB).
 	MaxOutputBytes int
-	// MaxStack caps the depth of nested jsonnet calls, at most
-	// [JsonnetMaxStackLimit] (larger values are lowered to it). Defaults to
-	// [JsonnetMaxStackDefault] (500).
+	// MaxStack caps the depth of nested jsonnet calls, counted as
+	// go-jsonnet counts its MaxStack (a function call, or the evaluation
+	// of a lazily bound value, is one level), at most
+	// [JsonnetMaxStackLimit] (larger values are lowered to it). The
+	// sandbox's own checks are not counted: a template that go-jsonnet
+	// evaluates with the same MaxStack renders here too, and one that
+	// uses no + and no guarded std function may recurse up to twice as
+	// deep. Defaults to [JsonnetMaxStackDefault] (500).
 	MaxStack int
 }
 

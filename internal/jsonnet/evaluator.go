@@ -10,6 +10,13 @@ import (
 	"github.com/google/go-jsonnet/ast"
 )
 
+// stackFactor is how many go-jsonnet frames the VM gets for each level of
+// Options.MaxStack. A guarded operation (a + of the template, a guarded
+// std function) nests at most one frame of the sandbox's for each frame
+// that go-jsonnet itself nests, so that a template which go-jsonnet
+// evaluates with MaxStack frames evaluates in the sandbox too.
+const stackFactor = 2
+
 // evaluatorIdle is how long an idle evaluator waits for work before it
 // ends; maxIdleEvaluators bounds the idle pool.
 const (
@@ -53,7 +60,7 @@ var tlaNames = [9]string{tlaID, tlaType, tlaTime, tlaTenant, tlaAttributes, tlaP
 
 func newEvaluator(sb *Sandbox) *evaluator {
 	e := &evaluator{sb: sb, vm: gojsonnet.MakeVM(), jobs: make(chan *evalJob, 1)}
-	e.vm.MaxStack = sb.opts.MaxStack
+	e.vm.MaxStack = stackFactor * sb.opts.MaxStack
 	e.vm.OutputNewline = false
 	e.vm.Importer(refusingImporter{})
 	e.vm.SetTraceOut(io.Discard)

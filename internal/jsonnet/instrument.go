@@ -191,15 +191,19 @@ func instrument(p *ast.Node) (varSet, error) {
 		n.Body = cond
 	case *ast.Binary:
 		if n.Op == ast.BopPlus {
-			used[varPlus] = struct{}{}
-			target := &ast.Var{Id: varPlus}
-			target.SetFreeVariables(ast.Identifiers{varPlus})
+			// a + b becomes __hooklet_fit(a + b) tailstrict. The sum is
+			// evaluated as the argument, before the check's own frame is
+			// pushed, so a recursion through a + b nests one frame (the
+			// argument's) instead of the check's whole body.
+			n.SetFreeVariables(withVars(n.FreeVariables(), used))
+			used[varFit] = struct{}{}
+			target := &ast.Var{Id: varFit}
+			target.SetFreeVariables(ast.Identifiers{varFit})
 			apply := &ast.Apply{
-				NodeBase: ast.NewNodeBase(loc, nil, nil),
-				Target:   target,
-				Arguments: ast.Arguments{Positional: []ast.CommaSeparatedExpr{
-					{Expr: n.Left}, {Expr: n.Right},
-				}},
+				NodeBase:   ast.NewNodeBase(loc, nil, nil),
+				Target:     target,
+				Arguments:  ast.Arguments{Positional: []ast.CommaSeparatedExpr{{Expr: n}}},
+				TailStrict: true,
 			}
 			*p = apply
 		}

@@ -24,7 +24,7 @@ const (
 
 	// Variables the prelude binds and the instrumented template refers to.
 	varTick = "__hooklet_tick"
-	varPlus = "__hooklet_plus"
+	varFit  = "__hooklet_fit"
 	varStd  = "__hooklet_std"
 	varLib  = "__hooklet_lib"
 	varBody = "__hooklet_out"
@@ -51,8 +51,9 @@ const (
 //     refers to itself late-bound, std's own functions (std.repeat calling
 //     std.makeArray, the % operator calling std.format) go through the
 //     guards too;
-//   - defines __hooklet_plus, which every + of the template is rewritten to:
-//     it refuses a string or array result longer than limit;
+//   - defines __hooklet_fit, which checks the result of every + of the
+//     template (a + b is rewritten to __hooklet_fit(a + b) tailstrict): it
+//     refuses a string or array longer than limit;
 //   - binds the helper library the template's import resolves to;
 //   - evaluates to the template's value, which the VM manifests as JSON.
 func preludeSource(limit int) string {
@@ -66,6 +67,7 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
   __hooklet_digits(s) = std.isString(s) && std.length(s) > 0 && std.length(s) < 10 &&
     std.all([c >= "0" && c <= "9" for c in std.stringChars(s)]),
   __hooklet_len(v) = if std.isString(v) || std.isArray(v) then std.length(v) else 0,
+  __hooklet_cap(r, what) = if std.length(r) > ` + L + ` then error what + " exceeds the limit of ` + L + ` elements" else r,
   ` + varStd + ` = std + {
   range(from, to)::
     if to - from + 1 > ` + L + ` then ` + tooBig("std.range") + ` else super.range(from, to),
@@ -83,8 +85,9 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
     // A few parts are joined, then measured: at most 16 parts of the
     // limit each are built. More parts are measured first.
     if std.length(arr) <= 16 then
-      local r = super.join(sep, arr);
-      if std.length(r) > ` + L + ` then ` + tooBig("std.join") + ` else r
+      // Joined as the argument of the check, so that a recursion
+      // through the parts nests one frame more than std.join's own.
+      __hooklet_cap(super.join(sep, arr), "std.join") tailstrict
     else
       local n = std.foldl(function(acc, s) acc + __hooklet_len(s), arr, 0) + __hooklet_len(sep) * std.length(arr);
       if n > ` + L + ` then ` + tooBig("std.join") + ` else super.join(sep, arr),
@@ -98,8 +101,7 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
   extVar(name)::
     error "std.extVar is not available to templates",
   },
-  ` + varPlus + `(a, b) =
-  local r = a + b;
+  ` + varFit + `(r) =
   local t = std.type(r);
   if (t == "string" || t == "array") && std.length(r) > ` + L + `
   then error "+: a " + t + " of " + std.length(r) + " elements exceeds the limit of ` + L + `"

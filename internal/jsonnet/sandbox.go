@@ -31,7 +31,14 @@ type Options struct {
 	// MaxOutputBytes caps the output, and, in elements, every string and
 	// array that a + or a guarded std function creates.
 	MaxOutputBytes int
-	// MaxStack caps the depth of nested calls.
+	// MaxStack caps the depth of nested calls, counted as go-jsonnet
+	// counts them (a function call, or the evaluation of a lazily bound
+	// value, is one level) but without the frames of the sandbox's own
+	// guards: a template that go-jsonnet evaluates with MaxStack
+	// evaluates here too. As the guards cannot be told apart from the
+	// template's own frames, the VM is given twice MaxStack frames, so a
+	// template that uses no guarded operation may recurse up to twice as
+	// deep as in go-jsonnet.
 	MaxStack int
 }
 
