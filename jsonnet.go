@@ -83,6 +83,10 @@ func (o JsonnetOptions) withDefaults() JsonnetOptions {
 // allowed. Its output decides the request: an object or array is sent as
 // JSON (application/json), a string is sent as is with the endpoint's
 // ContentType (text/plain when it has none), and null skips the delivery.
+// std.thisFile is "template", the name error positions use
+// ("template:2:6: ...") whichever endpoint the template belongs to; the
+// template reads its endpoint from the helper library (endpoint.id,
+// endpoint.url).
 //
 // # Sandbox
 //

@@ -98,6 +98,9 @@ func TestJsonnetRender(t *testing.T) {
 			wantBody: `{"f":"00042|a  |1.50","fl":[1,2],"g":[1,2,3],"l":"a\n","m":[0,1],"p":{"a":1,"b":2},"r":"abab","s":"a--b"}`, wantType: "application/json"},
 		{name: "ShadowStd", template: `local std = {x: 1}; std.x`, wantBody: `1`, wantType: "application/json"},
 		{name: "PlusSuper", template: `{a: {b: 1}} + {a+: {c: 2}}`, wantBody: `{"a":{"b":1,"c":2}}`, wantType: "application/json"},
+		{name: "ThisFile", template: `local e = import "hooklet.libsonnet"; {file: std.thisFile, endpoint: e.endpoint.id}`,
+			wantBody: `{"endpoint":"ep_1","file":"template"}`, wantType: "application/json"},
+		{name: "DeepRecursion", template: `local f(n) = if n == 0 then 0 else 1 + f(n - 1); f(400)`, wantBody: `400`, wantType: "application/json"},
 		{name: "Recursion", template: `local fib(n) = if n < 2 then n else fib(n - 1) + fib(n - 2); fib(15)`, wantBody: `610`, wantType: "application/json"},
 	}
 	for _, tt := range tests {

@@ -54,6 +54,8 @@ const (
 //   - defines __hooklet_fit, which checks the result of every + of the
 //     template (a + b is rewritten to __hooklet_fit(a + b) tailstrict): it
 //     refuses a string or array longer than limit;
+//   - answers std.thisFile with "template", the name the template's error
+//     positions use;
 //   - binds the helper library the template's import resolves to;
 //   - evaluates to the template's value, which the VM manifests as JSON.
 func preludeSource(limit int) string {
@@ -96,6 +98,9 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
   strReplace(str, from, to)::
     if std.length(to) > std.length(from) && std.length(str) * std.length(to) > ` + L + ` * std.max(1, std.length(from))
     then ` + tooBig("std.strReplace") + ` else super.strReplace(str, from, to),
+  // The template's name, as its error positions give it; not the
+  // prelude's.
+  thisFile:: "` + templateFile + `",
   native(name)::
     error "std.native is not available to templates",
   extVar(name)::

@@ -285,3 +285,22 @@ func TestCompileCaches(t *testing.T) {
 	require.NoError(t, err)
 	require.NotSame(t, a, c)
 }
+
+// TestThisFile checks that std.thisFile names the template, as its error
+// positions do, and not the sandbox's prelude.
+func TestThisFile(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{
+		`std.thisFile`,
+		`local f() = std.thisFile; f()`,
+		`{f: std.thisFile}.f`,
+		`local e = import "hooklet.libsonnet"; [std.thisFile, e.id][0]`,
+	} {
+		out, err := render(t, Options{Timeout: time.Minute}, src, input(`{}`))
+		require.NoError(t, err, src)
+		require.Equal(t, KindString, out.Kind, src)
+		require.Equal(t, "template", string(out.Body), src)
+	}
+	_, err := render(t, Options{Timeout: time.Minute}, "local x = std.thisFile;\n  error x", input(`{}`))
+	require.EqualError(t, err, "template:2:3: template")
+}
