@@ -183,7 +183,7 @@ func (t *jsonnetTemplate) Render(ctx context.Context, in *RenderInput) (Rendered
 }
 
 // renderInput is what the sandbox sees of in.
-func renderInput(in *RenderInput) *jsonnet.Input {
+func renderInput(in *RenderInput) jsonnet.Input {
 	var j jsonnet.Input
 	if ev := in.Event; ev != nil {
 		j.ID, j.Type, j.Tenant = ev.ID, ev.Type, ev.Tenant
@@ -201,7 +201,7 @@ func renderInput(in *RenderInput) *jsonnet.Input {
 		j.Settings = string(ep.Settings)
 		j.EndpointID, j.EndpointURL = ep.ID, ep.URL
 	}
-	return &j
+	return j
 }
 
 // templateError converts the sandbox's *jsonnet.Error to a *TemplateError

@@ -65,12 +65,10 @@ func preludeSource(limit int) string {
 	}
 	return `
 local ` + varTick + ` = std.native("` + nativeTick + `"),
-  __hooklet_fmtw = std.native("` + nativeFormatMax + `"),
-  __hooklet_digits(s) = std.isString(s) && std.length(s) > 0 && std.length(s) < 10 &&
-    std.all([c >= "0" && c <= "9" for c in std.stringChars(s)]),
-  __hooklet_len(v) = if std.isString(v) || std.isArray(v) then std.length(v) else 0,
-  __hooklet_cap(r, what) = if std.length(r) > ` + L + ` then error what + " exceeds the limit of ` + L + ` elements" else r,
   ` + varStd + ` = std + {
+  // Object locals: bound only when a guarded function runs.
+  local __hooklet_fmtw = std.native("` + nativeFormatMax + `"),
+  local __hooklet_len(v) = if std.isString(v) || std.isArray(v) then std.length(v) else 0,
   range(from, to)::
     if to - from + 1 > ` + L + ` then ` + tooBig("std.range") + ` else super.range(from, to),
   makeArray(sz, func)::
@@ -89,7 +87,8 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
     if std.length(arr) <= 16 then
       // Joined as the argument of the check, so that a recursion
       // through the parts nests one frame more than std.join's own.
-      __hooklet_cap(super.join(sep, arr), "std.join") tailstrict
+      local cap(r) = if std.length(r) > ` + L + ` then ` + tooBig("std.join") + ` else r;
+      cap(super.join(sep, arr)) tailstrict
     else
       local n = std.foldl(function(acc, s) acc + __hooklet_len(s), arr, 0) + __hooklet_len(sep) * std.length(arr);
       if n > ` + L + ` then ` + tooBig("std.join") + ` else super.join(sep, arr),
@@ -129,13 +128,15 @@ function(` + tlaID + `, ` + tlaType + `, ` + tlaTime + `, ` + tlaTenant + `, ` +
       local v = if __hooklet_isobj then std.get(__hooklet_data, key, null) else null;
       if v == null then default else v,
     path(p, default=null)::
-      local keys = if std.isArray(p) then p else std.split(p, ".");
+      local keys = if std.isArray(p) then p else std.split(p, "."),
+        digits(s) = std.isString(s) && std.length(s) > 0 && std.length(s) < 10 &&
+          std.all([c >= "0" && c <= "9" for c in std.stringChars(s)]);
       local walk(v, i) =
         if v == null then default
         else if i == std.length(keys) then v
         else local k = keys[i];
           if std.isObject(v) then walk(std.get(v, k, null), i + 1)
-          else if std.isArray(v) && (std.isNumber(k) || __hooklet_digits(k)) then
+          else if std.isArray(v) && (std.isNumber(k) || digits(k)) then
             local n = if std.isNumber(k) then k else std.parseInt(k);
             walk(if n >= 0 && n < std.length(v) then v[n] else null, i + 1)
           else default;

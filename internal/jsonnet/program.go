@@ -41,7 +41,7 @@ type Input struct {
 
 // args lays out the top-level arguments of the program, in the order of
 // tlaNames.
-func (in *Input) args() [9]string {
+func (in Input) args() [9]string {
 	a := [9]string{in.ID, in.Type, in.Time, in.Tenant, in.Attributes, in.Payload, in.Settings, in.EndpointID, in.EndpointURL}
 	if a[4] == "" {
 		a[4] = "{}"
@@ -80,7 +80,7 @@ type Output struct {
 // error when ctx ends first, which says nothing about the template.
 //
 // A timeout disables the program: every later Evaluate fails at once.
-func (p *Program) Evaluate(ctx context.Context, in *Input) (Output, error) {
+func (p *Program) Evaluate(ctx context.Context, in Input) (Output, error) {
 	if e := p.disabled.Load(); e != nil {
 		return Output{}, e
 	}

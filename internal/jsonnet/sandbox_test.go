@@ -44,8 +44,8 @@ const lyticsPayload = `{"email":"ada@example.com","first_name":"Ada","score":3,"
 "address":{"city":"London","lines":["1 Main St","Flat 2"]}}`
 
 // input returns the test event with payload, for the test endpoint.
-func input(payload string) *Input {
-	return &Input{
+func input(payload string) Input {
+	return Input{
 		ID: "evt_1", Type: "user.entered", Tenant: "acme", Time: "2026-01-02T03:04:05.0000006Z",
 		Attributes: `{"correlation_id":"c-1"}`, Payload: payload,
 		Settings: `{"api_key":"k-123","list":"news"}`, EndpointID: "ep_1", EndpointURL: "https://example.com/hooks",
@@ -69,7 +69,7 @@ func newSandbox(opts Options) *Sandbox {
 
 // render compiles and evaluates src with a fresh sandbox and waits for
 // every evaluation to end.
-func render(t *testing.T, opts Options, src string, in *Input) (Output, error) {
+func render(t *testing.T, opts Options, src string, in Input) (Output, error) {
 	t.Helper()
 	p, err := newSandbox(opts).Compile(src)
 	require.NoError(t, err)
