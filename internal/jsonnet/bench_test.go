@@ -165,3 +165,40 @@ func BenchmarkJsonnetEvent(b *testing.B) {
 		run(v, true)
 	}
 }
+
+// BenchmarkEvaluatePlus measures the guard of + on a template that adds
+// in a recursion, against raw go-jsonnet.
+func BenchmarkEvaluatePlus(b *testing.B) {
+	const fib = `local fib(n) = if n < 2 then n else fib(n - 1) + fib(n - 2); fib(15)`
+	b.Run("Raw", func(b *testing.B) {
+		vm := gojsonnet.MakeVM()
+		node, err := gojsonnet.SnippetToAST("template", fib)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		start := cpuTime()
+		for b.Loop() {
+			if _, err := vm.Evaluate(node); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, start)
+	})
+	b.Run("Sandbox", func(b *testing.B) {
+		p, err := newSandbox(Options{}).Compile(fib)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := input(lyticsPayload)
+		ctx := context.Background()
+		b.ReportAllocs()
+		start := cpuTime()
+		for b.Loop() {
+			if _, err := p.Evaluate(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, start)
+	})
+}
