@@ -25,7 +25,7 @@ const (
 	// recover from.
 	JsonnetMaxStackLimit = 10000
 	// JsonnetMaxTemplateBytes caps the size of a template's source: 64 KiB.
-	JsonnetMaxTemplateBytes = jsonnet.MaxTemplateBytes
+	JsonnetMaxTemplateBytes = 64 << 10
 )
 
 // Content types of rendered bodies.
@@ -135,9 +135,10 @@ type JsonnetTransformer struct {
 func NewJsonnetTransformer(opts JsonnetOptions) *JsonnetTransformer {
 	opts = opts.withDefaults()
 	return &JsonnetTransformer{sb: jsonnet.New(jsonnet.Options{
-		Timeout:        opts.Timeout,
-		MaxOutputBytes: opts.MaxOutputBytes,
-		MaxStack:       opts.MaxStack,
+		Timeout:          opts.Timeout,
+		MaxOutputBytes:   opts.MaxOutputBytes,
+		MaxStack:         opts.MaxStack,
+		MaxTemplateBytes: JsonnetMaxTemplateBytes,
 	})}
 }
 

@@ -18,9 +18,6 @@ import (
 	"time"
 )
 
-// MaxTemplateBytes caps the size of a template's source.
-const MaxTemplateBytes = 64 << 10
-
 // cacheSize bounds the compiled programs a sandbox keeps.
 const cacheSize = 1024
 
@@ -31,6 +28,8 @@ type Options struct {
 	// MaxOutputBytes caps the output, and, in elements, every string and
 	// array that a + or a guarded std function creates.
 	MaxOutputBytes int
+	// MaxTemplateBytes caps the size of a template's source.
+	MaxTemplateBytes int
 	// MaxStack caps the depth of nested calls, counted as go-jsonnet
 	// counts them (a function call, or the evaluation of a lazily bound
 	// value, is one level) but without the frames of the sandbox's own
@@ -64,7 +63,7 @@ func New(opts Options) *Sandbox {
 
 // Compile parses, checks and instruments a template. It returns an *[Error]
 // with the line and column of the first problem: a template larger than
-// [MaxTemplateBytes], a syntax error, an unknown variable, an import other
+// MaxTemplateBytes, a syntax error, an unknown variable, an import other
 // than the helper library, or an identifier starting with the reserved
 // prefix "__hooklet".
 //
@@ -72,8 +71,8 @@ func New(opts Options) *Sandbox {
 // *Program, with its disabled state, as long as it stays cached; a
 // disabled program is never evicted.
 func (s *Sandbox) Compile(src string) (*Program, error) {
-	if len(src) > MaxTemplateBytes {
-		return nil, &Error{Message: fmt.Sprintf("template of %d bytes exceeds the limit of %d", len(src), MaxTemplateBytes)}
+	if len(src) > s.opts.MaxTemplateBytes {
+		return nil, &Error{Message: fmt.Sprintf("template of %d bytes exceeds the limit of %d", len(src), s.opts.MaxTemplateBytes)}
 	}
 	s.mu.Lock()
 	p, ok := s.cache[src]

@@ -64,6 +64,9 @@ func newSandbox(opts Options) *Sandbox {
 	if opts.MaxStack <= 0 {
 		opts.MaxStack = 500
 	}
+	if opts.MaxTemplateBytes <= 0 {
+		opts.MaxTemplateBytes = 64 << 10
+	}
 	return New(opts)
 }
 
