@@ -252,7 +252,8 @@ func New(cfg Config) (*Dispatcher, error) {
 
 // Start starts the delivery engine in the background and returns. It loads
 // the endpoints first, bounded by ctx. The engine runs until
-// [Dispatcher.Close]. Calling Start twice returns an error.
+// [Dispatcher.Close]. Calling Start again returns [ErrAlreadyStarted];
+// after Close it returns [ErrClosed].
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -260,7 +261,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		return ErrClosed
 	}
 	if d.started {
-		return fmt.Errorf("webhook: dispatcher already started")
+		return ErrAlreadyStarted
 	}
 	if err := d.registry.load(ctx); err != nil {
 		return err
@@ -324,7 +325,7 @@ func (d *Dispatcher) EmitBatch(ctx context.Context, events []Event) error {
 // stores that implement [TxEnqueuer] (the PostgreSQL store takes a pgx.Tx):
 // the events exist if and only if tx commits. Deliveries start after the
 // commit.
-func (d *Dispatcher) EmitTx(ctx context.Context, tx any, events ...Event) error {
+func (d *Dispatcher) EmitTx(ctx context.Context, tx any, events []Event) error {
 	txs, ok := d.store.(TxEnqueuer)
 	if !ok {
 		return fmt.Errorf("%w: the store does not support host transactions", ErrInvalidTx)
