@@ -204,10 +204,10 @@ func (c *Config) validate() error {
 // Emit works as soon as New returns; deliveries are sent once
 // [Dispatcher.Start] has been called. [Dispatcher.Close] stops both.
 type Dispatcher struct {
-	cfg    Config
-	store  Store
-	clock  Clock
-	log    *slog.Logger
+	cfg   Config
+	store Store
+	clock Clock
+	log   *slog.Logger
 	// ownTransport is the default transport, closed by Close; nil when the
 	// host supplied one.
 	ownTransport *http.Transport
