@@ -166,13 +166,14 @@ func (e *deliveryEngine) loop() {
 				return
 			}
 			e.log.Warn("webhook: store error while leasing", "error", r.err)
-			wait = waitFor{delay: retry.NextBackOff(), ok: true}
+			wait = e.timer(retry.NextBackOff())
 		} else {
 			retry.Reset()
 		}
 		if e.clock.Now().UnixNano() < e.txPollUntil.Load() {
-			if !wait.ok || poll < wait.delay {
-				wait = waitFor{delay: poll, ok: true}
+			if wait.timer == nil || poll < wait.delay {
+				wait.stop()
+				wait = e.timer(poll)
 			}
 			poll = min(2*poll, txPollMax)
 		} else {
@@ -218,17 +219,28 @@ func (e *deliveryEngine) lease() leaseResult {
 	return r
 }
 
-// waitFor is how long the loop may wait before it leases again; without
-// ok, until something wakes it.
+// waitFor is a timer that ends the loop's wait; without one, the loop
+// waits until something wakes it.
 type waitFor struct {
+	timer Timer // nil: no timeout
 	delay time.Duration
-	ok    bool
+}
+
+func (e *deliveryEngine) timer(d time.Duration) waitFor {
+	return waitFor{timer: e.clock.NewTimer(d), delay: d}
+}
+
+func (w waitFor) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 }
 
 // nextWake asks the store when the next delivery is due after a lease
-// round r. It reports again when the loop should lease at once. A running
-// delivery wakes the loop when it ends, so only after a lease call, when
-// every slot might stay free, does the loop need the next due time.
+// round r and arms a timer for it. It reports again when the loop should
+// lease at once. A running delivery wakes the loop when it ends, so only
+// after a lease call, when every slot might stay free, does the loop need
+// the next due time.
 func (e *deliveryEngine) nextWake(r leaseResult) (w waitFor, again bool, err error) {
 	next, ok, err := e.store.NextDue(e.runCtx, &NextDueParams{Now: r.now, ExcludeEndpoints: r.excl})
 	if err != nil || !ok {
@@ -243,20 +255,23 @@ func (e *deliveryEngine) nextWake(r leaseResult) (w waitFor, again bool, err err
 		// Look again shortly rather than spin.
 		delay = e.limits.leaseDuration / 64
 	}
+	w = e.timer(delay)
 	if next.After(r.now) && !e.clock.Now().Before(next) {
-		return waitFor{}, true, nil // the clock passed next meanwhile
+		// The clock passed next while the timer was armed.
+		w.stop()
+		return waitFor{}, true, nil
 	}
-	return waitFor{delay: delay, ok: true}, false, nil
+	return w, false, nil
 }
 
 // wait waits for a wake-up, the end of w, a notification from another
-// process, or stop. It returns the notification channel, nil once closed.
+// process, or stop, and stops w's timer. It returns the notification
+// channel, nil once closed.
 func (e *deliveryEngine) wait(w waitFor, notes <-chan Notification) <-chan Notification {
+	defer w.stop()
 	var timeout <-chan time.Time
-	if w.ok {
-		t := e.clock.NewTimer(w.delay)
-		defer t.Stop()
-		timeout = t.C()
+	if w.timer != nil {
+		timeout = w.timer.C()
 	}
 	select {
 	case <-e.stopCh:

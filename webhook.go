@@ -207,7 +207,6 @@ type Dispatcher struct {
 	cfg   Config
 	store Store
 	clock Clock
-	log   *slog.Logger
 	// ownTransport is the default transport, closed by Close; nil when the
 	// host supplied one.
 	ownTransport *http.Transport
@@ -233,7 +232,6 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg:   cfg,
 		store: cfg.Store,
 		clock: cfg.Test.Clock,
-		log:   cfg.Logger,
 	}
 	rt := cfg.Transport
 	if rt == nil {
