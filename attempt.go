@@ -8,13 +8,17 @@ import (
 
 // attempter makes one attempt at a leased delivery: it finds the endpoint,
 // renders the body, has the sender send it, and turns the answer into the
-// delivery's next state under the endpoint's retry policy. It tells health
-// about every answer.
+// delivery's next state under the endpoint's retry policy. It reports
+// every verdict.
 type attempter struct {
-	clock     Clock
-	endpoints *registry
-	sender    *sender
-	health    *endpointHealth
+	clock  Clock
+	sender *sender
+	// lookup returns the endpoint a delivery goes to, false when it is
+	// gone, or an error when that is not known; see registry.lookup.
+	lookup func(ctx context.Context, id string) (*endpointState, bool, error)
+	// observe is told the verdict on every answer; see
+	// endpointHealth.observe.
+	observe func(ep *Endpoint, v verdict, status int, start time.Time)
 }
 
 // attempt makes one attempt at a leased delivery and returns its outcome.
@@ -22,7 +26,7 @@ type attempter struct {
 // the lease is then given back without recording anything.
 func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, release bool) {
 	out.Lease = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
-	st, ok, err := at.endpoints.lookup(ctx, l.Delivery.EndpointID)
+	st, ok, err := at.lookup(ctx, l.Delivery.EndpointID)
 	if err != nil {
 		// Not known to be deleted: give it back for a later try.
 		return out, true
@@ -80,6 +84,6 @@ func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, releas
 	if a.ErrorClass == ClassInternal {
 		out.State, out.NextAttemptAt = StateFailed, time.Time{}
 	}
-	at.health.observe(&st.ep, v, status, start)
+	at.observe(&st.ep, v, status, start)
 	return out, false
 }

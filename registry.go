@@ -96,7 +96,7 @@ type registry struct {
 	compiler endpointCompiler
 
 	mu     sync.Mutex
-	loaded bool
+	loaded atomic.Bool // set once, under mu; read without it
 	set    atomic.Pointer[endpointSet]
 }
 
@@ -108,19 +108,22 @@ func newRegistry(store Store, clock Clock, log *slog.Logger, compiler endpointCo
 
 // load reads every endpoint from the store unless that was done before.
 func (r *registry) load(ctx context.Context) error {
+	if r.loaded.Load() {
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.loadLocked(ctx)
 }
 
 func (r *registry) loadLocked(ctx context.Context) error {
-	if r.loaded {
+	if r.loaded.Load() {
 		return nil
 	}
 	if err := r.reloadLocked(ctx); err != nil {
 		return err
 	}
-	r.loaded = true
+	r.loaded.Store(true)
 	return nil
 }
 

@@ -247,13 +247,13 @@ func New(cfg Config) (*Dispatcher, error) {
 	})
 	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, cfg.OnEndpointDisabled)
 	at := &attempter{
-		clock:     cfg.Test.Clock,
-		endpoints: d.registry,
+		clock: cfg.Test.Clock,
 		sender: &sender{
 			client: client, signer: cfg.Signer, userAgent: cfg.UserAgent,
 			timeout: cfg.RequestTimeout, maxResponseBody: cfg.MaxResponseBodyBytes,
 		},
-		health: d.health,
+		lookup:  d.registry.lookup,
+		observe: d.health.observe,
 	}
 	d.engine = newDeliveryEngine(cfg.Store, cfg.Test.Clock, cfg.Logger, engineLimits{
 		owner: cfg.Owner, workers: cfg.Workers,
