@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -269,6 +270,9 @@ func TestSlowEndpointDoesNotBlockOthers(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the receiver closes, should the test fail
 	fast := newReceiver(t, nil)
 	b.addEndpoint(t, "slow", slow.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"slow"} })
 	b.addEndpoint(t, "fast", fast.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"fast"} })
@@ -290,7 +294,7 @@ func TestSlowEndpointDoesNotBlockOthers(t *testing.T) {
 		require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
 	}
 	require.Len(t, slow.reqs, 0, "no third request to the slow endpoint while its cap is in flight")
-	close(release)
+	free()
 	// The slow ones finish too, and at no time did more than the cap run.
 	for range n {
 		require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
