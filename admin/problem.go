@@ -57,8 +57,8 @@ func problemFor(err error) problem {
 	case errors.As(err, &he) && he.status != 0:
 		p.Status = he.status
 		p.Detail = he.Error()
-		if he.status == http.StatusNotFound {
-			p.Detail = "not found"
+		if he.err == nil || he.err == webhook.ErrNotFound {
+			p.Detail = he.msg
 		}
 	case errors.Is(err, webhook.ErrNotFound):
 		p.Status, p.Detail = http.StatusNotFound, "not found"
