@@ -59,7 +59,16 @@ var pageFuncs = template.FuncMap{
 	},
 	"join": strings.Join,
 	"text": func(b []byte) string { return strings.ToValidUTF8(string(b), "\uFFFD") },
-	"pretty": func(b []byte) string {
+	"pretty": func(v any) string {
+		var b []byte
+		switch v := v.(type) {
+		case string:
+			b = []byte(v)
+		case []byte:
+			b = v
+		case json.RawMessage:
+			b = v
+		}
 		var out bytes.Buffer
 		if json.Indent(&out, b, "", "  ") != nil {
 			return string(b)
