@@ -349,7 +349,7 @@ func (h *Handler) actionSaveEndpoint(w http.ResponseWriter, r *http.Request, s *
 		}
 		f.addError(err)
 	}
-	h.render(w, r, s, http.StatusUnprocessableEntity, "form", title, "new", f)
+	h.render(w, r, s, http.StatusOK, "form", title, "new", f)
 	return nil
 }
 
