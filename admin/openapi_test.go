@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -81,7 +82,7 @@ func TestOpenAPI(t *testing.T) {
 		doc := loadOpenAPI(t)
 		ep := b.putEndpoint("ep_1", "acme")
 		ep.Headers = map[string]string{"Authorization": "Bearer x"}
-		ep.Retry = &webhook.RetryPolicy{Schedule: DefaultScheduleForTest}
+		ep.Retry = &webhook.RetryPolicy{Schedule: webhook.DefaultSchedule, MaxRetryAfter: time.Minute}
 		ep.Signature = webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig"}
 		ep.Settings = json.RawMessage(`{"a":1}`)
 		require.NoError(t, b.d.PutEndpoint(b.ctx, ep))
@@ -144,9 +145,6 @@ func TestOpenAPI(t *testing.T) {
 		}
 	})
 }
-
-// DefaultScheduleForTest is a retry schedule with every kind of duration.
-var DefaultScheduleForTest = webhook.DefaultSchedule
 
 // checkSchema checks that every field of v is declared by schema (and its
 // $refs), recursively, and that required fields are present.

@@ -3,8 +3,8 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	webhook "github.com/hooklet/webhook"
 )
@@ -26,7 +26,7 @@ type previewRequest struct {
 
 // previewResult is a rendered preview.
 type previewResult struct {
-	// Body is the rendered body as text, when it is valid UTF-8.
+	// Body is the rendered body as text.
 	Body string `json:"body"`
 	// ContentType is the body's media type.
 	ContentType string `json:"content_type,omitempty"`
@@ -83,11 +83,6 @@ func (s *scope) preview(ctx context.Context, tr webhook.Transformer, req preview
 	if err != nil {
 		return previewResult{}, err
 	}
-	res := previewResult{ContentType: out.ContentType, Skip: out.Skip}
-	if utf8.Valid(out.Body) {
-		res.Body = string(out.Body)
-	} else {
-		res.Body = string([]rune(string(out.Body)))
-	}
-	return res, nil
+	// A body that is not UTF-8 is shown with replacement characters.
+	return previewResult{Body: strings.ToValidUTF8(string(out.Body), "\uFFFD"), ContentType: out.ContentType, Skip: out.Skip}, nil
 }
