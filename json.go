@@ -20,10 +20,11 @@ import (
 //     millisecond: "duration_ms": 12.5. A duration that configures
 //     something (a retry schedule) is a Go duration string that
 //     [time.ParseDuration] reads: "5m0s".
-//   - Secrets and credential-like header values are written as
+//   - Secret keys and credential-like header values are written as
 //     [Redacted]; reading [Redacted] back fails with [ErrRedacted], so an
 //     endpoint that was served as JSON cannot be saved again by mistake
-//     without its keys.
+//     without its keys. A secret is written by [Secret.MarshalJSON]
+//     ({"Key", "ExpiresAt"}) and read in that form or in snake_case.
 
 // Redacted replaces a secret key, or the value of a credential-like
 // header, in the JSON form of an [Endpoint] and in recorded requests.
@@ -65,22 +66,18 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// secretJSON is the JSON form of a [Secret] inside an endpoint.
-type secretJSON struct {
-	Key       string    `json:"key"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-}
-
-// secretReadJSON also accepts the field name Secret.MarshalJSON writes.
+// secretReadJSON is the JSON form of a [Secret] as UnmarshalJSON reads it:
+// the snake_case names, and the names Secret.MarshalJSON writes.
 type secretReadJSON struct {
 	Key          string    `json:"key"`
 	ExpiresAt    time.Time `json:"expires_at"`
 	ExpiresAtOld time.Time `json:"ExpiresAt"`
 }
 
-// UnmarshalJSON reads {"key": "whsec_...", "expires_at": RFC 3339}. A key
-// equal to [Redacted] yields an error wrapping [ErrRedacted]. The key is
-// not checked here; [Dispatcher.PutEndpoint] validates it.
+// UnmarshalJSON reads {"key": "whsec_...", "expires_at": RFC 3339}, and
+// the form [Secret.MarshalJSON] writes ({"Key", "ExpiresAt"}). A key equal
+// to [Redacted] yields an error wrapping [ErrRedacted]. The key is not
+// checked here; [Dispatcher.PutEndpoint] validates it.
 func (s *Secret) UnmarshalJSON(b []byte) error {
 	var j secretReadJSON
 	if err := json.Unmarshal(b, &j); err != nil {
@@ -167,7 +164,7 @@ type endpointJSON struct {
 	ContentType    string            `json:"content_type,omitempty"`
 	Settings       json.RawMessage   `json:"settings,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
-	Secrets        []secretJSON      `json:"secrets,omitempty"`
+	Secrets        []Secret          `json:"secrets,omitempty"`
 	Signature      *signatureJSON    `json:"signature,omitempty"`
 	Disabled       bool              `json:"disabled"`
 	DisabledReason string            `json:"disabled_reason,omitempty"`
@@ -177,16 +174,11 @@ type endpointJSON struct {
 	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
 }
 
-// endpointReadJSON reads secrets through [Secret.UnmarshalJSON].
-type endpointReadJSON struct {
-	endpointJSON
-	Secrets []Secret `json:"secrets,omitempty"`
-}
-
-// MarshalJSON writes the endpoint in snake_case. Every secret key and the
-// value of every credential-like header (Authorization, names with "token",
-// "key", "secret", ...) is written as [Redacted], so serving or logging an
-// endpoint never reveals them.
+// MarshalJSON writes the endpoint in snake_case. Secrets are written by
+// [Secret.MarshalJSON], their keys redacted; the value of every
+// credential-like header (Authorization, names with "token", "key",
+// "secret", ...) is written as [Redacted]. Serving or logging an endpoint
+// never reveals them.
 func (ep Endpoint) MarshalJSON() ([]byte, error) {
 	j := endpointJSON{
 		ID: ep.ID, Tenant: ep.Tenant, URL: ep.URL, Description: ep.Description,
@@ -204,12 +196,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 			j.Headers[k] = v
 		}
 	}
-	if ep.Secrets != nil {
-		j.Secrets = make([]secretJSON, len(ep.Secrets))
-		for i, s := range ep.Secrets {
-			j.Secrets[i] = secretJSON{Key: Redacted, ExpiresAt: utcTime(s.ExpiresAt)}
-		}
-	}
+	j.Secrets = ep.Secrets
 	if ep.Signature != (SignatureScheme{}) {
 		j.Signature = &signatureJSON{Kind: ep.Signature.Kind, Header: ep.Signature.Header, Prefix: ep.Signature.Prefix}
 	}
@@ -222,7 +209,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 // MarshalJSON and saving it would lose the keys. The endpoint is not
 // validated here; [Dispatcher.PutEndpoint] does that.
 func (ep *Endpoint) UnmarshalJSON(b []byte) error {
-	var j endpointReadJSON
+	var j endpointJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
