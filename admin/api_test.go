@@ -305,7 +305,7 @@ func TestAPI(t *testing.T) {
 		lastFailure := b.clock.Now()
 		b.clock.Advance(31 * time.Minute)
 
-		hl := decode[Health](t, b.do("GET", "/api/v1/endpoints/ep_1/health", nil), http.StatusOK)
+		hl := decode[endpointHealth](t, b.do("GET", "/api/v1/endpoints/ep_1/health", nil), http.StatusOK)
 		require.True(t, hl.Complete)
 		require.Equal(t, 3, hl.Day.Attempts)
 		require.Equal(t, 1, hl.Day.Succeeded)

@@ -137,7 +137,7 @@ func redirect(w http.ResponseWriter, r *http.Request, path, msg string) {
 // endpointRow is one line of the endpoints page.
 type endpointRow struct {
 	Endpoint webhook.Endpoint
-	Glance   Glance
+	Glance   glance
 }
 
 func (h *Handler) pageEndpoints(w http.ResponseWriter, r *http.Request, s *scope) error {
@@ -164,7 +164,7 @@ func (h *Handler) pageEndpoints(w http.ResponseWriter, r *http.Request, s *scope
 // endpointView is the endpoint page.
 type endpointView struct {
 	Endpoint webhook.Endpoint
-	Health   Health
+	Health   endpointHealth
 	Recent   []webhook.Delivery
 	Since    string
 }

@@ -19,8 +19,8 @@ const (
 // ULID that follows, IDs sort by creation time.
 const deliveryIDPrefix = "dlv_"
 
-// Window is the attempts of one endpoint over a span of time.
-type Window struct {
+// healthWindow is the attempts of one endpoint over a span of time.
+type healthWindow struct {
 	// Attempts counts the attempts made.
 	Attempts int `json:"attempts"`
 	// Succeeded counts those answered with a 2xx status.
@@ -32,13 +32,13 @@ type Window struct {
 	SuccessRate *float64 `json:"success_rate"`
 }
 
-// Health summarises the recent deliveries to one endpoint.
-type Health struct {
+// endpointHealth summarises the recent deliveries to one endpoint.
+type endpointHealth struct {
 	EndpointID string `json:"endpoint_id"`
 	// Day covers the attempts of the deliveries created in the last 24
 	// hours; Hour those of them started in the last hour.
-	Hour Window `json:"hour"`
-	Day  Window `json:"day"`
+	Hour healthWindow `json:"hour"`
+	Day  healthWindow `json:"day"`
 	// LastSuccessAt and LastFailureAt are the starts of the latest
 	// successful and failed attempts in the day; null when none.
 	LastSuccessAt *time.Time `json:"last_success_at"`
@@ -58,14 +58,14 @@ type Health struct {
 // health computes an endpoint's health from its deliveries created in the
 // last day and their attempts, reading at most healthMaxDeliveries
 // deliveries and healthMaxAttempts attempts per window.
-func (s *scope) health(ctx context.Context, endpointID string, now time.Time) (Health, error) {
+func (s *scope) health(ctx context.Context, endpointID string, now time.Time) (endpointHealth, error) {
 	if _, err := s.endpoint(ctx, endpointID); err != nil {
-		return Health{}, err
+		return endpointHealth{}, err
 	}
-	h := Health{EndpointID: endpointID, Complete: true}
+	h := endpointHealth{EndpointID: endpointID, Complete: true}
 	day, err := s.scanWindow(ctx, endpointID, now.Add(-24*time.Hour), now, true)
 	if err != nil {
-		return Health{}, err
+		return endpointHealth{}, err
 	}
 	h.Day, h.Hour = day.window, day.hour
 	h.Pending, h.Failed = day.pending, day.failed
@@ -74,7 +74,7 @@ func (s *scope) health(ctx context.Context, endpointID string, now time.Time) (H
 		h.Complete = false
 		hour, err := s.scanWindow(ctx, endpointID, now.Add(-time.Hour), now, false)
 		if err != nil {
-			return Health{}, err
+			return endpointHealth{}, err
 		}
 		h.Hour = hour.window
 		if hour.lastSuccess != nil {
@@ -89,7 +89,7 @@ func (s *scope) health(ctx context.Context, endpointID string, now time.Time) (H
 
 // windowScan is what scanWindow read.
 type windowScan struct {
-	window, hour             Window
+	window, hour             healthWindow
 	pending, failed          int
 	lastSuccess, lastFailure *time.Time
 	lastError                string
@@ -174,7 +174,7 @@ func (s *scope) scanAttempts(ctx context.Context, deliveryID string, ws *windowS
 	}
 }
 
-func (w *Window) add(ok bool) {
+func (w *healthWindow) add(ok bool) {
 	w.Attempts++
 	if ok {
 		w.Succeeded++
@@ -183,7 +183,7 @@ func (w *Window) add(ok bool) {
 	}
 }
 
-func (w *Window) finish() {
+func (w *healthWindow) finish() {
 	if w.Attempts > 0 {
 		r := float64(w.Succeeded) / float64(w.Attempts)
 		w.SuccessRate = &r
@@ -211,30 +211,30 @@ func deliveryCursorAt(t time.Time) string {
 // glanceMaxDeliveries caps the deliveries read for one endpoint's glance.
 const glanceMaxDeliveries = 200
 
-// Glance is an endpoint's health at a glance: the states of its
+// glance is an endpoint's health at a glance: the states of its
 // deliveries created in the last day, reading at most
 // glanceMaxDeliveries.
-type Glance struct {
+type glance struct {
 	Succeeded, Failed, Pending, Skipped int
 	// More reports that the day had more deliveries than were read.
 	More bool
 }
 
 // Total counts the deliveries read.
-func (g Glance) Total() int { return g.Succeeded + g.Failed + g.Pending + g.Skipped }
+func (g glance) Total() int { return g.Succeeded + g.Failed + g.Pending + g.Skipped }
 
 // SuccessPercent is the share of finished, sent deliveries that
 // succeeded, from 0 to 100; -1 when none finished.
-func (g Glance) SuccessPercent() int {
+func (g glance) SuccessPercent() int {
 	if g.Succeeded+g.Failed == 0 {
 		return -1
 	}
 	return g.Succeeded * 100 / (g.Succeeded + g.Failed)
 }
 
-// glance computes an endpoint's [Glance]; the endpoint is in scope.
-func (s *scope) glance(ctx context.Context, endpointID string, now time.Time) (Glance, error) {
-	var g Glance
+// glance computes an endpoint's [glance]; the endpoint is in scope.
+func (s *scope) glance(ctx context.Context, endpointID string, now time.Time) (glance, error) {
+	var g glance
 	page, err := s.d.Deliveries(ctx, &webhook.ListDeliveriesParams{
 		EndpointID: endpointID, Cursor: deliveryCursorAt(now.Add(-24 * time.Hour)), Limit: glanceMaxDeliveries})
 	if err != nil {
