@@ -16,28 +16,28 @@ const maxBodyBytes = 1 << 20
 // route is one route of the API or the console.
 type route struct {
 	Method, Path string
-	Handle       func(h *Handler, w http.ResponseWriter, r *http.Request, s *scope) error
+	Handle       func(h *handler, w http.ResponseWriter, r *http.Request, s *scope) error
 }
 
 // apiRoutes are the routes of the JSON API; openapi.json documents each
 // of them, and a test holds the two together.
 var apiRoutes = []route{
-	{"GET", "/api/v1/endpoints", (*Handler).apiListEndpoints},
-	{"GET", "/api/v1/endpoints/{id}", (*Handler).apiGetEndpoint},
-	{"PUT", "/api/v1/endpoints/{id}", (*Handler).apiPutEndpoint},
-	{"DELETE", "/api/v1/endpoints/{id}", (*Handler).apiDeleteEndpoint},
-	{"POST", "/api/v1/endpoints/{id}/enable", (*Handler).apiEnable},
-	{"POST", "/api/v1/endpoints/{id}/disable", (*Handler).apiDisable},
-	{"POST", "/api/v1/endpoints/{id}/rotate-secret", (*Handler).apiRotateSecret},
-	{"POST", "/api/v1/endpoints/{id}/test", (*Handler).apiTest},
-	{"POST", "/api/v1/endpoints/{id}/redeliver-failed", (*Handler).apiRedeliverFailed},
-	{"GET", "/api/v1/endpoints/{id}/health", (*Handler).apiHealth},
-	{"GET", "/api/v1/deliveries", (*Handler).apiListDeliveries},
-	{"GET", "/api/v1/deliveries/{id}", (*Handler).apiGetDelivery},
-	{"GET", "/api/v1/deliveries/{id}/attempts", (*Handler).apiListAttempts},
-	{"POST", "/api/v1/deliveries/{id}/redeliver", (*Handler).apiRedeliver},
-	{"GET", "/api/v1/events/{id}", (*Handler).apiGetEvent},
-	{"POST", "/api/v1/templates/preview", (*Handler).apiPreview},
+	{"GET", "/api/v1/endpoints", (*handler).apiListEndpoints},
+	{"GET", "/api/v1/endpoints/{id}", (*handler).apiGetEndpoint},
+	{"PUT", "/api/v1/endpoints/{id}", (*handler).apiPutEndpoint},
+	{"DELETE", "/api/v1/endpoints/{id}", (*handler).apiDeleteEndpoint},
+	{"POST", "/api/v1/endpoints/{id}/enable", (*handler).apiEnable},
+	{"POST", "/api/v1/endpoints/{id}/disable", (*handler).apiDisable},
+	{"POST", "/api/v1/endpoints/{id}/rotate-secret", (*handler).apiRotateSecret},
+	{"POST", "/api/v1/endpoints/{id}/test", (*handler).apiTest},
+	{"POST", "/api/v1/endpoints/{id}/redeliver-failed", (*handler).apiRedeliverFailed},
+	{"GET", "/api/v1/endpoints/{id}/health", (*handler).apiHealth},
+	{"GET", "/api/v1/deliveries", (*handler).apiListDeliveries},
+	{"GET", "/api/v1/deliveries/{id}", (*handler).apiGetDelivery},
+	{"GET", "/api/v1/deliveries/{id}/attempts", (*handler).apiListAttempts},
+	{"POST", "/api/v1/deliveries/{id}/redeliver", (*handler).apiRedeliver},
+	{"GET", "/api/v1/events/{id}", (*handler).apiGetEvent},
+	{"POST", "/api/v1/templates/preview", (*handler).apiPreview},
 }
 
 // listing is the JSON form of a page of a listing.
@@ -55,7 +55,7 @@ func listingOf[T any](p webhook.Page[T]) listing[T] {
 
 // api adapts an API route: it resolves the scope and answers errors as
 // problem details.
-func (h *Handler) api(fn func(*Handler, http.ResponseWriter, *http.Request, *scope) error) http.HandlerFunc {
+func (h *handler) api(fn func(*handler, http.ResponseWriter, *http.Request, *scope) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.scopeFor(r)
 		if err == nil {
@@ -91,7 +91,7 @@ func queryState(v string) (webhook.DeliveryState, error) {
 	return "", badRequest("state must be pending, succeeded, failed or skipped", nil)
 }
 
-func (h *Handler) apiListEndpoints(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiListEndpoints(w http.ResponseWriter, r *http.Request, s *scope) error {
 	limit, err := queryLimit(r)
 	if err != nil {
 		return err
@@ -105,7 +105,7 @@ func (h *Handler) apiListEndpoints(w http.ResponseWriter, r *http.Request, s *sc
 	return nil
 }
 
-func (h *Handler) apiGetEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiGetEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ep, err := s.endpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -155,7 +155,7 @@ func decodeEndpoint(body io.Reader) (webhook.Endpoint, bool, error) {
 	return ep, secretsGiven, nil
 }
 
-func (h *Handler) apiPutEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiPutEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ep, secretsGiven, err := decodeEndpoint(r.Body)
 	if err != nil {
 		return err
@@ -181,7 +181,7 @@ func (h *Handler) apiPutEndpoint(w http.ResponseWriter, r *http.Request, s *scop
 	return nil
 }
 
-func (h *Handler) apiDeleteEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiDeleteEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	if err := s.deleteEndpoint(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (h *Handler) apiDeleteEndpoint(w http.ResponseWriter, r *http.Request, s *s
 	return nil
 }
 
-func (h *Handler) apiEnable(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiEnable(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ep, err := s.setDisabled(r.Context(), r.PathValue("id"), false)
 	if err != nil {
 		return err
@@ -198,7 +198,7 @@ func (h *Handler) apiEnable(w http.ResponseWriter, r *http.Request, s *scope) er
 	return nil
 }
 
-func (h *Handler) apiDisable(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiDisable(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ep, err := s.setDisabled(r.Context(), r.PathValue("id"), true)
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func (h *Handler) apiDisable(w http.ResponseWriter, r *http.Request, s *scope) e
 	return nil
 }
 
-func (h *Handler) apiRotateSecret(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiRotateSecret(w http.ResponseWriter, r *http.Request, s *scope) error {
 	rot, err := s.rotateSecret(r.Context(), r.PathValue("id"), h.now(), h.opts.RotationGrace)
 	if err != nil {
 		return err
@@ -216,7 +216,7 @@ func (h *Handler) apiRotateSecret(w http.ResponseWriter, r *http.Request, s *sco
 	return nil
 }
 
-func (h *Handler) apiTest(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiTest(w http.ResponseWriter, r *http.Request, s *scope) error {
 	te, err := s.sendTest(r.Context(), r.PathValue("id"), h.opts.TestEventType, h.now())
 	if err != nil {
 		return err
@@ -237,7 +237,7 @@ func parseSince(v string) (time.Time, error) {
 	return t, nil
 }
 
-func (h *Handler) apiRedeliverFailed(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiRedeliverFailed(w http.ResponseWriter, r *http.Request, s *scope) error {
 	since, err := parseSince(r.URL.Query().Get("since"))
 	if err != nil {
 		return err
@@ -250,7 +250,7 @@ func (h *Handler) apiRedeliverFailed(w http.ResponseWriter, r *http.Request, s *
 	return nil
 }
 
-func (h *Handler) apiHealth(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiHealth(w http.ResponseWriter, r *http.Request, s *scope) error {
 	hl, err := s.health(r.Context(), r.PathValue("id"), h.now())
 	if err != nil {
 		return err
@@ -259,7 +259,7 @@ func (h *Handler) apiHealth(w http.ResponseWriter, r *http.Request, s *scope) er
 	return nil
 }
 
-func (h *Handler) apiListDeliveries(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiListDeliveries(w http.ResponseWriter, r *http.Request, s *scope) error {
 	q := r.URL.Query()
 	limit, err := queryLimit(r)
 	if err != nil {
@@ -280,7 +280,7 @@ func (h *Handler) apiListDeliveries(w http.ResponseWriter, r *http.Request, s *s
 	return nil
 }
 
-func (h *Handler) apiGetDelivery(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiGetDelivery(w http.ResponseWriter, r *http.Request, s *scope) error {
 	dl, err := s.delivery(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -289,7 +289,7 @@ func (h *Handler) apiGetDelivery(w http.ResponseWriter, r *http.Request, s *scop
 	return nil
 }
 
-func (h *Handler) apiListAttempts(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiListAttempts(w http.ResponseWriter, r *http.Request, s *scope) error {
 	limit, err := queryLimit(r)
 	if err != nil {
 		return err
@@ -307,7 +307,7 @@ func (h *Handler) apiListAttempts(w http.ResponseWriter, r *http.Request, s *sco
 	return nil
 }
 
-func (h *Handler) apiRedeliver(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiRedeliver(w http.ResponseWriter, r *http.Request, s *scope) error {
 	id := r.PathValue("id")
 	if _, err := s.delivery(r.Context(), id); err != nil {
 		return err
@@ -323,7 +323,7 @@ func (h *Handler) apiRedeliver(w http.ResponseWriter, r *http.Request, s *scope)
 	return nil
 }
 
-func (h *Handler) apiGetEvent(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiGetEvent(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ev, err := s.event(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -332,7 +332,7 @@ func (h *Handler) apiGetEvent(w http.ResponseWriter, r *http.Request, s *scope) 
 	return nil
 }
 
-func (h *Handler) apiPreview(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) apiPreview(w http.ResponseWriter, r *http.Request, s *scope) error {
 	var req previewRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		return badRequest("the body is not a preview request", err)

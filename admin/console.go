@@ -18,20 +18,20 @@ import (
 
 // consoleRoutes are the pages and form actions of the web console.
 var consoleRoutes = []route{
-	{"GET", "/{$}", (*Handler).pageEndpoints},
-	{"GET", "/endpoints/new", (*Handler).pageNewEndpoint},
-	{"POST", "/endpoints/save", (*Handler).actionSaveEndpoint},
-	{"GET", "/endpoints/{id}", (*Handler).pageEndpoint},
-	{"GET", "/endpoints/{id}/edit", (*Handler).pageEditEndpoint},
-	{"POST", "/endpoints/{id}/enable", (*Handler).actionEnable},
-	{"POST", "/endpoints/{id}/disable", (*Handler).actionDisable},
-	{"POST", "/endpoints/{id}/rotate-secret", (*Handler).actionRotate},
-	{"POST", "/endpoints/{id}/test", (*Handler).actionTest},
-	{"POST", "/endpoints/{id}/redeliver-failed", (*Handler).actionRedeliverFailed},
-	{"POST", "/endpoints/{id}/delete", (*Handler).actionDelete},
-	{"GET", "/deliveries", (*Handler).pageDeliveries},
-	{"GET", "/deliveries/{id}", (*Handler).pageDelivery},
-	{"POST", "/deliveries/{id}/redeliver", (*Handler).actionRedeliver},
+	{"GET", "/{$}", (*handler).pageEndpoints},
+	{"GET", "/endpoints/new", (*handler).pageNewEndpoint},
+	{"POST", "/endpoints/save", (*handler).actionSaveEndpoint},
+	{"GET", "/endpoints/{id}", (*handler).pageEndpoint},
+	{"GET", "/endpoints/{id}/edit", (*handler).pageEditEndpoint},
+	{"POST", "/endpoints/{id}/enable", (*handler).actionEnable},
+	{"POST", "/endpoints/{id}/disable", (*handler).actionDisable},
+	{"POST", "/endpoints/{id}/rotate-secret", (*handler).actionRotate},
+	{"POST", "/endpoints/{id}/test", (*handler).actionTest},
+	{"POST", "/endpoints/{id}/redeliver-failed", (*handler).actionRedeliverFailed},
+	{"POST", "/endpoints/{id}/delete", (*handler).actionDelete},
+	{"GET", "/deliveries", (*handler).pageDeliveries},
+	{"GET", "/deliveries/{id}", (*handler).pageDelivery},
+	{"POST", "/deliveries/{id}/redeliver", (*handler).actionRedeliver},
 }
 
 // pageFuncs are the helpers page templates call.
@@ -93,7 +93,7 @@ type pageData struct {
 
 // page adapts a console route: it resolves the scope and renders errors
 // as an error page.
-func (h *Handler) page(fn func(*Handler, http.ResponseWriter, *http.Request, *scope) error) http.HandlerFunc {
+func (h *handler) page(fn func(*handler, http.ResponseWriter, *http.Request, *scope) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.scopeFor(r)
 		if err == nil {
@@ -109,7 +109,7 @@ func (h *Handler) page(fn func(*Handler, http.ResponseWriter, *http.Request, *sc
 }
 
 // render writes a page.
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *scope, status int, name, title, nav string, data any) {
+func (h *handler) render(w http.ResponseWriter, r *http.Request, s *scope, status int, name, title, nav string, data any) {
 	pd := pageData{Title: title, App: h.opts.Title, Base: base(r), Nav: nav, Flash: r.URL.Query().Get("msg"), Data: data}
 	if s != nil {
 		pd.Portal, pd.Tenant = s.portal, s.tenant
@@ -140,7 +140,7 @@ type endpointRow struct {
 	Glance   glance
 }
 
-func (h *Handler) pageEndpoints(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) pageEndpoints(w http.ResponseWriter, r *http.Request, s *scope) error {
 	q := r.URL.Query()
 	page, err := s.endpoints(r.Context(), q.Get("tenant"), q.Get("cursor"), 0)
 	if err != nil {
@@ -169,7 +169,7 @@ type endpointView struct {
 	Since    string
 }
 
-func (h *Handler) pageEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) pageEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ctx := r.Context()
 	ep, err := s.endpoint(ctx, r.PathValue("id"))
 	if err != nil {
@@ -230,7 +230,7 @@ func formOf(ep webhook.Endpoint) endpointForm {
 	return f
 }
 
-func (h *Handler) pageNewEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) pageNewEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	f := endpointForm{New: true, EventTypes: "*"}
 	if s.portal {
 		f.Tenant = s.tenant
@@ -239,7 +239,7 @@ func (h *Handler) pageNewEndpoint(w http.ResponseWriter, r *http.Request, s *sco
 	return nil
 }
 
-func (h *Handler) pageEditEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) pageEditEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ep, err := s.endpoint(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -297,7 +297,7 @@ func parseForm(r *http.Request, s *scope, f *endpointForm) webhook.Endpoint {
 	return ep
 }
 
-func (h *Handler) actionSaveEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionSaveEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	if err := r.ParseForm(); err != nil {
 		return badRequest("unreadable form", err)
 	}
@@ -364,7 +364,7 @@ func (f *endpointForm) addError(err error) {
 	f.Errors = append(f.Errors, err.Error())
 }
 
-func (h *Handler) actionEnable(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionEnable(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ep, err := s.setDisabled(r.Context(), r.PathValue("id"), false)
 	if err != nil {
 		return err
@@ -373,7 +373,7 @@ func (h *Handler) actionEnable(w http.ResponseWriter, r *http.Request, s *scope)
 	return nil
 }
 
-func (h *Handler) actionDisable(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionDisable(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ep, err := s.setDisabled(r.Context(), r.PathValue("id"), true)
 	if err != nil {
 		return err
@@ -382,7 +382,7 @@ func (h *Handler) actionDisable(w http.ResponseWriter, r *http.Request, s *scope
 	return nil
 }
 
-func (h *Handler) actionRotate(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionRotate(w http.ResponseWriter, r *http.Request, s *scope) error {
 	rot, err := s.rotateSecret(r.Context(), r.PathValue("id"), h.now(), h.opts.RotationGrace)
 	if err != nil {
 		return err
@@ -391,7 +391,7 @@ func (h *Handler) actionRotate(w http.ResponseWriter, r *http.Request, s *scope)
 	return nil
 }
 
-func (h *Handler) actionTest(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionTest(w http.ResponseWriter, r *http.Request, s *scope) error {
 	id := r.PathValue("id")
 	te, err := s.sendTest(r.Context(), id, h.opts.TestEventType, h.now())
 	if err != nil {
@@ -401,7 +401,7 @@ func (h *Handler) actionTest(w http.ResponseWriter, r *http.Request, s *scope) e
 	return nil
 }
 
-func (h *Handler) actionRedeliverFailed(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionRedeliverFailed(w http.ResponseWriter, r *http.Request, s *scope) error {
 	if err := r.ParseForm(); err != nil {
 		return badRequest("unreadable form", err)
 	}
@@ -418,7 +418,7 @@ func (h *Handler) actionRedeliverFailed(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-func (h *Handler) actionDelete(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionDelete(w http.ResponseWriter, r *http.Request, s *scope) error {
 	id := r.PathValue("id")
 	if err := s.deleteEndpoint(r.Context(), id); err != nil {
 		return err
@@ -433,7 +433,7 @@ type deliveryRow struct {
 	EventType string
 }
 
-func (h *Handler) pageDeliveries(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) pageDeliveries(w http.ResponseWriter, r *http.Request, s *scope) error {
 	q := r.URL.Query()
 	st, err := queryState(q.Get("state"))
 	if err != nil {
@@ -473,7 +473,7 @@ func (h *Handler) pageDeliveries(w http.ResponseWriter, r *http.Request, s *scop
 	return nil
 }
 
-func (h *Handler) pageDelivery(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) pageDelivery(w http.ResponseWriter, r *http.Request, s *scope) error {
 	ctx := r.Context()
 	dl, err := s.delivery(ctx, r.PathValue("id"))
 	if err != nil {
@@ -496,7 +496,7 @@ func (h *Handler) pageDelivery(w http.ResponseWriter, r *http.Request, s *scope)
 	return nil
 }
 
-func (h *Handler) actionRedeliver(w http.ResponseWriter, r *http.Request, s *scope) error {
+func (h *handler) actionRedeliver(w http.ResponseWriter, r *http.Request, s *scope) error {
 	id := r.PathValue("id")
 	if _, err := s.delivery(r.Context(), id); err != nil {
 		return err

@@ -175,6 +175,8 @@ type testEvent struct {
 // EndpointEmitter is implemented by a Dispatcher that can emit an event to
 // one endpoint only. The test action uses it when the Dispatcher has it.
 type EndpointEmitter interface {
+	// EmitToEndpoint stores ev with one delivery, to the endpoint
+	// endpointID, whatever the endpoint's event types and tenant.
 	EmitToEndpoint(ctx context.Context, endpointID string, ev webhook.Event) error
 }
 

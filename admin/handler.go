@@ -20,9 +20,9 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// Handler serves the admin API and the web console. Create one with
+// handler serves the admin API and the web console. Create one with
 // [NewHandler]; it is safe for concurrent use.
-type Handler struct {
+type handler struct {
 	d      *webhook.Dispatcher
 	opts   Options
 	mux    *http.ServeMux
@@ -37,7 +37,7 @@ type Handler struct {
 // The host mounts it under any prefix with [http.StripPrefix] and puts its
 // own authentication in front. opts may be nil.
 func NewHandler(d *webhook.Dispatcher, opts *Options) http.Handler {
-	h := &Handler{d: d, mux: http.NewServeMux(), logger: slog.Default()}
+	h := &handler{d: d, mux: http.NewServeMux(), logger: slog.Default()}
 	if opts != nil {
 		h.opts = *opts
 	}
@@ -71,7 +71,7 @@ func NewHandler(d *webhook.Dispatcher, opts *Options) http.Handler {
 }
 
 // ServeHTTP sets the security headers and serves r.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", contentSecurityPolicy)
 	hd.Set("X-Content-Type-Options", "nosniff")
@@ -83,7 +83,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // scopeFor resolves the scope of a request: every tenant in operator
 // mode, the one [Options.Tenant] names in portal mode.
-func (h *Handler) scopeFor(r *http.Request) (*scope, error) {
+func (h *handler) scopeFor(r *http.Request) (*scope, error) {
 	if h.opts.Tenant == nil {
 		return &scope{d: h.d}, nil
 	}
@@ -100,10 +100,10 @@ func (h *Handler) scopeFor(r *http.Request) (*scope, error) {
 }
 
 // now returns the handler's current time.
-func (h *Handler) now() time.Time { return h.opts.NowFunc() }
+func (h *handler) now() time.Time { return h.opts.NowFunc() }
 
 // logError logs an error that answers 500.
-func (h *Handler) logError(r *http.Request, err error) {
+func (h *handler) logError(r *http.Request, err error) {
 	if problemFor(err).Status >= 500 {
 		h.logger.ErrorContext(r.Context(), "admin: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
