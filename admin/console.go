@@ -110,7 +110,7 @@ func (h *handler) page(fn func(*handler, http.ResponseWriter, *http.Request, *sc
 
 // render writes a page.
 func (h *handler) render(w http.ResponseWriter, r *http.Request, s *scope, status int, name, title, nav string, data any) {
-	pd := pageData{Title: title, App: h.opts.Title, Base: base(r), Nav: nav, Flash: r.URL.Query().Get("msg"), Data: data}
+	pd := pageData{Title: title, App: h.opts.Title, Base: base(r), Nav: nav, Flash: flash(r), Data: data}
 	if s != nil {
 		pd.Portal, pd.Tenant = s.portal, s.tenant
 	}
@@ -126,12 +126,44 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, s *scope, statu
 }
 
 // redirect answers a form action with 303 See Other to a page of the
-// console, with a message shown on it.
-func redirect(w http.ResponseWriter, r *http.Request, path, msg string) {
-	if msg != "" {
-		path += "?msg=" + url.QueryEscape(msg)
+// console, which then shows the message of what was done: one of
+// flashMessages, with its argument.
+func redirect(w http.ResponseWriter, r *http.Request, path, done, arg string) {
+	q := url.Values{"done": {done}}
+	if arg != "" {
+		q.Set("arg", arg)
 	}
-	http.Redirect(w, r, base(r)+path, http.StatusSeeOther)
+	http.Redirect(w, r, base(r)+path+"?"+q.Encode(), http.StatusSeeOther)
+}
+
+// flashMessages are the messages a page shows after an action, by the
+// action's code. Only these can be shown, so a crafted link cannot put
+// words of its own on a page.
+var flashMessages = map[string]string{
+	"saved":       "Endpoint saved.",
+	"enabled":     "Endpoint enabled.",
+	"disabled":    "Endpoint disabled.",
+	"deleted":     "Endpoint deleted.",
+	"tested":      "Test event %s emitted.",
+	"replayed":    "%s failed deliveries sent again.",
+	"redelivered": "Delivery sent again.",
+}
+
+// flash returns the message of the action a page was redirected from.
+func flash(r *http.Request) string {
+	q := r.URL.Query()
+	msg, ok := flashMessages[q.Get("done")]
+	if !ok {
+		return ""
+	}
+	if strings.Contains(msg, "%s") {
+		arg := q.Get("arg")
+		if len(arg) > 80 || strings.ContainsFunc(arg, func(c rune) bool { return c == ' ' || c < 0x20 }) {
+			return ""
+		}
+		msg = fmt.Sprintf(msg, arg)
+	}
+	return msg
 }
 
 // endpointRow is one line of the endpoints page.
@@ -338,7 +370,7 @@ func (h *handler) actionSaveEndpoint(w http.ResponseWriter, r *http.Request, s *
 					Secret: res.NewSecret.Key, Endpoint: res.Endpoint})
 				return nil
 			}
-			redirect(w, r, "/endpoints/"+url.PathEscape(ep.ID), "Endpoint saved.")
+			redirect(w, r, "/endpoints/"+url.PathEscape(ep.ID), "saved", "")
 			return nil
 		}
 		if errors.Is(err, webhook.ErrNotFound) {
@@ -369,7 +401,7 @@ func (h *handler) actionEnable(w http.ResponseWriter, r *http.Request, s *scope)
 	if err != nil {
 		return err
 	}
-	redirect(w, r, "/endpoints/"+url.PathEscape(ep.ID), "Endpoint enabled.")
+	redirect(w, r, "/endpoints/"+url.PathEscape(ep.ID), "enabled", "")
 	return nil
 }
 
@@ -378,7 +410,7 @@ func (h *handler) actionDisable(w http.ResponseWriter, r *http.Request, s *scope
 	if err != nil {
 		return err
 	}
-	redirect(w, r, "/endpoints/"+url.PathEscape(ep.ID), "Endpoint disabled.")
+	redirect(w, r, "/endpoints/"+url.PathEscape(ep.ID), "disabled", "")
 	return nil
 }
 
@@ -397,7 +429,7 @@ func (h *handler) actionTest(w http.ResponseWriter, r *http.Request, s *scope) e
 	if err != nil {
 		return err
 	}
-	redirect(w, r, "/endpoints/"+url.PathEscape(id), "Test event "+te.EventID+" emitted.")
+	redirect(w, r, "/endpoints/"+url.PathEscape(id), "tested", te.EventID)
 	return nil
 }
 
@@ -414,7 +446,7 @@ func (h *handler) actionRedeliverFailed(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	redirect(w, r, "/endpoints/"+url.PathEscape(id), fmt.Sprintf("%d failed deliveries sent again.", res.Redelivered))
+	redirect(w, r, "/endpoints/"+url.PathEscape(id), "replayed", strconv.Itoa(res.Redelivered))
 	return nil
 }
 
@@ -423,7 +455,7 @@ func (h *handler) actionDelete(w http.ResponseWriter, r *http.Request, s *scope)
 	if err := s.deleteEndpoint(r.Context(), id); err != nil {
 		return err
 	}
-	redirect(w, r, "/", "Endpoint "+id+" deleted.")
+	redirect(w, r, "/", "deleted", "")
 	return nil
 }
 
@@ -504,6 +536,6 @@ func (h *handler) actionRedeliver(w http.ResponseWriter, r *http.Request, s *sco
 	if err := s.d.Redeliver(r.Context(), id); err != nil {
 		return notFound(err)
 	}
-	redirect(w, r, "/deliveries/"+url.PathEscape(id), "Delivery sent again.")
+	redirect(w, r, "/deliveries/"+url.PathEscape(id), "redelivered", "")
 	return nil
 }

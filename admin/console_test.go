@@ -96,7 +96,7 @@ func TestConsole(t *testing.T) {
 		b.record(dl, 500, xss, webhook.StateFailed)
 
 		for _, target := range []string{"/", "/endpoints/" + url.PathEscape(id), "/endpoints/" + url.PathEscape(id) + "/edit",
-			"/deliveries", "/deliveries/" + dl.ID, "/deliveries?type=" + url.QueryEscape(xss), "/?msg=" + url.QueryEscape(xss)} {
+			"/deliveries", "/deliveries/" + dl.ID, "/deliveries?type=" + url.QueryEscape(xss), "/?done=tested&arg=" + url.QueryEscape(xss)} {
 			res := b.do("GET", target, nil)
 			got := body(t, res)
 			require.Equal(t, http.StatusOK, res.StatusCode, target)
@@ -130,7 +130,7 @@ func TestConsole(t *testing.T) {
 		res = b.postForm("/endpoints/save", url.Values{"id": {"ep_form"}, "url": {"https://example.com/g"},
 			"headers": {"Authorization: [redacted]"}, "action": {"save"}})
 		require.Equal(t, http.StatusSeeOther, res.StatusCode, body(t, res))
-		require.Equal(t, "/endpoints/ep_form?msg=Endpoint+saved.", res.Header.Get("Location"))
+		require.Equal(t, "/endpoints/ep_form?done=saved", res.Header.Get("Location"))
 		ep2, err := b.d.Endpoint(b.ctx, "ep_form")
 		require.NoError(t, err)
 		require.Equal(t, "https://example.com/g", ep2.URL)
@@ -191,7 +191,8 @@ func TestConsole(t *testing.T) {
 		require.Contains(t, page, `action="/endpoints/ep_1/redeliver-failed"`)
 		res = b.postForm("/endpoints/ep_1/redeliver-failed", url.Values{"since": {""}})
 		require.Equal(t, http.StatusSeeOther, res.StatusCode)
-		require.Contains(t, res.Header.Get("Location"), "1+failed+deliveries+sent+again")
+		require.Equal(t, "/endpoints/ep_1?arg=1&done=replayed", res.Header.Get("Location"))
+		require.Contains(t, body(t, b.do("GET", res.Header.Get("Location"), nil)), "1 failed deliveries sent again.")
 		got, err = b.d.Delivery(b.ctx, dls2[0].ID)
 		require.NoError(t, err)
 		require.Equal(t, webhook.StatePending, got.State)
@@ -218,6 +219,15 @@ func TestConsole(t *testing.T) {
 			}
 		}
 		require.NotContains(t, page, paid[0].ID)
+	})
+
+	t.Run("FlashOnlyKnownMessages", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		require.Contains(t, body(t, b.do("GET", "/?done=deleted", nil)), `<p class="flash" role="status">Endpoint deleted.</p>`)
+		require.Contains(t, body(t, b.do("GET", "/?done=tested&arg=evt_1", nil)), "Test event evt_1 emitted.")
+		require.NotContains(t, body(t, b.do("GET", "/?done=Your+session+expired", nil)), `class="flash"`)
+		require.NotContains(t, body(t, b.do("GET", "/?done=tested&arg=go+to+evil.example.com", nil)), `class="flash"`)
 	})
 
 	t.Run("LinksStayUnderTheMount", func(t *testing.T) {
