@@ -109,7 +109,7 @@ func TestCLI(t *testing.T) {
 		// Columns are aligned.
 		require.Equal(t, strings.Index(lines[0], "URL"), strings.Index(lines[1], "https://"))
 
-		code, out, _ = hooklet(t, "endpoints", "-tenant", "acme", "-db", f.path, "-json")
+		code, out, _ = hooklet(t, "endpoints", "-tenant", "acme", "-db", f.path, "--json")
 		require.Equal(t, 0, code)
 		var l struct {
 			Items []map[string]any `json:"items"`
