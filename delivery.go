@@ -16,10 +16,12 @@ import (
 // lane slot attempts; the recorder writes outcomes back in batches; the
 // extender keeps held leases alive.
 //
-// A lane is full when it runs as many deliveries as its endpoint's
-// concurrency cap. Full lanes are excluded from leasing, so a slow endpoint
-// holds at most its cap of workers plus what one lease batch handed it,
-// and never delays deliveries to other endpoints.
+// A lane that may not start another delivery now (full, paused by its
+// circuit breaker or a Retry-After, waiting for its rate, or slow while
+// slow lanes hold their share of the workers; see lane) is excluded from
+// leasing, so a slow endpoint holds at most its share of workers plus what
+// one lease batch handed it, and never delays deliveries to other
+// endpoints.
 //
 // The engine knows nothing of the Dispatcher: it is built with the store,
 // the clock, the logger, its limits and the funcs it calls.
@@ -28,11 +30,13 @@ type deliveryEngine struct {
 	clock  Clock
 	log    *slog.Logger
 	limits engineLimits
-	// laneCap returns an endpoint's concurrency cap.
-	laneCap func(endpointID string) int
-	// attempt makes one attempt; release reports that it was cut short by
-	// cancellation and nothing is to be recorded.
-	attempt func(ctx context.Context, l *Lease) (out Outcome, release bool)
+	// laneConfig returns an endpoint's lane settings.
+	laneConfig func(endpointID string) laneConfig
+	// attempt makes one attempt (with its quick tries); release reports
+	// that it was cut short by cancellation and nothing is to be recorded.
+	attempt func(ctx context.Context, l *Lease) (out Outcome, rep attemptReport, release bool)
+	// hooks tells the host of circuit changes.
+	hooks *hookRunner
 	// endpointsChanged is called when another process reports changed
 	// endpoints.
 	endpointsChanged func(ctx context.Context) error
@@ -69,6 +73,10 @@ type engineLimits struct {
 	workers        int
 	leaseBatchSize int
 	leaseDuration  time.Duration
+	// slowAfter is how long an attempt runs before its lane counts as
+	// slow; see lane.
+	slowAfter time.Duration
+	breaker   BreakerPolicy // with defaults
 }
 
 // Polling after [Dispatcher.EmitTx] on a store without notifications: the
@@ -81,9 +89,10 @@ const (
 )
 
 func newDeliveryEngine(store Store, clock Clock, log *slog.Logger, limits engineLimits,
-	laneCap func(string) int,
-	attempt func(context.Context, *Lease) (Outcome, bool),
+	laneConfig func(string) laneConfig,
+	attempt func(context.Context, *Lease) (Outcome, attemptReport, bool),
 	endpointsChanged func(context.Context) error,
+	hooks *hookRunner,
 ) *deliveryEngine {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &deliveryEngine{
@@ -91,8 +100,9 @@ func newDeliveryEngine(store Store, clock Clock, log *slog.Logger, limits engine
 		clock:            clock,
 		log:              log,
 		limits:           limits,
-		laneCap:          laneCap,
+		laneConfig:       laneConfig,
 		attempt:          attempt,
+		hooks:            hooks,
 		endpointsChanged: endpointsChanged,
 		wakeCh:           make(chan struct{}, 1),
 		stopCh:           make(chan struct{}),
@@ -164,6 +174,12 @@ func (e *deliveryEngine) loop() {
 		} else {
 			retry.Reset()
 		}
+		if !r.laneWake.IsZero() {
+			if d := r.laneWake.Sub(e.clock.Now()); wait.timer == nil || d < wait.delay {
+				wait.stop()
+				wait = e.timer(d)
+			}
+		}
 		if e.clock.Now().UnixNano() < e.txPollUntil.Load() {
 			if wait.timer == nil || poll < wait.delay {
 				wait.stop()
@@ -179,12 +195,15 @@ func (e *deliveryEngine) loop() {
 
 // leaseResult is what one round of leasing found.
 type leaseResult struct {
-	now     time.Time
-	excl    []string // endpoints whose lanes are full
-	leasing bool     // a lease call was made
-	got     int      // deliveries leased
-	more    bool     // a full batch: more may be due at once
-	err     error
+	now  time.Time
+	excl []string // endpoints whose lanes may not take more now
+	// laneWake is when a lane waiting for time (a pause, its rate) may
+	// start again; zero when none waits.
+	laneWake time.Time
+	leasing  bool // a lease call was made
+	got      int  // deliveries leased
+	more     bool // a full batch: more may be due at once
+	err      error
 }
 
 // lease leases as many due deliveries as there are free slots, in
@@ -193,8 +212,8 @@ type leaseResult struct {
 // up.
 func (e *deliveryEngine) lease() leaseResult {
 	r := leaseResult{now: e.clock.Now()}
-	free, running, excl := e.capacity()
-	r.excl = excl
+	free, running, excl, wake := e.plan()
+	r.excl, r.laneWake = excl, wake
 	limit := min(free, e.limits.leaseBatchSize)
 	r.leasing = limit > 0 && (running == 0 || limit >= e.minLease())
 	if !r.leasing {
@@ -293,19 +312,6 @@ func newStoreBackoff(clock Clock) *backoff.ExponentialBackOff {
 	b.Clock = clock
 	b.Reset()
 	return b
-}
-
-// capacity returns how many more deliveries may start and which endpoints'
-// lanes are full.
-func (e *deliveryEngine) capacity() (free, running int, excl []string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for id, ln := range e.lanes {
-		if ln.running >= e.laneCap(id) {
-			excl = append(excl, id)
-		}
-	}
-	return e.limits.workers - e.running, e.running, excl
 }
 
 // minLease is the fewest free slots worth a lease call while deliveries

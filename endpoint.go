@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -56,6 +57,16 @@ type Endpoint struct {
 	// MaxConcurrency caps the requests in flight to this endpoint.
 	// Defaults to [Config.EndpointConcurrency].
 	MaxConcurrency int
+	// RateLimit caps the requests per second sent to this endpoint, quick
+	// retries included; 0 means no limit. Deliveries beyond the rate wait
+	// in the store without holding a worker. Each Dispatcher enforces the
+	// full limit on its own: N replicas sharing a store may together send
+	// up to N times the rate (divide the rate by the number of replicas
+	// when that matters).
+	RateLimit float64
+	// RateBurst is how many requests may go at once, above the rate, after
+	// a quiet spell. Defaults to 1 when RateLimit is set.
+	RateBurst int
 	// Retry overrides [Config.Retry] for this endpoint when non-nil.
 	Retry *RetryPolicy
 	// CreatedAt and UpdatedAt are set when the endpoint is saved, to the
@@ -168,6 +179,16 @@ func (ep *Endpoint) validate() error {
 	}
 	if ep.MaxConcurrency < 0 {
 		return invalidEndpoint("MaxConcurrency", "must not be negative", nil)
+	}
+	switch {
+	case math.IsNaN(ep.RateLimit) || math.IsInf(ep.RateLimit, 0):
+		return invalidEndpoint("RateLimit", "must be a finite number", nil)
+	case ep.RateLimit < 0:
+		return invalidEndpoint("RateLimit", "must not be negative", nil)
+	case ep.RateBurst < 0:
+		return invalidEndpoint("RateBurst", "must not be negative", nil)
+	case ep.RateBurst > 0 && ep.RateLimit == 0:
+		return invalidEndpoint("RateBurst", "needs a RateLimit", nil)
 	}
 	if ep.Retry != nil {
 		if err := ep.Retry.validate(); err != nil {

@@ -20,8 +20,8 @@ type endpointHealth struct {
 	// disable writes the failed version of an endpoint disabled and reports
 	// whether it did; see registry.disable.
 	disable func(ctx context.Context, failed *Endpoint, reason string) (Endpoint, bool, error)
-	// onDisabled is Config.OnEndpointDisabled, or nil.
-	onDisabled func(ctx context.Context, ep Endpoint)
+	// onDisabled tells the host; see hookRunner.endpointDisabled.
+	onDisabled func(ep Endpoint)
 
 	wg sync.WaitGroup // running disables
 
@@ -33,7 +33,7 @@ type endpointHealth struct {
 
 func newEndpointHealth(log *slog.Logger, disableAfter time.Duration,
 	disable func(context.Context, *Endpoint, string) (Endpoint, bool, error),
-	onDisabled func(context.Context, Endpoint),
+	onDisabled func(Endpoint),
 ) *endpointHealth {
 	return &endpointHealth{
 		log: log, disableAfter: disableAfter, disable: disable, onDisabled: onDisabled,
@@ -96,9 +96,7 @@ func (h *endpointHealth) disableAsync(failed *Endpoint, reason string) {
 			return
 		}
 		h.log.Warn("webhook: endpoint disabled", "endpoint", ep.ID, "reason", reason)
-		if h.onDisabled != nil {
-			h.onDisabled(ctx, ep)
-		}
+		h.onDisabled(ep)
 	}()
 }
 

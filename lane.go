@@ -1,18 +1,189 @@
 package webhook
 
-// lane is one endpoint's share of the engine: how many of its deliveries
-// run, and those leased beyond its concurrency cap, waiting in order for a
-// slot. The engine's mutex guards every lane.
-type lane struct {
-	running int
-	queue   []Lease // leased beyond the cap, waiting for a slot
+import (
+	"math"
+	"slices"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// laneConfig is what a lane needs to know of its endpoint.
+type laneConfig struct {
+	concurrency int     // the endpoint's cap of requests in flight
+	rate        float64 // requests per second; 0: no limit
+	burst       int
 }
 
-// dispatch starts leased deliveries in their lanes, queueing those beyond
-// a lane's cap.
+// lane is one endpoint's share of the engine: its deliveries running and
+// those leased but waiting, and the controls that decide when the next may
+// start: a concurrency cap that shrinks while the endpoint is slow
+// (AIMD), a circuit breaker, and a rate limiter. The engine's mutex guards
+// every lane.
+//
+// Fairness: a lane is restricted while it is slow (an attempt in flight
+// for longer than the engine's slowAfter, or its latest attempt slow or
+// timed out) or not yet proven fast (no attempt has finished fast since
+// the lane was made). Restricted lanes together hold at most half of the
+// workers, so endpoints that hang can never take the workers healthy ones
+// need.
+type lane struct {
+	cfg     laneConfig
+	running int
+	starts  []time.Time // when each running attempt started
+	queue   []Lease     // leased, waiting for the lane to allow a start
+
+	proven bool    // an attempt finished fast
+	slow   bool    // the latest attempt to finish was slow
+	limit  float64 // AIMD concurrency limit, in [1, cfg.concurrency]
+
+	breaker breaker
+	limiter *rate.Limiter // nil without a rate limit
+	lastEnd time.Time     // when the latest attempt ended
+}
+
+// laneIdleTTL is how long an idle lane keeps what it learnt of its
+// endpoint before it is forgotten.
+const laneIdleTTL = 10 * time.Minute
+
+func newLane(cfg laneConfig, bp BreakerPolicy, now time.Time) *lane {
+	ln := &lane{limit: float64(max(1, cfg.concurrency)), breaker: breaker{policy: bp}, lastEnd: now}
+	ln.configure(cfg, now)
+	return ln
+}
+
+// configure applies the endpoint's current settings.
+func (ln *lane) configure(cfg laneConfig, now time.Time) {
+	if cfg == ln.cfg {
+		return
+	}
+	ln.cfg = cfg
+	ln.limit = min(ln.limit, float64(max(1, cfg.concurrency)))
+	switch {
+	case cfg.rate <= 0:
+		ln.limiter = nil
+	case ln.limiter == nil:
+		ln.limiter = rate.NewLimiter(rate.Limit(cfg.rate), cfg.burst)
+		// A new limiter starts with a full bucket: the first burst goes at once.
+	default:
+		ln.limiter.SetLimitAt(now, rate.Limit(cfg.rate))
+		ln.limiter.SetBurstAt(now, cfg.burst)
+	}
+}
+
+// effectiveCap is how many attempts the lane may run now.
+func (ln *lane) effectiveCap() int {
+	return min(max(1, ln.cfg.concurrency), max(1, int(ln.limit)))
+}
+
+// restricted reports whether the lane counts against the share of the
+// workers that slow and unproven lanes have together.
+func (ln *lane) restricted(now time.Time, slowAfter time.Duration) bool {
+	if !ln.proven || ln.slow {
+		return true
+	}
+	for _, s := range ln.starts {
+		if now.Sub(s) >= slowAfter {
+			return true
+		}
+	}
+	return false
+}
+
+// idle reports whether the lane may be forgotten.
+func (ln *lane) idle(now time.Time) bool {
+	return ln.running == 0 && len(ln.queue) == 0 && now.Sub(ln.lastEnd) >= laneIdleTTL &&
+		ln.breaker.idle(now) && (ln.limiter == nil || ln.limiter.TokensAt(now) >= float64(ln.limiter.Burst()))
+}
+
+// gate says whether a lane may start an attempt now, and if not, when it
+// may (zero: when something running ends).
+type gate struct {
+	ok    bool
+	probe bool
+	wake  time.Time
+}
+
+// allow checks the lane's own controls at now: breaker, concurrency and
+// rate, not the engine's workers.
+func (ln *lane) allow(now time.Time) gate {
+	ok, probe, wake := ln.breaker.allow(now)
+	if !ok {
+		return gate{wake: wake}
+	}
+	if ln.running >= ln.effectiveCap() {
+		return gate{}
+	}
+	if ln.limiter != nil {
+		if tokens := ln.limiter.TokensAt(now); tokens < 1 {
+			wait := time.Duration(math.Ceil((1 - tokens) / ln.cfg.rate * float64(time.Second)))
+			return gate{wake: now.Add(max(wait, time.Millisecond))}
+		}
+	}
+	return gate{ok: true, probe: probe}
+}
+
+// tryResult is what the lane learns from one attempt (one try of the
+// quick stage).
+type tryResult struct {
+	duration   time.Duration
+	timeout    bool          // no answer within the request timeout
+	failed     bool          // a failure for the breaker
+	retryAfter time.Duration // from a 429 or 503
+}
+
+// attemptReport is what the lane learns from one run of the attempter.
+type attemptReport struct {
+	tries []tryResult
+}
+
+// laneEvents are the transitions a finished attempt caused, for the hooks.
+type laneEvents struct {
+	opened     bool
+	closed     bool
+	until      time.Time
+	releaseAll bool // the lane is paused: give its queue back
+}
+
+// finish takes the report of an attempt that ran in the lane since start.
+func (ln *lane) finish(start, now time.Time, probe bool, rep attemptReport, slowAfter time.Duration) laneEvents {
+	ln.running--
+	if i := slices.Index(ln.starts, start); i >= 0 {
+		ln.starts = slices.Delete(ln.starts, i, i+1)
+	}
+	ln.lastEnd = now
+	var ev laneEvents
+	for i, tr := range rep.tries {
+		if tr.timeout || tr.duration >= slowAfter {
+			ln.slow = true
+			ln.limit = max(1, ln.limit/2)
+		} else {
+			ln.slow = false
+			ln.proven = true
+			ln.limit = min(float64(max(1, ln.cfg.concurrency)), ln.limit+1/ln.limit)
+		}
+		opened, closed := ln.breaker.record(now, tr.failed, probe && i == 0, tr.retryAfter)
+		ev.opened = ev.opened || opened
+		ev.closed = ev.closed || closed
+	}
+	if len(rep.tries) == 0 && probe {
+		// No request was sent (the delivery was skipped or could not be
+		// rendered): the probe slot is free again.
+		ln.breaker.probing = false
+	}
+	if ev.opened {
+		ev.until = ln.breaker.until
+	}
+	ev.releaseAll = ln.breaker.paused(now)
+	return ev
+}
+
+// dispatch queues leased deliveries in their lanes and starts what the
+// lanes and workers allow.
 func (e *deliveryEngine) dispatch(leases []Lease) {
+	var release []LeaseRef
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	now := e.clock.Now()
 	for _, l := range leases {
 		if _, ok := e.held[l.Delivery.ID]; ok {
 			// Our own lease lapsed (an extension failed) and the store
@@ -29,60 +200,197 @@ func (e *deliveryEngine) dispatch(leases []Lease) {
 			continue
 		}
 		e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
-		id := l.Delivery.EndpointID
-		ln := e.lanes[id]
-		if ln == nil {
-			ln = &lane{}
-			e.lanes[id] = ln
+		ln := e.laneLocked(l.Delivery.EndpointID, now)
+		ln.queue = append(ln.queue, l)
+	}
+	release = e.pumpLocked(now)
+	e.mu.Unlock()
+	e.release(release)
+}
+
+// laneLocked returns an endpoint's lane, made on first use, with the
+// endpoint's current settings.
+func (e *deliveryEngine) laneLocked(id string, now time.Time) *lane {
+	cfg := e.laneConfig(id)
+	ln := e.lanes[id]
+	if ln == nil {
+		ln = newLane(cfg, e.limits.breaker, now)
+		e.lanes[id] = ln
+		return ln
+	}
+	ln.configure(cfg, now)
+	return ln
+}
+
+// restrictedRunningLocked counts the attempts running in restricted
+// lanes.
+func (e *deliveryEngine) restrictedRunningLocked(now time.Time) int {
+	n := 0
+	for _, ln := range e.lanes {
+		if ln.running > 0 && ln.restricted(now, e.limits.slowAfter) {
+			n += ln.running
 		}
-		if ln.running >= e.laneCap(id) {
-			ln.queue = append(ln.queue, l)
+	}
+	return n
+}
+
+// restrictedMax is how many workers restricted lanes may hold together.
+func (e *deliveryEngine) restrictedMax() int { return max(1, e.limits.workers/2) }
+
+// pumpLocked starts queued deliveries while lanes and workers allow, one
+// lane at a time in turn, so that no lane's queue takes every free
+// worker. It returns the leases of paused lanes, to be given back.
+func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
+	if e.stopping {
+		return nil
+	}
+	var waiting []string
+	for id, ln := range e.lanes {
+		if len(ln.queue) == 0 {
 			continue
 		}
-		ln.running++
-		e.running++
-		e.wg.Add(1)
-		go e.runLane(l)
+		if ln.breaker.paused(now) {
+			release = append(release, takeQueue(ln)...)
+			continue
+		}
+		waiting = append(waiting, id)
 	}
+	if len(waiting) == 0 {
+		return release
+	}
+	restricted := e.restrictedRunningLocked(now)
+	for len(waiting) > 0 && e.running < e.limits.workers {
+		kept := waiting[:0]
+		for _, id := range waiting {
+			if e.running >= e.limits.workers {
+				break
+			}
+			ln := e.lanes[id]
+			g := ln.allow(now)
+			isRestricted := ln.restricted(now, e.limits.slowAfter)
+			if !g.ok || (isRestricted && restricted >= e.restrictedMax()) {
+				continue
+			}
+			l := ln.queue[0]
+			ln.queue[0] = Lease{}
+			ln.queue = ln.queue[1:]
+			e.startLocked(ln, l, now, g.probe)
+			if isRestricted {
+				restricted++
+			}
+			if len(ln.queue) > 0 {
+				kept = append(kept, id)
+			}
+		}
+		waiting = kept
+	}
+	return release
 }
 
-// runLane attempts l, then whatever its lane queued, until the queue is
-// empty.
-func (e *deliveryEngine) runLane(l Lease) {
+// takeQueue empties a lane's queue and returns its leases.
+func takeQueue(ln *lane) []LeaseRef {
+	refs := make([]LeaseRef, len(ln.queue))
+	for i, l := range ln.queue {
+		refs[i] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
+	}
+	clear(ln.queue)
+	ln.queue = ln.queue[:0]
+	return refs
+}
+
+// startLocked starts an attempt at l in its lane.
+func (e *deliveryEngine) startLocked(ln *lane, l Lease, now time.Time, probe bool) {
+	ln.running++
+	ln.starts = append(ln.starts, now)
+	ln.breaker.started(probe)
+	if ln.limiter != nil {
+		ln.limiter.AllowN(now, 1)
+	}
+	e.running++
+	e.wg.Add(1)
+	go e.runLane(ln, l, now, probe)
+}
+
+// runLane attempts l, records its outcome, and lets the lane learn from
+// it.
+func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool) {
 	defer e.wg.Done()
-	for {
-		out, release := e.attempt(e.runCtx, &l)
-		out.Lease.Token = e.token(out.Lease)
-		if release {
-			e.release([]LeaseRef{out.Lease})
-		} else {
-			e.rec.add(out)
-		}
-		next, ok := e.next(l.Delivery.EndpointID)
-		if !ok {
-			return
-		}
-		l = next
+	out, rep, release := e.attempt(e.runCtx, &l)
+	out.Lease.Token = e.token(out.Lease)
+	if release {
+		e.release([]LeaseRef{out.Lease})
+	} else {
+		e.rec.add(out)
 	}
+	e.mu.Lock()
+	now := e.clock.Now()
+	ev := ln.finish(start, now, probe, rep, e.limits.slowAfter)
+	e.running--
+	var toRelease []LeaseRef
+	if ev.releaseAll {
+		toRelease = takeQueue(ln)
+	}
+	toRelease = append(toRelease, e.pumpLocked(now)...)
+	e.mu.Unlock()
+	id := l.Delivery.EndpointID
+	if ev.opened {
+		e.log.Warn("webhook: circuit opened", "endpoint", id, "until", ev.until)
+		e.hooks.circuitOpen(id, ev.until)
+	}
+	if ev.closed {
+		e.log.Info("webhook: circuit closed", "endpoint", id)
+		e.hooks.circuitClose(id)
+	}
+	e.release(toRelease)
+	e.wake()
 }
 
-// next hands the lane's next queued lease to the calling goroutine, or
-// frees its slot.
-func (e *deliveryEngine) next(endpointID string) (Lease, bool) {
+// plan starts what lane queues allow, then returns how many more
+// deliveries may be leased, which endpoints' lanes must not be leased for
+// (full, paused, waiting for their rate, restricted while restricted lanes
+// hold their share, or holding queued leases already), and the earliest
+// time a lane waiting for time may start again (zero: none).
+func (e *deliveryEngine) plan() (free, running int, excl []string, wake time.Time) {
+	e.mu.Lock()
+	now := e.clock.Now()
+	release := e.pumpLocked(now)
+	restrictedFull := e.restrictedRunningLocked(now) >= e.restrictedMax()
+	for id, ln := range e.lanes {
+		if ln.idle(now) {
+			delete(e.lanes, id)
+			continue
+		}
+		ln.configure(e.laneConfig(id), now)
+		g := ln.allow(now)
+		if !g.wake.IsZero() && (wake.IsZero() || g.wake.Before(wake)) {
+			wake = g.wake
+		}
+		if !g.ok || len(ln.queue) > 0 || (restrictedFull && ln.restricted(now, e.limits.slowAfter)) {
+			excl = append(excl, id)
+		}
+	}
+	free, running = e.limits.workers-e.running, e.running
+	e.mu.Unlock()
+	e.release(release)
+	return free, running, excl, wake
+}
+
+// quickTryAllowed reports whether the lane of an endpoint lets a quick
+// retry go at now: its circuit is closed and unpaused, and its rate
+// allows one more request, which is then spent.
+func (e *deliveryEngine) quickTryAllowed(endpointID string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ln := e.lanes[endpointID]
-	if len(ln.queue) > 0 && !e.stopping {
-		l := ln.queue[0]
-		ln.queue[0] = Lease{}
-		ln.queue = ln.queue[1:]
-		return l, true
+	if ln == nil {
+		return true
 	}
-	ln.running--
-	e.running--
-	if ln.running == 0 && len(ln.queue) == 0 {
-		delete(e.lanes, endpointID)
+	now := e.clock.Now()
+	if ln.breaker.paused(now) || ln.breaker.state != circuitClosed {
+		return false
 	}
-	e.wake()
-	return Lease{}, false
+	if ln.limiter != nil {
+		return ln.limiter.AllowN(now, 1)
+	}
+	return true
 }

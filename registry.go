@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -20,6 +21,7 @@ type endpointState struct {
 	tmpl        Template // nil without a template
 	retry       RetryPolicy
 	concurrency int
+	lane        laneConfig
 }
 
 // endpointSet is an immutable snapshot of all endpoints.
@@ -80,6 +82,10 @@ func (c *endpointCompiler) resolve(ep Endpoint) *endpointState {
 	if ep.MaxConcurrency > 0 {
 		st.concurrency = ep.MaxConcurrency
 	}
+	st.lane = laneConfig{concurrency: st.concurrency}
+	if ep.RateLimit > 0 {
+		st.lane.rate, st.lane.burst = ep.RateLimit, cmp.Or(ep.RateBurst, 1)
+	}
 	return st
 }
 
@@ -94,14 +100,16 @@ type registry struct {
 	clock    Clock
 	log      *slog.Logger
 	compiler endpointCompiler
+	// enabled is told of every save that enables a disabled endpoint.
+	enabled func(ep Endpoint)
 
 	mu     sync.Mutex
 	loaded atomic.Bool // set once, under mu; read without it
 	set    atomic.Pointer[endpointSet]
 }
 
-func newRegistry(store Store, clock Clock, log *slog.Logger, compiler endpointCompiler) *registry {
-	r := &registry{store: store, clock: clock, log: log, compiler: compiler}
+func newRegistry(store Store, clock Clock, log *slog.Logger, compiler endpointCompiler, enabled func(Endpoint)) *registry {
+	r := &registry{store: store, clock: clock, log: log, compiler: compiler, enabled: enabled}
 	r.set.Store(&endpointSet{byID: map[string]*endpointState{}})
 	return r
 }
@@ -195,12 +203,12 @@ func (r *registry) lookup(ctx context.Context, id string) (*endpointState, bool,
 	return st, ok, nil
 }
 
-// concurrencyOf returns the concurrency cap of an endpoint.
-func (r *registry) concurrencyOf(id string) int {
+// laneConfigOf returns the lane settings of an endpoint.
+func (r *registry) laneConfigOf(id string) laneConfig {
 	if st, ok := r.get(id); ok {
-		return st.concurrency
+		return st.lane
 	}
-	return r.compiler.concurrency
+	return laneConfig{concurrency: r.compiler.concurrency}
 }
 
 // version returns the UpdatedAt of a new version of an endpoint: now, to
@@ -228,15 +236,20 @@ func (r *registry) save(ctx context.Context, ep Endpoint) error {
 		return err
 	}
 	var prev time.Time
+	wasDisabled := false
 	st.ep.CreatedAt = version(r.clock.Now(), time.Time{})
 	if old, ok := r.get(ep.ID); ok {
 		st.ep.CreatedAt, prev = old.ep.CreatedAt, old.ep.UpdatedAt
+		wasDisabled = old.ep.Disabled
 	}
 	st.ep.UpdatedAt = version(r.clock.Now(), prev)
 	if err := r.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: st.ep}); err != nil {
 		return err
 	}
 	r.putLocked(st)
+	if wasDisabled && !st.ep.Disabled && r.enabled != nil {
+		r.enabled(st.ep)
+	}
 	return nil
 }
 

@@ -118,6 +118,15 @@ type Config struct {
 	// secret or a payload.
 	Logger *slog.Logger
 
+	// Breaker configures the circuit breaker of every endpoint: on by
+	// default; see [BreakerPolicy].
+	Breaker BreakerPolicy
+
+	// Hooks tell the host of attempts, failed deliveries, disabled and
+	// enabled endpoints and circuits opening and closing; see [Hooks].
+	// Defaults to none.
+	Hooks Hooks
+
 	// DisableAfter disables an endpoint whose attempts have all failed for
 	// this long, counted from the first failure after its last success by
 	// this Dispatcher since it started. Defaults to [DisableAfterDefault]
@@ -126,7 +135,10 @@ type Config struct {
 
 	// OnEndpointDisabled is called after Hooklet disables an endpoint (on
 	// 410 Gone, or after DisableAfter of failures), with the endpoint as
-	// stored. It runs on its own goroutine. Defaults to nil: nobody is told.
+	// stored, when Hooks.OnEndpointDisabled is nil. It runs as the hooks
+	// do (see [Hooks]). Defaults to nil: nobody is told.
+	//
+	// Deprecated: Use Hooks.OnEndpointDisabled.
 	OnEndpointDisabled func(ctx context.Context, ep Endpoint)
 
 	// Test holds knobs for tests. Production code leaves it zero.
@@ -168,6 +180,10 @@ func (c Config) withDefaults() Config {
 	if c.Test.Clock == nil {
 		c.Test.Clock = systemClock{}
 	}
+	if c.Hooks.OnEndpointDisabled == nil {
+		c.Hooks.OnEndpointDisabled = c.OnEndpointDisabled
+	}
+	c.Breaker = c.Breaker.withDefaults()
 	return c
 }
 
@@ -195,6 +211,9 @@ func (c *Config) validate() error {
 	if err := c.Retry.validate(); err != nil {
 		return invalidConfig("Retry", err.Error())
 	}
+	if err := c.Breaker.validate(); err != nil {
+		return invalidConfig("Breaker", err.Error())
+	}
 	return nil
 }
 
@@ -213,6 +232,7 @@ type Dispatcher struct {
 
 	registry  *registry
 	health    *endpointHealth
+	hooks     *hookRunner
 	committer *committer
 	engine    *deliveryEngine
 
@@ -242,23 +262,27 @@ func New(cfg Config) (*Dispatcher, error) {
 		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	d.hooks = newHookRunner(cfg.Hooks, cfg.Logger)
 	d.registry = newRegistry(cfg.Store, cfg.Test.Clock, cfg.Logger, endpointCompiler{
 		transformer: cfg.Transformer, retry: cfg.Retry, concurrency: cfg.EndpointConcurrency,
-	})
-	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, cfg.OnEndpointDisabled)
+	}, d.hooks.endpointEnabled)
+	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, d.hooks.endpointDisabled)
 	at := &attempter{
 		clock: cfg.Test.Clock,
 		sender: &sender{
 			client: client, signer: cfg.Signer, userAgent: cfg.UserAgent,
 			timeout: cfg.RequestTimeout, maxResponseBody: cfg.MaxResponseBodyBytes,
 		},
+		hooks:   d.hooks,
 		lookup:  d.registry.lookup,
 		observe: d.health.observe,
 	}
 	d.engine = newDeliveryEngine(cfg.Store, cfg.Test.Clock, cfg.Logger, engineLimits{
 		owner: cfg.Owner, workers: cfg.Workers,
 		leaseBatchSize: cfg.LeaseBatchSize, leaseDuration: cfg.LeaseDuration,
-	}, d.registry.concurrencyOf, at.attempt, d.registry.reload)
+		slowAfter: cfg.RequestTimeout / 4, breaker: cfg.Breaker,
+	}, d.registry.laneConfigOf, at.attempt, d.registry.reload, d.hooks)
+	at.quickTry = d.engine.quickTryAllowed
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake)
 	return d, nil
 }
@@ -306,6 +330,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.engine.cancelRun()
 	}
 	d.health.wait()
+	d.hooks.close(ctx)
 	if d.ownTransport != nil {
 		d.ownTransport.CloseIdleConnections()
 	}
@@ -394,6 +419,10 @@ func (d *Dispatcher) prepare(ctx context.Context, events []Event) ([]EnqueueItem
 }
 
 func (d *Dispatcher) isClosed() bool { return d.closed.Load() }
+
+// DroppedHooks returns how many hook calls were dropped because the hook
+// queue was full (see [Hooks]).
+func (d *Dispatcher) DroppedHooks() uint64 { return d.hooks.dropped.Load() }
 
 // PutEndpoint creates or replaces an endpoint. It is validated first (and
 // its template compiled): an invalid endpoint yields an error wrapping
