@@ -21,12 +21,12 @@ type laneConfig struct {
 // (AIMD), a circuit breaker, and a rate limiter. The engine's mutex guards
 // every lane.
 //
-// Fairness: a lane is restricted while it is slow (an attempt in flight
-// for longer than the engine's slowAfter, or its latest attempt slow or
-// timed out) or not yet proven fast (no attempt has finished fast since
-// the lane was made). Restricted lanes together hold at most half of the
-// workers, so endpoints that hang can never take the workers healthy ones
-// need.
+// Fairness: a lane is slow while an attempt of it has been in flight for
+// longer than the engine's slowAfter, or its latest attempt was that slow
+// or timed out; it is unproven until an attempt of it finishes fast. Slow
+// lanes together hold at most half of the workers, and slow and unproven
+// lanes together at most three quarters, so endpoints that hang can never
+// take the workers that endpoints known to answer fast need.
 type lane struct {
 	cfg     laneConfig
 	running int
@@ -76,18 +76,29 @@ func (ln *lane) effectiveCap() int {
 	return min(max(1, ln.cfg.concurrency), max(1, int(ln.limit)))
 }
 
-// restricted reports whether the lane counts against the share of the
-// workers that slow and unproven lanes have together.
-func (ln *lane) restricted(now time.Time, slowAfter time.Duration) bool {
-	if !ln.proven || ln.slow {
-		return true
+// laneClass sorts lanes for the workers' shares; see lane.
+type laneClass int
+
+const (
+	classProven laneClass = iota
+	classUnproven
+	classSlow
+)
+
+// class returns the lane's class at now.
+func (ln *lane) class(now time.Time, slowAfter time.Duration) laneClass {
+	if ln.slow {
+		return classSlow
 	}
 	for _, s := range ln.starts {
 		if now.Sub(s) >= slowAfter {
-			return true
+			return classSlow
 		}
 	}
-	return false
+	if !ln.proven {
+		return classUnproven
+	}
+	return classProven
 }
 
 // idle reports whether the lane may be forgotten.
@@ -222,20 +233,48 @@ func (e *deliveryEngine) laneLocked(id string, now time.Time) *lane {
 	return ln
 }
 
-// restrictedRunningLocked counts the attempts running in restricted
-// lanes.
-func (e *deliveryEngine) restrictedRunningLocked(now time.Time) int {
-	n := 0
-	for _, ln := range e.lanes {
-		if ln.running > 0 && ln.restricted(now, e.limits.slowAfter) {
-			n += ln.running
-		}
-	}
-	return n
+// shares counts the attempts running in slow and in unproven lanes, to
+// keep them within their shares of the workers.
+type shares struct {
+	workers, slow, unproven int
 }
 
-// restrictedMax is how many workers restricted lanes may hold together.
-func (e *deliveryEngine) restrictedMax() int { return max(1, e.limits.workers/2) }
+func (e *deliveryEngine) sharesLocked(now time.Time) shares {
+	sh := shares{workers: e.limits.workers}
+	for _, ln := range e.lanes {
+		if ln.running == 0 {
+			continue
+		}
+		switch ln.class(now, e.limits.slowAfter) {
+		case classSlow:
+			sh.slow += ln.running
+		case classUnproven:
+			sh.unproven += ln.running
+		}
+	}
+	return sh
+}
+
+// allows reports whether a lane of class c may start one more attempt.
+func (sh *shares) allows(c laneClass) bool {
+	switch c {
+	case classSlow:
+		return sh.slow < max(1, sh.workers/2) && sh.slow+sh.unproven < max(1, sh.workers*3/4)
+	case classUnproven:
+		return sh.slow+sh.unproven < max(1, sh.workers*3/4)
+	}
+	return true
+}
+
+// add counts an attempt started in a lane of class c.
+func (sh *shares) add(c laneClass) {
+	switch c {
+	case classSlow:
+		sh.slow++
+	case classUnproven:
+		sh.unproven++
+	}
+}
 
 // pumpLocked starts queued deliveries while lanes and workers allow, one
 // lane at a time in turn, so that no lane's queue takes every free
@@ -258,7 +297,7 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 	if len(waiting) == 0 {
 		return release
 	}
-	restricted := e.restrictedRunningLocked(now)
+	sh := e.sharesLocked(now)
 	for len(waiting) > 0 && e.running < e.limits.workers {
 		kept := waiting[:0]
 		for _, id := range waiting {
@@ -267,17 +306,15 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 			}
 			ln := e.lanes[id]
 			g := ln.allow(now)
-			isRestricted := ln.restricted(now, e.limits.slowAfter)
-			if !g.ok || (isRestricted && restricted >= e.restrictedMax()) {
+			c := ln.class(now, e.limits.slowAfter)
+			if !g.ok || !sh.allows(c) {
 				continue
 			}
 			l := ln.queue[0]
 			ln.queue[0] = Lease{}
 			ln.queue = ln.queue[1:]
 			e.startLocked(ln, l, now, g.probe)
-			if isRestricted {
-				restricted++
-			}
+			sh.add(c)
 			if len(ln.queue) > 0 {
 				kept = append(kept, id)
 			}
@@ -347,14 +384,14 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 
 // plan starts what lane queues allow, then returns how many more
 // deliveries may be leased, which endpoints' lanes must not be leased for
-// (full, paused, waiting for their rate, restricted while restricted lanes
+// (full, paused, waiting for their rate, slow or unproven while such lanes
 // hold their share, or holding queued leases already), and the earliest
 // time a lane waiting for time may start again (zero: none).
 func (e *deliveryEngine) plan() (free, running int, excl []string, wake time.Time) {
 	e.mu.Lock()
 	now := e.clock.Now()
 	release := e.pumpLocked(now)
-	restrictedFull := e.restrictedRunningLocked(now) >= e.restrictedMax()
+	sh := e.sharesLocked(now)
 	for id, ln := range e.lanes {
 		if ln.idle(now) {
 			delete(e.lanes, id)
@@ -365,7 +402,7 @@ func (e *deliveryEngine) plan() (free, running int, excl []string, wake time.Tim
 		if !g.wake.IsZero() && (wake.IsZero() || g.wake.Before(wake)) {
 			wake = g.wake
 		}
-		if !g.ok || len(ln.queue) > 0 || (restrictedFull && ln.restricted(now, e.limits.slowAfter)) {
+		if !g.ok || len(ln.queue) > 0 || !sh.allows(ln.class(now, e.limits.slowAfter)) {
 			excl = append(excl, id)
 		}
 	}

@@ -1,0 +1,310 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/webhooktest"
+)
+
+// timerClock is a manual clock that reports the duration of every timer
+// armed on it, so that a test can advance exactly when the code under it
+// waits.
+type timerClock struct {
+	*webhooktest.Clock
+	armed chan time.Duration
+}
+
+func newTimerClock() *timerClock {
+	return &timerClock{Clock: webhooktest.NewClock(epoch), armed: make(chan time.Duration, 10000)}
+}
+
+func (c *timerClock) NewTimer(d time.Duration) webhook.Timer {
+	select {
+	case c.armed <- d:
+	default:
+	}
+	return c.Clock.NewTimer(d)
+}
+
+// waitArmed waits until a timer of exactly d is armed.
+func (c *timerClock) waitArmed(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case got := <-c.armed:
+			if got == d {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no timer of %v armed in time", d)
+		}
+	}
+}
+
+// setupTimers is setup with a timerClock.
+func setupTimers(t *testing.T, cfg webhook.Config) (*testBundle, *timerClock) {
+	t.Helper()
+	st := newSignalStore(t)
+	clk := newTimerClock()
+	cfg.Store = st
+	cfg.Test.Clock = clk
+	cfg.AllowPrivateNetworks = true
+	d := newDispatcher(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, d.Start(ctx))
+	return &testBundle{d: d, store: st, clock: clk.Clock, ctx: ctx}, clk
+}
+
+// syncer is a healthy endpoint that receives only "sync" events: a round
+// trip to it proves that the engine has leased again since.
+type syncer struct{ rc *receiver }
+
+func newSyncer(t *testing.T, b *testBundle) *syncer {
+	t.Helper()
+	s := &syncer{rc: newReceiver(t, nil)}
+	b.addEndpoint(t, "sync", s.rc.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"sync"} })
+	return s
+}
+
+// roundTrip delivers two sync events, one after the other.
+func (s *syncer) roundTrip(t *testing.T, b *testBundle) {
+	t.Helper()
+	for range 2 {
+		b.emit(t, "sync")
+		s.rc.next(t)
+	}
+}
+
+// waitDeliveries waits until every delivery to endpointID is in state.
+func (b *testBundle) waitDeliveries(t *testing.T, endpointID string, want int, state webhook.DeliveryState) []webhook.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		page, err := b.d.Deliveries(b.ctx, &webhook.ListDeliveriesParams{EndpointID: endpointID, Limit: 1000})
+		require.NoError(t, err)
+		done := len(page.Items) == want
+		for _, dl := range page.Items {
+			done = done && dl.State == state
+		}
+		if done {
+			return page.Items
+		}
+		require.True(t, time.Now().Before(deadline), "deliveries to %s not %s in time", endpointID, state)
+		select {
+		case <-b.store.outcomes:
+		case <-time.After(waitTimeout):
+		}
+	}
+}
+
+// The circuit opens after Failures consecutive failed attempts: the
+// endpoint's deliveries then wait, unattempted, until a probe at the end
+// of the cooldown; a failed probe doubles the pause, a successful one
+// closes the circuit, and no delivery has lost an attempt to the pause.
+func TestCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	var opened, closed atomic.Int32
+	openUntil := make(chan time.Time, 10)
+	b, _ := setupTimers(t, webhook.Config{
+		Breaker: webhook.BreakerPolicy{Failures: 3, Cooldown: 30 * time.Second},
+		Retry:   webhook.RetryPolicy{Schedule: []time.Duration{time.Second, time.Second, time.Second, time.Second}, Jitter: -1},
+		Hooks: webhook.Hooks{
+			OnCircuitOpen:  func(_ context.Context, _ string, until time.Time) { opened.Add(1); openUntil <- until },
+			OnCircuitClose: func(context.Context, string) { closed.Add(1) },
+		},
+	})
+	sy := newSyncer(t, b)
+	// Three failures open the circuit, the first probe fails too, then 200.
+	sent := &idCounter{}
+	rc := newReceiver(t, sent.wrap(statusSequence(500, 500, 500, 503)))
+	b.addEndpoint(t, "ep", rc.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"a"} })
+	for range 3 {
+		b.emit(t, "a")
+		rc.next(t)
+		require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
+	}
+	select {
+	case until := <-openUntil:
+		require.Equal(t, epoch.Add(30*time.Second), until)
+	case <-time.After(waitTimeout):
+		t.Fatal("OnCircuitOpen not called")
+	}
+
+	// Open: new deliveries and due retries wait.
+	b.emit(t, "a")
+	b.emit(t, "a")
+	b.clock.Advance(time.Second) // the retries are due
+	sy.roundTrip(t, b)
+	require.Empty(t, rc.reqs, "an attempt while the circuit is open")
+
+	// The cooldown ends: exactly one probe, which fails.
+	b.clock.Advance(29 * time.Second)
+	rc.next(t)
+	sy.roundTrip(t, b)
+	require.Empty(t, rc.reqs, "more than one probe")
+
+	// The pause doubles: nothing at 30 s, one probe at 60 s that succeeds
+	// and closes the circuit; then everything goes.
+	b.clock.Advance(30 * time.Second)
+	sy.roundTrip(t, b)
+	require.Empty(t, rc.reqs, "a probe before the doubled cooldown")
+	b.clock.Advance(30 * time.Second)
+	dls := b.waitDeliveries(t, "ep", 5, webhook.StateSucceeded)
+	require.Equal(t, int32(1), opened.Load())
+	require.Eventually(t, func() bool { return closed.Load() == 1 }, waitTimeout, time.Millisecond)
+
+	// Every attempt recorded is a request the receiver got: the pause
+	// took no attempt from any delivery.
+	total := 0
+	for _, dl := range dls {
+		require.Equal(t, sent.get(dl.EventID), dl.Attempts, "delivery %s", dl.ID)
+		total += dl.Attempts
+	}
+	require.Equal(t, 3+1+5, total)
+}
+
+// idCounter counts the requests a receiver gets per webhook-id.
+type idCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *idCounter) wrap(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		if c.n == nil {
+			c.n = map[string]int{}
+		}
+		c.n[r.Header.Get("webhook-id")]++
+		c.mu.Unlock()
+		h(w, r)
+	}
+}
+
+func (c *idCounter) get(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[id]
+}
+
+// A 429 with Retry-After pauses the whole lane until then, not only the
+// delivery that got it.
+func TestRetryAfterPausesLane(t *testing.T) {
+	t.Parallel()
+	b, _ := setupTimers(t, webhook.Config{Retry: webhook.RetryPolicy{Jitter: -1}})
+	sy := newSyncer(t, b)
+	sent := &idCounter{}
+	var calls atomic.Int32
+	rc := newReceiver(t, sent.wrap(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	b.addEndpoint(t, "ep", rc.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"a"} })
+	first := b.emit(t, "a")
+	rc.next(t)
+	require.Equal(t, epoch.Add(time.Minute), b.nextOutcome(t).NextAttemptAt)
+
+	second := b.emit(t, "a")
+	sy.roundTrip(t, b)
+	b.clock.Advance(59 * time.Second)
+	sy.roundTrip(t, b)
+	require.Empty(t, rc.reqs, "an attempt during the Retry-After pause")
+
+	b.clock.Advance(time.Second)
+	b.waitDeliveries(t, "ep", 2, webhook.StateSucceeded)
+	require.Equal(t, 2, sent.get(first.ID))
+	require.Equal(t, 1, sent.get(second.ID), "the paused delivery lost an attempt")
+	require.Equal(t, 1, b.delivery(t, second.ID).Attempts)
+}
+
+// A rate-limited lane sends its burst at once, then one request per
+// token, by the Dispatcher's clock; while it waits it holds no worker, so
+// another endpoint's deliveries go on beside it even with one worker.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	b, clk := setupTimers(t, webhook.Config{Workers: 1})
+	sy := newSyncer(t, b)
+	rc := newReceiver(t, nil)
+	b.addEndpoint(t, "ep", rc.URL, func(e *webhook.Endpoint) {
+		e.EventTypes = []string{"a"}
+		e.RateLimit, e.RateBurst = 2, 2 // a token every 500 ms
+	})
+	const n = 6
+	for range n {
+		b.emit(t, "a")
+	}
+	rc.next(t)
+	rc.next(t) // the burst
+	clk.waitArmed(t, 500*time.Millisecond)
+	for range 5 {
+		sy.roundTrip(t, b) // the one worker is free for others
+	}
+	require.Empty(t, rc.reqs, "a request beyond the burst before a token")
+	for i := 2; i < n; i++ {
+		b.clock.Advance(500 * time.Millisecond)
+		rc.next(t)
+		sy.roundTrip(t, b)
+		require.Empty(t, rc.reqs, "more than one request per token (request %d)", i+1)
+	}
+	b.waitDeliveries(t, "ep", n, webhook.StateSucceeded)
+}
+
+// Over ten seconds of real time, a 50/s limit holds within 10 %.
+func TestRateLimitRealTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 10 s of real time; TestRateLimit covers the limiter with a manual clock")
+	}
+	t.Parallel()
+	const (
+		rps    = 50
+		burst  = 5
+		window = 10 * time.Second
+	)
+	var (
+		mu    sync.Mutex
+		times []time.Time
+	)
+	rc := newReceiver(t, func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+	})
+	st := newSignalStore(t)
+	d := newDispatcher(t, webhook.Config{Store: st, AllowPrivateNetworks: true})
+	ctx := context.Background()
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL, RateLimit: rps, RateBurst: burst}))
+	// More than the window can take, so the lane never runs dry.
+	evs := make([]webhook.Event, rps*int(window/time.Second)*3/2)
+	for i := range evs {
+		evs[i] = webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}
+	}
+	require.NoError(t, d.EmitBatch(ctx, evs))
+	require.NoError(t, d.Start(ctx))
+	// Wait for as many requests as the limit allows in the window, then
+	// compare them with what it allows in the time they took.
+	want := rps*int(window/time.Second) + burst
+	for range want {
+		rc.next(t)
+	}
+	mu.Lock()
+	start, last, count := times[0], times[len(times)-1], len(times)
+	mu.Unlock()
+	elapsed := last.Sub(start).Seconds()
+	allowed := rps*elapsed + burst
+	ratio := float64(count) / allowed
+	t.Logf("%d requests in %.2f s: %.1f/s; %.0f allowed, ratio %.3f", count, elapsed, float64(count-burst)/elapsed, allowed, ratio)
+	require.Greater(t, elapsed, 0.9*window.Seconds()-float64(burst)/rps, "the limit let requests through too fast")
+	require.InDelta(t, 1, ratio, 0.1)
+}
