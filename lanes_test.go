@@ -308,3 +308,242 @@ func TestRateLimitRealTime(t *testing.T) {
 	require.Greater(t, elapsed, 0.9*window.Seconds()-float64(burst)/rps, "the limit let requests through too fast")
 	require.InDelta(t, 1, ratio, 0.1)
 }
+
+// A hook that blocks for ever drops calls beyond its queue but slows no
+// delivery, and Close does not wait for it past its ctx.
+func TestHookThatBlocks(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	var calls atomic.Int32
+	st := newSignalStore(t)
+	d, err := webhook.New(webhook.Config{
+		Store: st, AllowPrivateNetworks: true,
+		Hooks: webhook.Hooks{OnAttempt: func(context.Context, webhook.AttemptInfo) {
+			calls.Add(1)
+			<-block
+		}},
+	})
+	require.NoError(t, err)
+	rc := newReceiver(t, nil)
+	ctx := context.Background()
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.Start(ctx))
+	n := webhook.HookQueueSize + 200
+	evs := make([]webhook.Event, n)
+	for i := range evs {
+		evs[i] = webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}
+	}
+	require.NoError(t, d.EmitBatch(ctx, evs))
+	for range n {
+		require.Equal(t, webhook.StateSucceeded, st.nextOutcome(t).State)
+	}
+	require.Equal(t, int32(1), calls.Load(), "the hook goroutine runs one call at a time")
+	require.Positive(t, d.DroppedHooks())
+
+	closeCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close(closeCtx) }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(waitTimeout):
+		t.Fatal("Close waited for a blocked hook")
+	}
+	close(block) // the abandoned hook returns; goleak sees its goroutine end
+}
+
+// A hook that panics is recovered: the engine and the other hooks go on.
+func TestHookThatPanics(t *testing.T) {
+	t.Parallel()
+	failed := make(chan webhook.Delivery, 10)
+	var attempts atomic.Int32
+	b := setup(t, webhook.Config{
+		Retry: webhook.RetryPolicy{Schedule: []time.Duration{}},
+		Hooks: webhook.Hooks{
+			OnAttempt: func(context.Context, webhook.AttemptInfo) {
+				attempts.Add(1)
+				panic("hook bug")
+			},
+			OnDeliveryFailed: func(_ context.Context, dl webhook.Delivery) { failed <- dl },
+		},
+	})
+	rc := newReceiver(t, statusSequence(500))
+	b.addEndpoint(t, "ep", rc.URL)
+	ev := b.emit(t, "a")
+	require.Equal(t, webhook.StateFailed, b.nextOutcome(t).State)
+	select {
+	case dl := <-failed:
+		require.Equal(t, ev.ID, dl.EventID)
+		require.Equal(t, webhook.StateFailed, dl.State)
+		require.Equal(t, 1, dl.Attempts)
+		require.Equal(t, 500, dl.LastStatusCode)
+	case <-time.After(waitTimeout):
+		t.Fatal("OnDeliveryFailed not called after a panicking hook")
+	}
+	b.emit(t, "a")
+	require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+	require.Eventually(t, func() bool { return attempts.Load() == 2 }, waitTimeout, time.Millisecond)
+}
+
+// Hooks hear of attempts and of an endpoint disabled, then enabled again.
+func TestHooksEndpointDisabledEnabled(t *testing.T) {
+	t.Parallel()
+	infos := make(chan webhook.AttemptInfo, 10)
+	disabled := make(chan webhook.Endpoint, 1)
+	enabled := make(chan webhook.Endpoint, 1)
+	b := setup(t, webhook.Config{Hooks: webhook.Hooks{
+		OnAttempt:          func(_ context.Context, info webhook.AttemptInfo) { infos <- info },
+		OnEndpointDisabled: func(_ context.Context, ep webhook.Endpoint) { disabled <- ep },
+		OnEndpointEnabled:  func(_ context.Context, ep webhook.Endpoint) { enabled <- ep },
+	}})
+	rc := newReceiver(t, statusSequence(http.StatusGone))
+	ep := b.addEndpoint(t, "ep", rc.URL)
+	ev := b.emit(t, "a")
+	require.Equal(t, webhook.StateFailed, b.nextOutcome(t).State)
+	info := <-infos
+	require.Equal(t, "ep", info.EndpointID)
+	require.Equal(t, ev.ID, info.EventID)
+	require.Equal(t, http.StatusGone, info.Attempt.StatusCode)
+	require.Equal(t, webhook.StateFailed, info.State)
+	select {
+	case got := <-disabled:
+		require.True(t, got.Disabled)
+	case <-time.After(waitTimeout):
+		t.Fatal("OnEndpointDisabled not called")
+	}
+	require.NoError(t, b.d.PutEndpoint(b.ctx, ep)) // enabled again
+	select {
+	case got := <-enabled:
+		require.False(t, got.Disabled)
+	case <-time.After(waitTimeout):
+		t.Fatal("OnEndpointEnabled not called")
+	}
+}
+
+// The quick stage tries again at once, by the Dispatcher's clock, every
+// try recorded as an attempt of one outcome; the schedule then goes on
+// from the last try.
+func TestQuickRetries(t *testing.T) {
+	t.Parallel()
+	quick := webhook.QuickRetryDefault()
+	quick.Jitter = -1
+	cfg := webhook.Config{Retry: webhook.RetryPolicy{Jitter: -1, Quick: quick}}
+
+	t.Run("SucceedsOnThirdTry", func(t *testing.T) {
+		t.Parallel()
+		b, clk := setupTimers(t, cfg)
+		rc := newReceiver(t, statusSequence(500, 502))
+		b.addEndpoint(t, "ok", rc.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"ok"} })
+		b.emit(t, "ok")
+		rc.next(t)
+		clk.waitArmed(t, 100*time.Millisecond)
+		b.clock.Advance(100 * time.Millisecond)
+		rc.next(t)
+		clk.waitArmed(t, 200*time.Millisecond)
+		b.clock.Advance(200 * time.Millisecond)
+		rc.next(t)
+		o := b.nextOutcome(t)
+		require.Equal(t, webhook.StateSucceeded, o.State)
+		require.Len(t, o.Attempts, 3)
+		for i, a := range o.Attempts {
+			require.Equal(t, i+1, a.Number)
+		}
+		require.Equal(t, []int{500, 502, 200}, []int{o.Attempts[0].StatusCode, o.Attempts[1].StatusCode, o.Attempts[2].StatusCode})
+		require.Equal(t, epoch.Add(300*time.Millisecond), o.Attempts[2].StartedAt)
+	})
+
+	t.Run("ThenTheSchedule", func(t *testing.T) {
+		t.Parallel()
+		b, clk := setupTimers(t, cfg)
+		rc := newReceiver(t, statusSequence(503, 503, 503, http.StatusBadRequest))
+		b.addEndpoint(t, "down", rc.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"down"} })
+		start := b.clock.Now()
+		b.emit(t, "down")
+		rc.next(t)
+		clk.waitArmed(t, 100*time.Millisecond)
+		b.clock.Advance(100 * time.Millisecond)
+		rc.next(t)
+		clk.waitArmed(t, 200*time.Millisecond)
+		b.clock.Advance(200 * time.Millisecond)
+		rc.next(t)
+		o := b.nextOutcome(t)
+		require.Len(t, o.Attempts, 3)
+		require.Equal(t, webhook.StatePending, o.State)
+		// The first delay of the schedule, from the last try.
+		require.Equal(t, start.Add(300*time.Millisecond+5*time.Second), o.NextAttemptAt)
+		// A later attempt makes no quick tries (400 is not one to retry
+		// at once anyway); the schedule goes on with its second delay.
+		b.clock.Advance(5 * time.Second)
+		o = b.nextOutcome(t)
+		require.Len(t, o.Attempts, 1)
+		require.Equal(t, 4, o.Attempts[0].Number)
+		require.Equal(t, start.Add(300*time.Millisecond+5*time.Second+5*time.Minute), o.NextAttemptAt)
+	})
+}
+
+// Endpoints that hang cannot starve one that answers: however many lanes
+// hang, they hold at most three quarters of the workers (half once they
+// are known to be slow), so a healthy endpoint's deliveries go on.
+func TestHangingLanesDoNotStarveHealthy(t *testing.T) {
+	t.Parallel()
+	const (
+		workers = 8
+		hanging = 6
+		perLane = 5
+	)
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	b := setup(t, webhook.Config{Workers: workers, EndpointConcurrency: 4, RequestTimeout: time.Minute})
+	healthy := newReceiver(t, nil)
+	b.addEndpoint(t, "healthy", healthy.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"healthy"} })
+	// The healthy endpoint has answered before the others start hanging.
+	b.emit(t, "healthy")
+	healthy.next(t)
+	require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+
+	var inFlight, most atomic.Int32
+	hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(free) // before the receiver closes, should the test fail
+	for i := range hanging {
+		b.addEndpoint(t, "hang"+string(rune('a'+i)), hang.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"hang"} })
+	}
+	for range perLane {
+		b.emit(t, "hang") // one delivery to every hanging endpoint
+	}
+	// Unproven lanes take their share: three quarters of the workers.
+	for range workers * 3 / 4 {
+		hang.next(t)
+	}
+	for range 20 {
+		b.emit(t, "healthy")
+		healthy.next(t)
+		require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+	}
+	// Once slow, they get no more workers while they hold half.
+	b.clock.Advance(15 * time.Second)
+	for range 20 {
+		b.emit(t, "healthy")
+		healthy.next(t)
+		require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+	}
+	require.Empty(t, hang.reqs, "hanging lanes took more than their share")
+	require.LessOrEqual(t, most.Load(), int32(workers*3/4))
+	free()
+	for range hanging*perLane - workers*3/4 {
+		hang.next(t)
+	}
+	for range hanging * perLane {
+		require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+	}
+}
