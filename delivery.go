@@ -206,16 +206,19 @@ type leaseResult struct {
 	err      error
 }
 
-// lease leases as many due deliveries as there are free slots, in
-// batches: while deliveries run, it waits until a quarter of a batch of
-// slots is free rather than paying a store call for every slot that frees
-// up.
+// lease leases as many due deliveries as there are free slots, and some
+// ahead, in batches: while deliveries run, it waits until a quarter of a
+// batch of slots is free rather than paying a store call for every slot
+// that frees up.
 func (e *deliveryEngine) lease() leaseResult {
 	r := leaseResult{now: e.clock.Now()}
-	free, running, excl, wake := e.plan()
+	free, running, queued, excl, wake := e.plan()
 	r.excl, r.laneWake = excl, wake
-	limit := min(free, e.limits.leaseBatchSize)
-	r.leasing = limit > 0 && (running == 0 || limit >= e.minLease())
+	// Lease a little ahead: up to workers more than run, queued in lanes
+	// that cannot take them at once, so that a lane's next deliveries are
+	// at hand when its slots free up.
+	limit := min(free+max(0, e.limits.workers-queued), e.limits.leaseBatchSize)
+	r.leasing = free > 0 && (running == 0 || free >= e.minLease())
 	if !r.leasing {
 		return r
 	}

@@ -54,6 +54,13 @@ type Endpoint struct {
 	// DisabledReason says why Hooklet disabled the endpoint (for example
 	// "410 Gone"); empty when the host disabled it.
 	DisabledReason string
+	// FailingSince is when the endpoint's current run of failed attempts
+	// began, zero while its latest attempt succeeded. Hooklet writes it
+	// when a run begins and when it ends, so that [Config.DisableAfter]
+	// counts across restarts and replicas. PutEndpoint stores the value
+	// given: an endpoint read, edited and put back keeps its count; a zero
+	// value starts it anew.
+	FailingSince time.Time
 	// MaxConcurrency caps the requests in flight to this endpoint.
 	// Defaults to [Config.EndpointConcurrency].
 	MaxConcurrency int

@@ -335,6 +335,18 @@ func takeQueue(ln *lane) []LeaseRef {
 	return refs
 }
 
+// trimQueue keeps the first n leases of a lane's queue and returns the
+// others.
+func trimQueue(ln *lane, n int) []LeaseRef {
+	refs := make([]LeaseRef, 0, len(ln.queue)-n)
+	for _, l := range ln.queue[n:] {
+		refs = append(refs, LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token})
+	}
+	clear(ln.queue[n:])
+	ln.queue = ln.queue[:n]
+	return refs
+}
+
 // startLocked starts an attempt at l in its lane.
 func (e *deliveryEngine) startLocked(ln *lane, l Lease, now time.Time, probe bool) {
 	ln.running++
@@ -364,8 +376,13 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	ev := ln.finish(start, now, probe, rep, e.limits.slowAfter)
 	e.running--
 	var toRelease []LeaseRef
-	if ev.releaseAll {
+	switch {
+	case ev.releaseAll:
 		toRelease = takeQueue(ln)
+	case ln.slow && len(ln.queue) > ln.effectiveCap():
+		// A slow lane keeps no more than it may run at once; the rest go
+		// back to the store, for another owner or a later lease.
+		toRelease = trimQueue(ln, ln.effectiveCap())
 	}
 	toRelease = append(toRelease, e.pumpLocked(now)...)
 	e.mu.Unlock()
@@ -383,11 +400,11 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 }
 
 // plan starts what lane queues allow, then returns how many more
-// deliveries may be leased, which endpoints' lanes must not be leased for
+// deliveries may start, how many run and wait queued, which endpoints' lanes must not be leased for
 // (full, paused, waiting for their rate, slow or unproven while such lanes
 // hold their share, or holding queued leases already), and the earliest
 // time a lane waiting for time may start again (zero: none).
-func (e *deliveryEngine) plan() (free, running int, excl []string, wake time.Time) {
+func (e *deliveryEngine) plan() (free, running, queued int, excl []string, wake time.Time) {
 	e.mu.Lock()
 	now := e.clock.Now()
 	release := e.pumpLocked(now)
@@ -399,6 +416,11 @@ func (e *deliveryEngine) plan() (free, running int, excl []string, wake time.Tim
 		}
 		ln.configure(e.laneConfig(id), now)
 		g := ln.allow(now)
+		if g.ok {
+			// Leases queued in lanes that wait (full, paused, slow) do
+			// not count against leasing ahead for the others.
+			queued += len(ln.queue)
+		}
 		if !g.wake.IsZero() && (wake.IsZero() || g.wake.Before(wake)) {
 			wake = g.wake
 		}
@@ -409,7 +431,7 @@ func (e *deliveryEngine) plan() (free, running int, excl []string, wake time.Tim
 	free, running = e.limits.workers-e.running, e.running
 	e.mu.Unlock()
 	e.release(release)
-	return free, running, excl, wake
+	return free, running, queued, excl, wake
 }
 
 // quickTryAllowed reports whether the lane of an endpoint lets a quick

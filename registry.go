@@ -288,6 +288,48 @@ func (r *registry) disable(ctx context.Context, failed *Endpoint, reason string)
 	return ep, true, nil
 }
 
+// markFailing stores when an endpoint's failing run began, or, with a zero
+// since, that it ended. A run already begun keeps its start. It writes the
+// stored version conditionally: when another write wins, it gives up, and
+// the next attempt's verdict tries again.
+func (r *registry) markFailing(ctx context.Context, id string, since time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ep, err := r.store.GetEndpoint(ctx, &GetEndpointParams{ID: id})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case since.IsZero() == ep.FailingSince.IsZero():
+		// Already so, here or by another process: publish what is stored.
+		if cur, ok := r.get(id); !ok || !cur.ep.UpdatedAt.Equal(ep.UpdatedAt) {
+			r.putLocked(r.compileStored(ep))
+		}
+		return nil
+	}
+	prev := ep.UpdatedAt
+	ep.FailingSince = since.UTC().Truncate(time.Microsecond)
+	ep.UpdatedAt = version(r.clock.Now(), prev)
+	var st *endpointState
+	if cur, ok := r.get(id); ok && cur.ep.UpdatedAt.Equal(prev) {
+		st = r.compiler.resolve(ep)
+		st.tmpl = cur.tmpl // the template is unchanged
+	} else {
+		st = r.compileStored(ep)
+	}
+	err = r.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: ep, IfUpdatedAt: prev})
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		return r.refreshLocked(ctx, id)
+	}
+	if err != nil {
+		return err
+	}
+	st.ep = ep
+	r.putLocked(st)
+	return nil
+}
+
 // refreshLocked publishes the stored version of one endpoint, or its
 // absence.
 func (r *registry) refreshLocked(ctx context.Context, id string) error {

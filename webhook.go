@@ -128,9 +128,11 @@ type Config struct {
 	Hooks Hooks
 
 	// DisableAfter disables an endpoint whose attempts have all failed for
-	// this long, counted from the first failure after its last success by
-	// this Dispatcher since it started. Defaults to [DisableAfterDefault]
-	// (5 days); a negative value never disables for failures.
+	// this long, counted from the first failure after its last success.
+	// That instant is kept in the store ([Endpoint.FailingSince]), so a
+	// restart or another replica goes on counting. Defaults to
+	// [DisableAfterDefault] (5 days); a negative value never disables for
+	// failures.
 	DisableAfter time.Duration
 
 	// OnEndpointDisabled is called after Hooklet disables an endpoint (on
@@ -266,7 +268,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.registry = newRegistry(cfg.Store, cfg.Test.Clock, cfg.Logger, endpointCompiler{
 		transformer: cfg.Transformer, retry: cfg.Retry, concurrency: cfg.EndpointConcurrency,
 	}, d.hooks.endpointEnabled)
-	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, d.hooks.endpointDisabled)
+	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, d.registry.markFailing, d.hooks.endpointDisabled)
 	at := &attempter{
 		clock: cfg.Test.Clock,
 		sender: &sender{

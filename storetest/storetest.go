@@ -160,7 +160,7 @@ func utc(t time.Time) time.Time { return t.UTC() }
 // collections as nil. Retry.Schedule keeps the difference between nil (the
 // default schedule) and empty (no retries), which a store must preserve.
 func normEndpoint(ep webhook.Endpoint) webhook.Endpoint {
-	ep.CreatedAt, ep.UpdatedAt = utc(ep.CreatedAt), utc(ep.UpdatedAt)
+	ep.CreatedAt, ep.UpdatedAt, ep.FailingSince = utc(ep.CreatedAt), utc(ep.UpdatedAt), utc(ep.FailingSince)
 	if len(ep.EventTypes) == 0 {
 		ep.EventTypes = nil
 	}

@@ -12,7 +12,11 @@
 //     the same way, both aimed at the same loopback receiver;
 //
 //   - backlog (on request): the live heap while -backlog events are emitted
-//     and then while the engine runs against them, every request hanging.
+//     and then while the engine runs against them, every request hanging;
+//
+//   - fair (on request): one healthy endpoint's backlog drain throughput
+//     and streaming latency alone, then beside -hanging endpoints whose
+//     receivers hold every request until the request timeout.
 //
 //     go run ./examples/loadtest -d 5s
 package main
@@ -56,7 +60,7 @@ var (
 	endpoints = flag.Int("endpoints", 1, "endpoints every event fans out to")
 	size      = flag.Int("size", 1024, "payload bytes")
 	dir       = flag.String("dir", "", "directory for the database files (default: a temp dir)")
-	phases    = flag.String("phases", "emit,lone,deliver", "phases to run (emit, lone, deliver, backlog)")
+	phases    = flag.String("phases", "emit,lone,deliver", "phases to run (emit, lone, deliver, backlog, fair)")
 	backlog   = flag.Int("backlog", 1000000, "events in the backlog phase (a multiple of 4000)")
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
@@ -86,6 +90,8 @@ func main() {
 			err = deliverPhase(payload)
 		case "backlog":
 			err = backlogPhase()
+		case "fair":
+			err = fairPhase()
 		default:
 			err = fmt.Errorf("unknown phase %q", p)
 		}

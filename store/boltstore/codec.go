@@ -381,6 +381,19 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.string(string(ep.Signature.Kind))
 	e.string(ep.Signature.Header)
 	e.string(ep.Signature.Prefix)
+	// Lane controls and health.
+	e.float64(ep.RateLimit)
+	e.int(ep.RateBurst)
+	e.time(ep.FailingSince)
+	var quick webhook.QuickRetry
+	if ep.Retry != nil {
+		quick = ep.Retry.Quick
+	}
+	e.int(quick.Tries)
+	e.varint(int64(quick.Initial))
+	e.varint(int64(quick.Max))
+	e.float64(quick.Jitter)
+	e.varint(int64(quick.GiveUpAfter))
 	return e.b
 }
 
@@ -425,6 +438,20 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 		ep.Signature.Kind = webhook.SignatureKind(d.string())
 		ep.Signature.Header = d.string()
 		ep.Signature.Prefix = d.string()
+	}
+	if d.more() { // absent from records written before lane controls
+		ep.RateLimit = d.float64()
+		ep.RateBurst = d.int()
+		ep.FailingSince = d.time()
+		var quick webhook.QuickRetry
+		quick.Tries = d.int()
+		quick.Initial = time.Duration(d.varint())
+		quick.Max = time.Duration(d.varint())
+		quick.Jitter = d.float64()
+		quick.GiveUpAfter = time.Duration(d.varint())
+		if ep.Retry != nil {
+			ep.Retry.Quick = quick
+		}
 	}
 	return ep, d.done()
 }

@@ -18,10 +18,11 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "RateLimit", "RateBurst", "FailingSince"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
-		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
+		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError", "Quick"},
+		reflect.TypeFor[webhook.QuickRetry]():      {"Tries", "Initial", "Max", "Jitter", "GiveUpAfter"},
 		reflect.TypeFor[webhook.Event]():           {"ID", "Type", "Tenant", "Time", "Payload", "Attributes"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
 			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt"},
@@ -44,7 +45,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		ID: "ep", Tenant: "t", URL: "https://x", Description: "d", EventTypes: []string{},
 		Template: "tpl", ContentType: "text/plain", Settings: []byte(`{}`), Headers: map[string]string{},
 		Secrets: []webhook.Secret{{Key: "whsec_k", ExpiresAt: ts}}, Disabled: true, DisabledReason: "410 Gone",
-		MaxConcurrency: 3, Retry: &webhook.RetryPolicy{Jitter: -1, MaxRetryAfter: time.Minute},
+		MaxConcurrency: 3, Retry: &webhook.RetryPolicy{Jitter: -1, MaxRetryAfter: time.Minute,
+			Quick: webhook.QuickRetry{Tries: 3, Initial: time.Millisecond, Max: time.Second, Jitter: 0.5, GiveUpAfter: 4 * time.Second}},
+		RateLimit: 12.5, RateBurst: 4, FailingSince: ts.Add(-2 * time.Hour),
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
 	}
@@ -64,19 +67,39 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a, gotA)
 
-	// Truncated records are errors, never panics; the one exception is a
-	// record cut right before the signature scheme, which is how records
-	// written before schemes existed look.
+	// Truncated records are errors, never panics; the exceptions are a
+	// record cut right before the signature scheme or right before the
+	// lane controls, which is how records written before those existed
+	// look.
 	full := encodeEndpoint(nil, &ep)
+	var lane encoder
+	lane.float64(ep.RateLimit)
+	lane.int(ep.RateBurst)
+	lane.time(ep.FailingSince)
+	q := ep.Retry.Quick
+	lane.int(q.Tries)
+	lane.varint(int64(q.Initial))
+	lane.varint(int64(q.Max))
+	lane.float64(q.Jitter)
+	lane.varint(int64(q.GiveUpAfter))
+	beforeLanes := len(full) - len(lane.b)
 	sig := ep.Signature
-	legacy := len(full) - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
+	beforeSig := beforeLanes - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
 		got, err := decodeEndpoint("ep", full[:i])
-		if i == legacy {
+		switch i {
+		case beforeSig:
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
-			continue
+			require.Zero(t, got.RateLimit)
+		case beforeLanes:
+			require.NoError(t, err)
+			require.Equal(t, ep.Signature, got.Signature)
+			require.Zero(t, got.RateLimit)
+			require.Zero(t, got.FailingSince)
+			require.Zero(t, got.Retry.Quick)
+		default:
+			require.Error(t, err)
 		}
-		require.Error(t, err)
 	}
 }

@@ -14,7 +14,8 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
-	created_at, updated_at, signature_kind, signature_header, signature_prefix`
+	created_at, updated_at, signature_kind, signature_header, signature_prefix,
+	rate_limit, rate_burst, failing_since`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -45,9 +46,12 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		}
 	}
 	if ep.Retry != nil {
+		q := ep.Retry.Quick
 		if retry, err = json.Marshal(retryRecord{
 			Schedule: ep.Retry.Schedule, Jitter: ep.Retry.Jitter,
 			MaxRetryAfter: ep.Retry.MaxRetryAfter, StopOnClientError: ep.Retry.StopOnClientError,
+			QuickTries: q.Tries, QuickInitial: q.Initial, QuickMax: q.Max, QuickJitter: q.Jitter,
+			QuickGiveUpAfter: q.GiveUpAfter,
 		}); err != nil {
 			return fmt.Errorf("pgstore: put endpoint: retry: %w", err)
 		}
@@ -64,6 +68,7 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
 		nullJSON(headers), keys, expires, ep.Disabled, ep.DisabledReason, ep.MaxConcurrency, nullJSON(retry),
 		ep.CreatedAt, ep.UpdatedAt, string(ep.Signature.Kind), ep.Signature.Header, ep.Signature.Prefix,
+		ep.RateLimit, ep.RateBurst, pgtype.Timestamptz{Time: ep.FailingSince, Valid: !ep.FailingSince.IsZero()},
 		s.channel,
 	}
 	if p.IfUpdatedAt.IsZero() {
@@ -126,6 +131,11 @@ type retryRecord struct {
 	Jitter            float64         `json:"jitter"`
 	MaxRetryAfter     time.Duration   `json:"max_retry_after"`
 	StopOnClientError bool            `json:"stop_on_client_error"`
+	QuickTries        int             `json:"quick_tries,omitempty"`
+	QuickInitial      time.Duration   `json:"quick_initial,omitempty"`
+	QuickMax          time.Duration   `json:"quick_max,omitempty"`
+	QuickJitter       float64         `json:"quick_jitter,omitempty"`
+	QuickGiveUpAfter  time.Duration   `json:"quick_give_up_after,omitempty"`
 }
 
 func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
@@ -137,10 +147,12 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 		expires  []pgtype.Timestamptz
 		retry    []byte
 		sigKind  string
+		failing  pgtype.Timestamptz
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
-		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix)
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix,
+		&ep.RateLimit, &ep.RateBurst, &failing)
 	if err != nil {
 		return ep, err
 	}
@@ -171,7 +183,12 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 			return ep, fmt.Errorf("retry: %w", err)
 		}
 		ep.Retry = &webhook.RetryPolicy{Schedule: r.Schedule, Jitter: r.Jitter,
-			MaxRetryAfter: r.MaxRetryAfter, StopOnClientError: r.StopOnClientError}
+			MaxRetryAfter: r.MaxRetryAfter, StopOnClientError: r.StopOnClientError,
+			Quick: webhook.QuickRetry{Tries: r.QuickTries, Initial: r.QuickInitial, Max: r.QuickMax,
+				Jitter: r.QuickJitter, GiveUpAfter: r.QuickGiveUpAfter}}
+	}
+	if failing.Valid {
+		ep.FailingSince = failing.Time.UTC()
 	}
 	ep.CreatedAt = ep.CreatedAt.UTC()
 	ep.UpdatedAt = ep.UpdatedAt.UTC()

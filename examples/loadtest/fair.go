@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/store/boltstore"
+)
+
+var (
+	hangingFlag = flag.String("hanging", "4,16,64", "fair phase: numbers of hanging endpoints to run beside the healthy one")
+	fairRate    = flag.Int("rate", 200, "fair phase: events per second streamed to the healthy endpoint")
+	fairDrain   = flag.Int("drain", 20000, "fair phase: events in the healthy endpoint's backlog")
+	fairTimeout = flag.Duration("fairtimeout", 2*time.Second, "fair phase: Config.RequestTimeout, which ends each hanging request")
+	fairRepeat  = flag.Int("repeat", 3, "fair phase: rounds of runs, interleaved; each figure is the median of its runs")
+)
+
+// fairPhase measures one healthy endpoint alone, then beside endpoints
+// whose receivers hold every request until the request timeout, each run
+// on a fresh Dispatcher with the default workers and endpoint
+// concurrency. It reports, for each number of hanging endpoints, the
+// healthy endpoint's backlog drain throughput and its streaming latency
+// (emit to receipt, p50 and p99) as ratios to the healthy endpoint alone.
+//
+// The healthy endpoint has answered before the others start hanging, as
+// in production, where endpoints go bad among healthy ones; the hanging
+// endpoints' backlog is emitted first, so it is due before every healthy
+// delivery.
+func fairPhase() error {
+	var counts []int
+	for _, f := range strings.Split(*hangingFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return fmt.Errorf("bad -hanging %q", f)
+		}
+		counts = append(counts, n)
+	}
+	fmt.Printf("fair: healthy endpoint: drain %d events, then stream %d/s for %v; RequestTimeout %v; median of %d interleaved runs\n",
+		*fairDrain, *fairRate, *dur, *fairTimeout, *fairRepeat)
+	counts = append([]int{0}, counts...)
+	runs := make([][]fairResult, len(counts))
+	for round := range *fairRepeat {
+		for i, h := range counts {
+			r, err := fairRun(h)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("fair: round %d h=%-3d drain %.0f req/s  p50 %v  p99 %v  (%d streamed, %d hanging requests)\n",
+				round+1, h, r.drain, r.p50, r.p99, r.streamed, r.hung)
+			runs[i] = append(runs[i], r)
+		}
+	}
+	alone := median(runs[0])
+	fmt.Printf("fair: alone: drain %.0f req/s, stream p50 %v p99 %v\n", alone.drain, alone.p50, alone.p99)
+	for i, h := range counts[1:] {
+		r := median(runs[i+1])
+		fmt.Printf("RESULT fair h=%-3d drain %.0f req/s (alone %.0f) ratio=%.2f  p50 %v (alone %v)  p99 %v (alone %v) ratio=%.2f\n",
+			h, r.drain, alone.drain, r.drain/alone.drain, r.p50, alone.p50, r.p99, alone.p99, float64(r.p99)/float64(alone.p99))
+	}
+	return nil
+}
+
+// median returns the median of each figure of runs.
+func median(runs []fairResult) fairResult {
+	pick := func(f func(fairResult) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return fairResult{
+		drain: pick(func(r fairResult) float64 { return r.drain }),
+		p50:   time.Duration(pick(func(r fairResult) float64 { return float64(r.p50) })),
+		p99:   time.Duration(pick(func(r fairResult) float64 { return float64(r.p99) })),
+	}
+}
+
+// fairResult is what one run measured of the healthy endpoint.
+type fairResult struct {
+	drain    float64 // backlog drain, deliveries per second
+	p50, p99 time.Duration
+	streamed int
+	hung     int64 // requests the hanging receivers got
+}
+
+// healthyReceiver answers at once and records when each event arrived.
+type healthyReceiver struct {
+	mu      sync.Mutex
+	arrived map[string]time.Time
+	want    int
+	done    chan struct{}
+}
+
+func (rc *healthyReceiver) reset(want int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.arrived = make(map[string]time.Time, want)
+	rc.want = want
+	rc.done = make(chan struct{})
+}
+
+func (rc *healthyReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	w.WriteHeader(http.StatusNoContent)
+	id := r.Header.Get("webhook-id")
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if _, ok := rc.arrived[id]; ok {
+		return
+	}
+	rc.arrived[id] = now
+	if len(rc.arrived) == rc.want {
+		close(rc.done)
+	}
+}
+
+func (rc *healthyReceiver) wait(d time.Duration) error {
+	rc.mu.Lock()
+	done := rc.done
+	rc.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(d):
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return fmt.Errorf("healthy endpoint got %d of %d events in %v", len(rc.arrived), rc.want, d)
+	}
+}
+
+func listen(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String() + "/hooks", func() { srv.Close() }, nil
+}
+
+// fairSeq numbers the runs' database files.
+var fairSeq int
+
+// fairRun runs the healthy endpoint beside h hanging ones.
+func fairRun(h int) (fairResult, error) {
+	var res fairResult
+	healthy := &healthyReceiver{}
+	healthyURL, stopHealthy, err := listen(healthy)
+	if err != nil {
+		return res, err
+	}
+	defer stopHealthy()
+	var hungMu sync.Mutex
+	hangURL, stopHang, err := listen(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hungMu.Lock()
+		res.hung++
+		hungMu.Unlock()
+		<-r.Context().Done() // until the sender gives up, or the server closes
+	}))
+	if err != nil {
+		return res, err
+	}
+	defer stopHang()
+
+	fairSeq++
+	st, err := boltstore.Open(filepath.Join(*dir, fmt.Sprintf("fair-%d-%d.db", h, fairSeq)), nil)
+	if err != nil {
+		return res, err
+	}
+	defer st.Close()
+	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true, RequestTimeout: *fairTimeout})
+	if err != nil {
+		return res, err
+	}
+	ctx := context.Background()
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_ = d.Close(closeCtx)
+	}()
+	err = d.PutEndpoint(ctx, webhook.Endpoint{ID: "healthy", URL: healthyURL, EventTypes: []string{"healthy"}, Secrets: []webhook.Secret{{Key: secret}}})
+	if err != nil {
+		return res, err
+	}
+	for i := range h {
+		err := d.PutEndpoint(ctx, webhook.Endpoint{ID: fmt.Sprintf("hang_%03d", i), URL: hangURL, EventTypes: []string{"hang"}, Secrets: []webhook.Secret{{Key: secret}}})
+		if err != nil {
+			return res, err
+		}
+	}
+	if err := d.Start(ctx); err != nil {
+		return res, err
+	}
+	payload := json.RawMessage(`{"id":"in_1","amount":1200,"currency":"eur"}`)
+	// The healthy endpoint answers first.
+	healthy.reset(100)
+	if err := d.EmitBatch(ctx, makeEvents("healthy", 100, payload)); err != nil {
+		return res, err
+	}
+	if err := healthy.wait(time.Minute); err != nil {
+		return res, err
+	}
+	// The hanging endpoints' backlog, due first.
+	if h > 0 {
+		for range 4 {
+			if err := d.EmitBatch(ctx, makeEvents("hang", 100, payload)); err != nil {
+				return res, err
+			}
+		}
+	}
+
+	// Drain: a backlog of healthy events behind the hanging ones.
+	healthy.reset(*fairDrain)
+	start := time.Now()
+	for n := 0; n < *fairDrain; n += 1000 {
+		if err := d.EmitBatch(ctx, makeEvents("healthy", min(1000, *fairDrain-n), payload)); err != nil {
+			return res, err
+		}
+	}
+	if err := healthy.wait(5 * time.Minute); err != nil {
+		return res, err
+	}
+	res.drain = float64(*fairDrain) / time.Since(start).Seconds()
+
+	// Stream: one event every 1/rate, latency from emit to receipt.
+	n := int(dur.Seconds() * float64(*fairRate))
+	healthy.reset(n)
+	emitted := make(map[string]time.Time, n)
+	tick := time.NewTicker(time.Second / time.Duration(*fairRate))
+	for i := range n {
+		<-tick.C
+		ev := webhook.Event{ID: fmt.Sprintf("evt_fair_%d_%d", h, i), Type: "healthy", Payload: payload}
+		emitted[ev.ID] = time.Now()
+		if err := d.Emit(ctx, ev); err != nil {
+			tick.Stop()
+			return res, err
+		}
+	}
+	tick.Stop()
+	if err := healthy.wait(time.Minute); err != nil {
+		return res, err
+	}
+	healthy.mu.Lock()
+	lat := make([]time.Duration, 0, n)
+	for id, at := range healthy.arrived {
+		lat = append(lat, at.Sub(emitted[id]))
+	}
+	healthy.mu.Unlock()
+	slices.Sort(lat)
+	res.streamed = len(lat)
+	res.p50 = lat[len(lat)/2].Round(10 * time.Microsecond)
+	res.p99 = lat[len(lat)*99/100].Round(10 * time.Microsecond)
+	hungMu.Lock()
+	defer hungMu.Unlock()
+	return res, nil
+}
+
+func makeEvents(typ string, n int, payload json.RawMessage) []webhook.Event {
+	evs := make([]webhook.Event, n)
+	for i := range evs {
+		evs[i] = webhook.Event{Type: typ, Payload: payload}
+	}
+	return evs
+}

@@ -1,0 +1,7 @@
+-- Endpoint lane controls (rate limit) and the start of an endpoint's
+-- failing run, which drives auto-disable across restarts and replicas.
+
+ALTER TABLE {{schema}}.endpoints
+    ADD COLUMN rate_limit     double precision NOT NULL DEFAULT 0,
+    ADD COLUMN rate_burst     integer NOT NULL DEFAULT 0,
+    ADD COLUMN failing_since  timestamptz;
