@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -546,4 +547,124 @@ func TestHangingLanesDoNotStarveHealthy(t *testing.T) {
 	for range hanging * perLane {
 		require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
 	}
+}
+
+// The start of an endpoint's failing run is kept in the store, written
+// when the run begins and cleared by a success, so a restarted
+// Dispatcher (or another replica) goes on counting towards DisableAfter.
+func TestFailingSinceIsStored(t *testing.T) {
+	t.Parallel()
+	t.Run("WrittenAndCleared", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, webhook.Config{Retry: webhook.RetryPolicy{Schedule: []time.Duration{time.Minute}, Jitter: -1}})
+		rc := newReceiver(t, statusSequence(500))
+		b.addEndpoint(t, "ep", rc.URL)
+		b.emit(t, "a")
+		require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
+		require.Eventually(t, func() bool {
+			ep, err := b.d.Endpoint(b.ctx, "ep")
+			return err == nil && ep.FailingSince.Equal(epoch)
+		}, waitTimeout, time.Millisecond, "FailingSince not stored")
+		b.clock.Advance(time.Minute)
+		require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+		require.Eventually(t, func() bool {
+			ep, err := b.d.Endpoint(b.ctx, "ep")
+			return err == nil && ep.FailingSince.IsZero()
+		}, waitTimeout, time.Millisecond, "FailingSince not cleared")
+	})
+
+	t.Run("CountsAcrossRestarts", func(t *testing.T) {
+		t.Parallel()
+		disabled := make(chan webhook.Endpoint, 1)
+		st := newSignalStore(t)
+		rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+		// A previous run of the service saw the endpoint fail for two hours.
+		require.NoError(t, st.PutEndpoint(context.Background(), &webhook.PutEndpointParams{Endpoint: webhook.Endpoint{
+			ID: "ep", URL: rc.URL, FailingSince: epoch.Add(-2 * time.Hour), CreatedAt: epoch, UpdatedAt: epoch,
+		}}))
+		d := newDispatcher(t, webhook.Config{
+			Store: st, AllowPrivateNetworks: true, Test: webhook.TestConfig{Clock: webhooktest.NewClock(epoch)},
+			DisableAfter: 3 * time.Hour,
+			Hooks:        webhook.Hooks{OnEndpointDisabled: func(_ context.Context, ep webhook.Endpoint) { disabled <- ep }},
+		})
+		ctx := context.Background()
+		require.NoError(t, d.Start(ctx))
+		require.NoError(t, d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}))
+		require.Equal(t, webhook.StatePending, st.nextOutcome(t).State)
+		require.Empty(t, disabled, "disabled before DisableAfter")
+
+		// Restarted an hour later: one more failure ends the three hours.
+		closeCtx, cancel := context.WithTimeout(ctx, waitTimeout)
+		defer cancel()
+		require.NoError(t, d.Close(closeCtx))
+		clk := webhooktest.NewClock(epoch.Add(time.Hour))
+		d2 := newDispatcher(t, webhook.Config{
+			Store: st, AllowPrivateNetworks: true, Test: webhook.TestConfig{Clock: clk},
+			DisableAfter: 3 * time.Hour, Retry: webhook.RetryPolicy{Jitter: -1},
+			Hooks: webhook.Hooks{OnEndpointDisabled: func(_ context.Context, ep webhook.Endpoint) { disabled <- ep }},
+		})
+		require.NoError(t, d2.Start(ctx))
+		clk.Advance(time.Minute) // the retry is due
+		st.nextOutcome(t)
+		select {
+		case ep := <-disabled:
+			require.Contains(t, ep.DisabledReason, "no successful delivery")
+		case <-time.After(waitTimeout):
+			ep, _ := d2.Endpoint(ctx, "ep")
+			t.Fatalf("the failing run was not counted across the restart: %+v", ep)
+		}
+	})
+}
+
+// Lane settings are validated when the endpoint or the Config is given.
+func TestLaneSettingsValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, webhook.Config{})
+	good := b.addEndpoint(t, "ep", "https://hooks.example.com/in", func(e *webhook.Endpoint) { e.RateLimit = 50 })
+	bad := map[string]func(*webhook.Endpoint){
+		"RateNegative":  func(e *webhook.Endpoint) { e.RateLimit = -1 },
+		"RateNaN":       func(e *webhook.Endpoint) { e.RateLimit = math.NaN() },
+		"RateInf":       func(e *webhook.Endpoint) { e.RateLimit = math.Inf(1) },
+		"BurstNegative": func(e *webhook.Endpoint) { e.RateBurst = -1 },
+		"BurstNoRate":   func(e *webhook.Endpoint) { e.RateLimit, e.RateBurst = 0, 2 },
+		"QuickNegative": func(e *webhook.Endpoint) { e.Retry = &webhook.RetryPolicy{Quick: webhook.QuickRetry{Tries: -1}} },
+		"QuickTooMany":  func(e *webhook.Endpoint) { e.Retry = &webhook.RetryPolicy{Quick: webhook.QuickRetry{Tries: 11}} },
+		"QuickJitter": func(e *webhook.Endpoint) {
+			e.Retry = &webhook.RetryPolicy{Quick: webhook.QuickRetry{Tries: 3, Jitter: 2}}
+		},
+		"QuickNegPause": func(e *webhook.Endpoint) {
+			e.Retry = &webhook.RetryPolicy{Quick: webhook.QuickRetry{Tries: 3, Initial: -1}}
+		},
+		"QuickNegGiveUp": func(e *webhook.Endpoint) {
+			e.Retry = &webhook.RetryPolicy{Quick: webhook.QuickRetry{Tries: 3, GiveUpAfter: -1}}
+		},
+	}
+	for name, mod := range bad {
+		ep := good.Clone()
+		mod(&ep)
+		err := b.d.PutEndpoint(b.ctx, ep)
+		require.ErrorIs(t, err, webhook.ErrInvalidEndpoint, name)
+	}
+	for name, bp := range map[string]webhook.BreakerPolicy{
+		"Failures":    {Failures: -1},
+		"Cooldown":    {Cooldown: -time.Second},
+		"MaxCooldown": {Cooldown: time.Minute, MaxCooldown: time.Second},
+	} {
+		_, err := webhook.New(webhook.Config{Store: newSignalStore(t), Breaker: bp})
+		require.ErrorIs(t, err, webhook.ErrInvalidConfig, name)
+	}
+}
+
+func TestQuickRetryPolicy(t *testing.T) {
+	t.Parallel()
+	p := webhook.RetryPolicy{Quick: webhook.QuickRetryDefault()}
+	require.Equal(t, 8+2, p.MaxAttempts(), "quick tries add to the schedule's attempts")
+	require.Equal(t, 8, webhook.RetryPolicy{Quick: webhook.QuickRetry{Tries: 1}}.MaxAttempts(), "one try is no quick stage")
+	q := webhook.QuickRetry{Tries: 5, Initial: 100 * time.Millisecond, Max: 300 * time.Millisecond, Jitter: -1}
+	for try, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 300 * time.Millisecond, 4: 300 * time.Millisecond} {
+		require.Equal(t, want, webhook.QuickPause(q, try, 0.9), "try %d", try)
+	}
+	q.Jitter = 0.5
+	require.Equal(t, 50*time.Millisecond, webhook.QuickPause(q, 1, 0))
+	require.InDelta(t, float64(150*time.Millisecond), float64(webhook.QuickPause(q, 1, 0.999999999)), float64(time.Microsecond))
 }
