@@ -314,8 +314,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 // already accepted are committed, no new delivery is leased, and in-flight
 // deliveries are given until ctx is done to finish; those still running
 // then are cancelled and their leases released, so another Dispatcher (or
-// the next start) delivers them. Close does not close the Store. It is safe
-// to call more than once.
+// the next start) delivers them. Queued hook calls also run until ctx is
+// done; a hook still running then is abandoned (see [Hooks]). Close does
+// not close the Store. It is safe to call more than once.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if d.closed.Swap(true) {
