@@ -75,9 +75,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, opts *Options) error {
 		m, err := migrateStep(ctx, pool, o.Schema, ms)
 		if err != nil {
 			if m.name != "" {
-				return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
+				return fmt.Errorf("pgstore: migrate: %s: %w%s", m.name, err, poolerHint(err))
 			}
-			return fmt.Errorf("pgstore: migrate: %w", err)
+			return fmt.Errorf("pgstore: migrate: %w%s", err, poolerHint(err))
 		}
 		if m.name == "" {
 			return nil
@@ -131,7 +131,7 @@ func checkVersion(ctx context.Context, pool *pgxpool.Pool, schemaName string) er
 	var v *int
 	err := pool.QueryRow(ctx, "SELECT max(version) FROM "+pgx.Identifier{schemaName}.Sanitize()+".schema_migrations").Scan(&v)
 	if err != nil {
-		return fmt.Errorf("pgstore: check schema version: %w", err)
+		return fmt.Errorf("pgstore: check schema version: %w%s", err, poolerHint(err))
 	}
 	if v == nil || *v != latestVersion() {
 		got := 0

@@ -287,13 +287,17 @@ func wrap(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("pgstore: %s: %w", op, webhook.ErrNotFound)
 	}
+	return fmt.Errorf("pgstore: %s: %w%s", op, err, poolerHint(err))
+}
+
+// poolerHint returns what to do about err when it comes from a prepared
+// statement made on one server connection and used on another, as happens
+// to a pool that prepares statements behind a transaction pooler.
+func poolerHint(err error) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == invalidStatementName || pgErr.Code == duplicatePreparedStatement) {
-		// A prepared statement made on one server connection and used on
-		// another: the pool prepares statements behind a transaction
-		// pooler.
-		return fmt.Errorf("pgstore: %s: %w (behind a transaction pooler such as PgBouncer, "+
-			"set the pool's default_query_exec_mode to cache_describe: see the package doc)", op, err)
+		return " (behind a transaction pooler such as PgBouncer, set the pool's default_query_exec_mode " +
+			"to cache_describe: see the package doc of pgstore)"
 	}
-	return fmt.Errorf("pgstore: %s: %w", op, err)
+	return ""
 }
