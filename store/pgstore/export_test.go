@@ -8,3 +8,6 @@ func (s *Store) Listening() <-chan struct{} {
 	defer s.listenMu.Unlock()
 	return s.listener.ready
 }
+
+// Wrap is wrap, for tests of its hints.
+var Wrap = wrap

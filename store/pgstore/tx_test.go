@@ -46,7 +46,10 @@ func txKinds(t *testing.T, b *testBundle) map[string]func(ctx context.Context) h
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = tx.Rollback() })
 			return hostTx{tx: tx,
-				exec:   func(ctx context.Context, q string, args ...any) error { _, err := tx.ExecContext(ctx, q, args...); return err },
+				exec: func(ctx context.Context, q string, args ...any) error {
+					_, err := tx.ExecContext(ctx, q, args...)
+					return err
+				},
 				commit: tx.Commit, rollback: tx.Rollback}
 		},
 	}
