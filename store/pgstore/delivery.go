@@ -41,7 +41,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 // tx is a pgx.Tx, a *sql.Tx of a *sql.DB opened with pgx's database/sql
 // driver (github.com/jackc/pgx/v5/stdlib), or any other value with pgx.Tx's
 // Exec method or database/sql's ExecContext method, such as the
-// transactions of sqlc, sqlx, bun, ent (with its sql/execquery feature) or
+// transactions of sqlc, sqlx, ent (with its sql/execquery feature) or
 // the Statement.ConnPool of a GORM transaction, as long as the statement
 // reaches PostgreSQL through pgx, which encodes the store's array
 // parameters. A pool (*pgxpool.Pool, *sql.DB), nil, or any other value gets

@@ -25,7 +25,7 @@ type pgxExecer interface {
 }
 
 // sqlExecer is the method *sql.Tx, *sql.Conn and *sql.DB share, and with
-// them the transactions of the libraries built on database/sql (sqlx, bun,
+// them the transactions of the libraries built on database/sql (sqlx,
 // ent with its sql/execquery feature, GORM's Statement.ConnPool).
 type sqlExecer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

@@ -26,7 +26,7 @@
 // only if the host's transaction commits, and the NOTIFY it sends is part of
 // that transaction, delivered at commit. The transaction is a pgx.Tx, or a
 // *sql.Tx for hosts on database/sql with pgx's driver
-// (github.com/jackc/pgx/v5/stdlib), and so for sqlc, sqlx, bun, ent and
+// (github.com/jackc/pgx/v5/stdlib), and so for sqlc, sqlx, ent and
 // GORM too (see [Store.EnqueueTx]):
 //
 //	db := stdlib.OpenDBFromPool(pool) // or sql.Open("pgx", dsn)
