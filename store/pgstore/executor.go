@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,6 +43,11 @@ type sqlExecutor struct{ x sqlExecer }
 
 func (e sqlExecutor) exec(ctx context.Context, sql string, args ...any) error {
 	_, err := e.x.ExecContext(ctx, sql, args...)
+	if err != nil && strings.HasPrefix(err.Error(), "sql: converting argument") {
+		// database/sql refused the array parameters before the driver
+		// saw them: the driver is not pgx's.
+		return fmt.Errorf("%w (the store's statements need pgx's database/sql driver, github.com/jackc/pgx/v5/stdlib)", err)
+	}
 	return err
 }
 

@@ -124,9 +124,10 @@ type Options struct {
 	// ListenerConnString is the connection string of the listener's
 	// dedicated connection (see [Store.Notifications]), for a pool that
 	// reaches the database through a transaction pooler such as PgBouncer,
-	// where LISTEN does not survive the transaction: point it at the
-	// database directly (or at a pooler in session mode). The listener
-	// holds one connection. Defaults to the pool's own configuration.
+	// where LISTEN does not survive the transaction: point it at the same
+	// database directly (or through a pooler in session mode). The
+	// listener holds one connection. Defaults to the pool's own
+	// configuration.
 	ListenerConnString string
 	// PollInterval, when not zero, replaces the listener: every
 	// PollInterval, [Store.Notifications] reads the endpoints version and

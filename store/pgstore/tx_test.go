@@ -3,7 +3,9 @@ package pgstore_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -195,4 +197,39 @@ func TestEnqueueTxRejects(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.store.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_1"})
 	require.ErrorIs(t, err, webhook.ErrNotFound)
+}
+
+// TestEnqueueTxOtherDriver: a database/sql transaction of a driver other
+// than pgx's cannot carry the store's array parameters; the error says
+// which driver to use.
+func TestEnqueueTxOtherDriver(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	db := sql.OpenDB(plainConnector{})
+	t.Cleanup(func() { _ = db.Close() })
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	err = b.store.EnqueueTx(ctx, tx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{item("evt_1", "ep")}})
+	require.ErrorContains(t, err, "github.com/jackc/pgx/v5/stdlib")
+}
+
+// plainConnector is a database/sql driver that, like most drivers other
+// than pgx's, takes only database/sql's basic parameter types. It never
+// reaches a database: database/sql refuses the parameters first.
+type plainConnector struct{}
+
+func (plainConnector) Connect(context.Context) (driver.Conn, error) { return plainConn{}, nil }
+func (plainConnector) Driver() driver.Driver                        { return nil }
+
+type plainConn struct{}
+
+func (plainConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("plain: no statements") }
+func (plainConn) Close() error                        { return nil }
+func (plainConn) Begin() (driver.Tx, error)           { return plainConn{}, nil }
+func (plainConn) Commit() error                       { return nil }
+func (plainConn) Rollback() error                     { return nil }
+func (plainConn) ExecContext(context.Context, string, []driver.NamedValue) (driver.Result, error) {
+	return nil, errors.New("plain: exec reached the driver")
 }
