@@ -82,6 +82,12 @@ func TestReplicasThroughBouncer(t *testing.T) {
 	}
 	require.Len(t, rc.byAgent, 2, "both replicas delivered a share")
 	rc.mu.Unlock()
+	// Close records what is still in flight.
+	for _, d := range ds {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		require.NoError(t, d.Close(cctx))
+		cancel()
+	}
 	requireAllSucceeded(t, pgtest.Pool(t, direct, 2), schema, events)
 }
 
