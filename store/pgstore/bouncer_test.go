@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
@@ -176,4 +177,49 @@ func TestPoolerHint(t *testing.T) {
 		require.ErrorAs(t, err, &pgErr)
 	}
 	require.NotContains(t, pgstore.Wrap("lease", &pgconn.PgError{Code: "23505"}).Error(), "default_query_exec_mode")
+}
+
+// TestMigrateThroughBouncer: replicas starting together behind the
+// bouncer apply each migration once; the lock that serializes them lives
+// and dies with each migration's transaction.
+func TestMigrateThroughBouncer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := bouncerURL(t)
+	schema := pgtest.NewSchema(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		pool := pgtest.Pool(t, url, 2)
+		wg.Go(func() {
+			st, err := pgstore.New(ctx, pool, &pgstore.Options{Schema: schema})
+			if err == nil {
+				err = st.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	pool := pgtest.Pool(t, pgtest.ConnString(t), 2)
+	var versions, locks int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".schema_migrations").Scan(&versions))
+	require.Equal(t, 3, versions)
+	// A bigint advisory key shows as its high and low halves.
+	const held = `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+		AND objsubid = 1 AND (classid::bigint << 32 | objid::bigint) = $1`
+	key := pgstore.LockKey(schema)
+	require.NoError(t, pool.QueryRow(ctx, held, key).Scan(&locks))
+	require.Zero(t, locks, "an advisory lock outlived its transaction")
+	// The query does find the lock while it is held.
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", key); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, held, key).Scan(&locks)
+	}))
+	require.Equal(t, 1, locks)
 }

@@ -11,3 +11,6 @@ func (s *Store) Listening() <-chan struct{} {
 
 // Wrap is wrap, for tests of its hints.
 var Wrap = wrap
+
+// LockKey is the advisory lock key of a schema's migrations.
+var LockKey = lockKey
