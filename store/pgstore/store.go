@@ -118,8 +118,9 @@ type Options struct {
 	// version (one cheap query) and tells the engine to look for due work,
 	// so that work or endpoint changes whose notification was lost are
 	// found within this interval. An idle process costs about that query
-	// and one look for due work per interval. Defaults to [CheckIntervalDefault],
-	// at least [CheckIntervalMin].
+	// and one look for due work per interval. With PollInterval set, it is
+	// how often the poller reports DeliveriesDue even when nothing moved.
+	// Defaults to [CheckIntervalDefault], at least [CheckIntervalMin].
 	CheckInterval time.Duration
 	// ListenerConnString is the connection string of the listener's
 	// dedicated connection (see [Store.Notifications]), for a pool that
