@@ -245,7 +245,7 @@ func emitInSQLTx(ctx context.Context, db *sql.DB, d *webhook.Dispatcher, schema,
 	if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" VALUES ($1)", id); err != nil {
 		return err
 	}
-	err = d.EmitTx(ctx, tx, webhook.Event{ID: id, Type: "order.shipped", Payload: json.RawMessage(`{"shipped":true}`)})
+	err = d.EmitTx(ctx, tx, []webhook.Event{{ID: id, Type: "order.shipped", Payload: json.RawMessage(`{"shipped":true}`)}})
 	if err != nil {
 		return err
 	}

@@ -166,7 +166,7 @@ func TestEmitTx(t *testing.T) {
 
 // emitTx is the one call of Dispatcher.EmitTx in these tests.
 func emitTx(ctx context.Context, d *webhook.Dispatcher, tx any, events ...webhook.Event) error {
-	return d.EmitTx(ctx, tx, events...)
+	return d.EmitTx(ctx, tx, events)
 }
 
 // TestEnqueueTxRejects: what is not a transaction gets ErrInvalidTx and
