@@ -118,7 +118,7 @@ func TestMigrate(t *testing.T) {
 	}
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".schema_migrations").Scan(&n))
-	require.Equal(t, 3, n)
+	require.Equal(t, migrationCount(t), n)
 
 	// A schema at version 1 gets only what it lacks.
 	q := pgx.Identifier{schema}.Sanitize()
@@ -128,7 +128,7 @@ func TestMigrate(t *testing.T) {
 	require.Error(t, err, "an outdated schema is refused with SkipMigrate")
 	require.NoError(t, pgstore.Migrate(ctx, pool, &pgstore.Options{Schema: schema}))
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+q+".schema_migrations").Scan(&n))
-	require.Equal(t, 3, n)
+	require.Equal(t, migrationCount(t), n)
 	st, err := pgstore.New(ctx, pool, &pgstore.Options{Schema: schema, SkipMigrate: true})
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
@@ -267,4 +267,12 @@ func TestPutEndpointIfUpdatedAtPrecision(t *testing.T) {
 	got, err = b.store.GetEndpoint(ctx, &webhook.GetEndpointParams{ID: "ep_1"})
 	require.NoError(t, err)
 	require.NoError(t, put(t0.Add(time.Hour), got.UpdatedAt))
+}
+
+// migrationCount returns how many migrations the package embeds.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	files, err := os.ReadDir("migrations")
+	require.NoError(t, err)
+	return len(files)
 }

@@ -2,6 +2,6 @@
 -- failing run, which drives auto-disable across restarts and replicas.
 
 ALTER TABLE {{schema}}.endpoints
-    ADD COLUMN rate_limit     double precision NOT NULL DEFAULT 0,
-    ADD COLUMN rate_burst     integer NOT NULL DEFAULT 0,
-    ADD COLUMN failing_since  timestamptz;
+    ADD COLUMN IF NOT EXISTS rate_limit     double precision NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS rate_burst     integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS failing_since  timestamptz;
