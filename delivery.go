@@ -62,6 +62,7 @@ type deliveryEngine struct {
 
 	mu       sync.Mutex
 	lanes    map[string]*lane
+	busy     map[string]*lane    // lanes running or queueing deliveries (and some idle ones, dropped lazily)
 	running  int                 // deliveries being attempted, all lanes
 	held     map[string]LeaseRef // every lease this engine holds, by delivery ID
 	stopping bool
@@ -112,6 +113,7 @@ func newDeliveryEngine(store Store, clock Clock, log *slog.Logger, limits engine
 		runCtx:           ctx,
 		cancelRun:        cancel,
 		lanes:            map[string]*lane{},
+		busy:             map[string]*lane{},
 		held:             map[string]LeaseRef{},
 	}
 	e.rec = newRecorder(store, clock, log, limits.workers*2, e.recorded, e.stopCh)

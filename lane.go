@@ -213,6 +213,7 @@ func (e *deliveryEngine) dispatch(leases []Lease) {
 		e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
 		ln := e.laneLocked(l.Delivery.EndpointID, now)
 		ln.queue = append(ln.queue, l)
+		e.busy[l.Delivery.EndpointID] = ln
 	}
 	release = e.pumpLocked(now)
 	e.mu.Unlock()
@@ -241,7 +242,7 @@ type shares struct {
 
 func (e *deliveryEngine) sharesLocked(now time.Time) shares {
 	sh := shares{workers: e.limits.workers}
-	for _, ln := range e.lanes {
+	for _, ln := range e.busy {
 		if ln.running == 0 {
 			continue
 		}
@@ -284,8 +285,11 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 		return nil
 	}
 	var waiting []string
-	for id, ln := range e.lanes {
+	for id, ln := range e.busy {
 		if len(ln.queue) == 0 {
+			if ln.running == 0 {
+				delete(e.busy, id)
+			}
 			continue
 		}
 		if ln.breaker.paused(now) {
@@ -304,7 +308,7 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 			if e.running >= e.limits.workers {
 				break
 			}
-			ln := e.lanes[id]
+			ln := e.busy[id]
 			g := ln.allow(now)
 			c := ln.class(now, e.limits.slowAfter)
 			if !g.ok || !sh.allows(c) {
@@ -412,6 +416,7 @@ func (e *deliveryEngine) plan() (free, running, queued int, excl []string, wake 
 	for id, ln := range e.lanes {
 		if ln.idle(now) {
 			delete(e.lanes, id)
+			delete(e.busy, id)
 			continue
 		}
 		ln.configure(e.laneConfig(id), now)
