@@ -59,7 +59,7 @@ type Endpoint struct {
 	// when a run begins and when it ends, so that [Config.DisableAfter]
 	// counts across restarts and replicas. PutEndpoint stores the value
 	// given: an endpoint read, edited and put back keeps its count; a zero
-	// value starts it anew.
+	// value starts it anew, and so does enabling a disabled endpoint.
 	FailingSince time.Time
 	// MaxConcurrency caps the requests in flight to this endpoint.
 	// Defaults to [Config.EndpointConcurrency].

@@ -399,7 +399,7 @@ func TestHooksEndpointDisabledEnabled(t *testing.T) {
 		OnEndpointEnabled:  func(_ context.Context, ep webhook.Endpoint) { enabled <- ep },
 	}})
 	rc := newReceiver(t, statusSequence(http.StatusGone))
-	ep := b.addEndpoint(t, "ep", rc.URL)
+	b.addEndpoint(t, "ep", rc.URL)
 	ev := b.emit(t, "a")
 	require.Equal(t, webhook.StateFailed, b.nextOutcome(t).State)
 	info := <-infos
@@ -413,10 +413,15 @@ func TestHooksEndpointDisabledEnabled(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("OnEndpointDisabled not called")
 	}
-	require.NoError(t, b.d.PutEndpoint(b.ctx, ep)) // enabled again
+	stored, err := b.d.Endpoint(b.ctx, "ep")
+	require.NoError(t, err)
+	stored.Disabled, stored.DisabledReason = false, ""
+	stored.FailingSince = epoch.Add(-time.Hour) // as a failing run would have left it
+	require.NoError(t, b.d.PutEndpoint(b.ctx, stored)) // enabled again
 	select {
 	case got := <-enabled:
 		require.False(t, got.Disabled)
+		require.Zero(t, got.FailingSince, "enabling starts the failing run anew")
 	case <-time.After(waitTimeout):
 		t.Fatal("OnEndpointEnabled not called")
 	}

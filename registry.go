@@ -243,11 +243,16 @@ func (r *registry) save(ctx context.Context, ep Endpoint) error {
 		wasDisabled = old.ep.Disabled
 	}
 	st.ep.UpdatedAt = version(r.clock.Now(), prev)
+	enabled := wasDisabled && !st.ep.Disabled
+	if enabled {
+		// A new chance: the failing run that disabled it is over.
+		st.ep.FailingSince = time.Time{}
+	}
 	if err := r.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: st.ep}); err != nil {
 		return err
 	}
 	r.putLocked(st)
-	if wasDisabled && !st.ep.Disabled && r.enabled != nil {
+	if enabled && r.enabled != nil {
 		r.enabled(st.ep)
 	}
 	return nil
