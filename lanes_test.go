@@ -416,7 +416,7 @@ func TestHooksEndpointDisabledEnabled(t *testing.T) {
 	stored, err := b.d.Endpoint(b.ctx, "ep")
 	require.NoError(t, err)
 	stored.Disabled, stored.DisabledReason = false, ""
-	stored.FailingSince = epoch.Add(-time.Hour) // as a failing run would have left it
+	stored.FailingSince = epoch.Add(-time.Hour)        // as a failing run would have left it
 	require.NoError(t, b.d.PutEndpoint(b.ctx, stored)) // enabled again
 	select {
 	case got := <-enabled:
