@@ -104,7 +104,8 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 	quick := st.retry.Quick.on() && l.Delivery.Attempts == 0
 	for try := 1; ; try++ {
 		status, retryAfter, err := at.sender.send(ctx, st, l, body.Bytes(), contentType, a.StartedAt, &a)
-		a.Duration = at.clock.Now().Sub(a.StartedAt)
+		end := at.clock.Now()
+		a.Duration = end.Sub(a.StartedAt)
 		if err != nil {
 			if ctx.Err() != nil {
 				if len(out.Attempts) == 0 {
@@ -120,13 +121,14 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		a.StatusCode = status
 		out.Attempts = append(out.Attempts, a)
 		rep.tries = append(rep.tries, tryResult{
+			end:        end,
 			duration:   a.Duration,
 			timeout:    a.ErrorClass == ClassTimeout,
 			failed:     breakerFailure(status, a.ErrorClass),
 			retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
 		})
 		var v verdict
-		out.State, out.NextAttemptAt, v = st.retry.next(a.Number, status, retryAfter, at.clock.Now())
+		out.State, out.NextAttemptAt, v = st.retry.next(a.Number, status, retryAfter, end)
 		if a.ErrorClass == ClassInternal {
 			out.State, out.NextAttemptAt = StateFailed, time.Time{}
 		}

@@ -60,11 +60,14 @@ type deliveryEngine struct {
 	rec *recorder
 	wg  sync.WaitGroup // running lane goroutines
 
-	mu       sync.Mutex
-	lanes    map[string]*lane
-	busy     map[string]*lane    // lanes running or queueing deliveries (and some idle ones, dropped lazily)
-	running  int                 // deliveries being attempted, all lanes
-	held     map[string]LeaseRef // every lease this engine holds, by delivery ID
+	mu      sync.Mutex
+	lanes   map[string]*lane
+	busy    map[string]*lane    // lanes running or queueing deliveries (and some idle ones, dropped lazily)
+	running int                 // deliveries being attempted, all lanes
+	held    map[string]LeaseRef // every lease this engine holds, by delivery ID
+	// active holds the deliveries queued or being attempted here, whose
+	// outcome is not yet handed to the recorder.
+	active   map[string]struct{}
 	stopping bool
 }
 
@@ -115,6 +118,7 @@ func newDeliveryEngine(store Store, clock Clock, log *slog.Logger, limits engine
 		lanes:            map[string]*lane{},
 		busy:             map[string]*lane{},
 		held:             map[string]LeaseRef{},
+		active:           map[string]struct{}{},
 	}
 	e.rec = newRecorder(store, clock, log, limits.workers*2, e.recorded, e.stopCh)
 	return e
@@ -209,18 +213,20 @@ type leaseResult struct {
 }
 
 // lease leases as many due deliveries as there are free slots, and some
-// ahead, in batches: while deliveries run, it waits until a quarter of a
-// batch of slots is free rather than paying a store call for every slot
-// that frees up.
+// ahead, in batches: while deliveries run and enough wait leased ahead, it
+// waits until a quarter of a batch of slots is free rather than paying a
+// store call for every slot that frees up.
 func (e *deliveryEngine) lease() leaseResult {
 	r := leaseResult{now: e.clock.Now()}
-	free, running, queued, excl, wake := e.plan()
+	free, running, queued, queuedAll, excl, wake := e.plan()
 	r.excl, r.laneWake = excl, wake
 	// Lease a little ahead: up to workers more than run, queued in lanes
 	// that cannot take them at once, so that a lane's next deliveries are
-	// at hand when its slots free up.
+	// at hand when its slots free up. While deliveries run, lease once a
+	// quarter batch of slots is free, or once what was leased ahead runs
+	// low (slots held by slow lanes must not starve the others' queues).
 	limit := min(free+max(0, e.limits.workers-queued), e.limits.leaseBatchSize)
-	r.leasing = free > 0 && (running == 0 || free >= e.minLease())
+	r.leasing = free > 0 && (running == 0 || free >= e.minLease() || queuedAll < e.minLease())
 	if !r.leasing {
 		return r
 	}
@@ -325,17 +331,6 @@ func (e *deliveryEngine) minLease() int {
 	return max(1, min(e.limits.leaseBatchSize, e.limits.workers)/4)
 }
 
-// token returns the token under which the engine now holds ref's
-// delivery: a lapsed lease leased again by this engine carries a new one.
-func (e *deliveryEngine) token(ref LeaseRef) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if h, ok := e.held[ref.DeliveryID]; ok {
-		return h.Token
-	}
-	return ref.Token
-}
-
 // recorded is told by the recorder that outcomes are written (or given
 // up on): their leases are no longer held, and the loop may lease more.
 func (e *deliveryEngine) recorded(refs []LeaseRef) {
@@ -413,8 +408,14 @@ func (e *deliveryEngine) extend() {
 		stale[r.DeliveryID] = r.Token
 	}
 	e.mu.Lock()
-	for _, ln := range e.lanes {
-		ln.queue = slices.DeleteFunc(ln.queue, func(l Lease) bool { return stale[l.Delivery.ID] == l.Token })
+	for _, ln := range e.busy {
+		ln.queue = slices.DeleteFunc(ln.queue, func(l Lease) bool {
+			if stale[l.Delivery.ID] == l.Token {
+				delete(e.active, l.Delivery.ID)
+				return true
+			}
+			return false
+		})
 	}
 	for id, tok := range stale {
 		if h, ok := e.held[id]; ok && h.Token == tok {
@@ -447,11 +448,8 @@ func (e *deliveryEngine) stop(ctx context.Context) error {
 	e.mu.Lock()
 	e.stopping = true
 	var queued []LeaseRef
-	for _, ln := range e.lanes {
-		for _, l := range ln.queue {
-			queued = append(queued, LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token})
-		}
-		ln.queue = nil
+	for _, ln := range e.busy {
+		queued = append(queued, takeQueue(e, ln)...)
 	}
 	e.mu.Unlock()
 	e.release(queued)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -137,6 +138,7 @@ func (ln *lane) allow(now time.Time) gate {
 // tryResult is what the lane learns from one attempt (one try of the
 // quick stage).
 type tryResult struct {
+	end        time.Time // when the answer came, by the clock: pauses count from it
 	duration   time.Duration
 	timeout    bool          // no answer within the request timeout
 	failed     bool          // a failure for the breaker
@@ -173,7 +175,7 @@ func (ln *lane) finish(start, now time.Time, probe bool, rep attemptReport, slow
 			ln.proven = true
 			ln.limit = min(float64(max(1, ln.cfg.concurrency)), ln.limit+1/ln.limit)
 		}
-		opened, closed := ln.breaker.record(now, tr.failed, probe && i == 0, tr.retryAfter)
+		opened, closed := ln.breaker.record(cmp.Or(tr.end, now), tr.failed, probe && i == 0, tr.retryAfter)
 		ev.opened = ev.opened || opened
 		ev.closed = ev.closed || closed
 	}
@@ -196,10 +198,12 @@ func (e *deliveryEngine) dispatch(leases []Lease) {
 	e.mu.Lock()
 	now := e.clock.Now()
 	for _, l := range leases {
-		if _, ok := e.held[l.Delivery.ID]; ok {
+		if _, ok := e.active[l.Delivery.ID]; ok {
 			// Our own lease lapsed (an extension failed) and the store
 			// handed the delivery back to us: keep the one copy we run or
-			// queue, under the new token.
+			// queue, under the new token. (A delivery whose outcome is
+			// already with the recorder is not active: leased again, it is
+			// due again, and runs.)
 			e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
 			if ln := e.lanes[l.Delivery.EndpointID]; ln != nil {
 				for i := range ln.queue {
@@ -211,6 +215,7 @@ func (e *deliveryEngine) dispatch(leases []Lease) {
 			continue
 		}
 		e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
+		e.active[l.Delivery.ID] = struct{}{}
 		ln := e.laneLocked(l.Delivery.EndpointID, now)
 		ln.queue = append(ln.queue, l)
 		e.busy[l.Delivery.EndpointID] = ln
@@ -293,7 +298,7 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 			continue
 		}
 		if ln.breaker.paused(now) {
-			release = append(release, takeQueue(ln)...)
+			release = append(release, takeQueue(e, ln)...)
 			continue
 		}
 		waiting = append(waiting, id)
@@ -328,11 +333,13 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 	return release
 }
 
-// takeQueue empties a lane's queue and returns its leases.
-func takeQueue(ln *lane) []LeaseRef {
+// takeQueue empties a lane's queue and returns its leases, no longer
+// active. Called with e.mu held.
+func takeQueue(e *deliveryEngine, ln *lane) []LeaseRef {
 	refs := make([]LeaseRef, len(ln.queue))
 	for i, l := range ln.queue {
 		refs[i] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
+		delete(e.active, l.Delivery.ID)
 	}
 	clear(ln.queue)
 	ln.queue = ln.queue[:0]
@@ -340,11 +347,12 @@ func takeQueue(ln *lane) []LeaseRef {
 }
 
 // trimQueue keeps the first n leases of a lane's queue and returns the
-// others.
-func trimQueue(ln *lane, n int) []LeaseRef {
+// others, no longer active. Called with e.mu held.
+func trimQueue(e *deliveryEngine, ln *lane, n int) []LeaseRef {
 	refs := make([]LeaseRef, 0, len(ln.queue)-n)
 	for _, l := range ln.queue[n:] {
 		refs = append(refs, LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token})
+		delete(e.active, l.Delivery.ID)
 	}
 	clear(ln.queue[n:])
 	ln.queue = ln.queue[:n]
@@ -369,7 +377,14 @@ func (e *deliveryEngine) startLocked(ln *lane, l Lease, now time.Time, probe boo
 func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool) {
 	defer e.wg.Done()
 	out, rep, release := e.attempt(e.runCtx, &l)
-	out.Lease.Token = e.token(out.Lease)
+	e.mu.Lock()
+	// The token under which the delivery is held now: a lapsed lease
+	// leased again by this engine carries a new one.
+	if h, ok := e.held[out.Lease.DeliveryID]; ok {
+		out.Lease.Token = h.Token
+	}
+	delete(e.active, out.Lease.DeliveryID)
+	e.mu.Unlock()
 	if release {
 		e.release([]LeaseRef{out.Lease})
 	} else {
@@ -382,11 +397,11 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	var toRelease []LeaseRef
 	switch {
 	case ev.releaseAll:
-		toRelease = takeQueue(ln)
+		toRelease = takeQueue(e, ln)
 	case ln.slow && len(ln.queue) > ln.effectiveCap():
 		// A slow lane keeps no more than it may run at once; the rest go
 		// back to the store, for another owner or a later lease.
-		toRelease = trimQueue(ln, ln.effectiveCap())
+		toRelease = trimQueue(e, ln, ln.effectiveCap())
 	}
 	toRelease = append(toRelease, e.pumpLocked(now)...)
 	e.mu.Unlock()
@@ -404,11 +419,12 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 }
 
 // plan starts what lane queues allow, then returns how many more
-// deliveries may start, how many run and wait queued, which endpoints' lanes must not be leased for
+// deliveries may start, how many run, how many wait queued in lanes that
+// may start one now and in all lanes, which endpoints' lanes must not be leased for
 // (full, paused, waiting for their rate, slow or unproven while such lanes
 // hold their share, or holding queued leases already), and the earliest
 // time a lane waiting for time may start again (zero: none).
-func (e *deliveryEngine) plan() (free, running, queued int, excl []string, wake time.Time) {
+func (e *deliveryEngine) plan() (free, running, queued, queuedAll int, excl []string, wake time.Time) {
 	e.mu.Lock()
 	now := e.clock.Now()
 	release := e.pumpLocked(now)
@@ -421,6 +437,7 @@ func (e *deliveryEngine) plan() (free, running, queued int, excl []string, wake 
 		}
 		ln.configure(e.laneConfig(id), now)
 		g := ln.allow(now)
+		queuedAll += len(ln.queue)
 		if g.ok {
 			// Leases queued in lanes that wait (full, paused, slow) do
 			// not count against leasing ahead for the others.
@@ -436,7 +453,7 @@ func (e *deliveryEngine) plan() (free, running, queued int, excl []string, wake 
 	free, running = e.limits.workers-e.running, e.running
 	e.mu.Unlock()
 	e.release(release)
-	return free, running, queued, excl, wake
+	return free, running, queued, queuedAll, excl, wake
 }
 
 // quickTryAllowed reports whether the lane of an endpoint lets a quick
