@@ -218,15 +218,15 @@ type leaseResult struct {
 // store call for every slot that frees up.
 func (e *deliveryEngine) lease() leaseResult {
 	r := leaseResult{now: e.clock.Now()}
-	free, running, queued, queuedAll, excl, wake := e.plan()
+	free, running, ahead, excl, wake := e.plan()
 	r.excl, r.laneWake = excl, wake
 	// Lease a little ahead: up to workers more than run, queued in lanes
 	// that cannot take them at once, so that a lane's next deliveries are
 	// at hand when its slots free up. While deliveries run, lease once a
 	// quarter batch of slots is free, or once what was leased ahead runs
 	// low (slots held by slow lanes must not starve the others' queues).
-	limit := min(free+max(0, e.limits.workers-queued), e.limits.leaseBatchSize)
-	r.leasing = free > 0 && (running == 0 || free >= e.minLease() || queuedAll < e.minLease())
+	limit := min(free+max(0, e.limits.workers-ahead), e.limits.leaseBatchSize)
+	r.leasing = free > 0 && (running == 0 || free >= e.minLease() || ahead < e.minLease())
 	if !r.leasing {
 		return r
 	}

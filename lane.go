@@ -419,12 +419,13 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 }
 
 // plan starts what lane queues allow, then returns how many more
-// deliveries may start, how many run, how many wait queued in lanes that
-// may start one now and in all lanes, which endpoints' lanes must not be leased for
+// deliveries may start, how many run, how many wait leased ahead (queued in
+// lanes that start them as their own slots free: not slow, not waiting
+// for a pause or their rate), which endpoints' lanes must not be leased for
 // (full, paused, waiting for their rate, slow or unproven while such lanes
 // hold their share, or holding queued leases already), and the earliest
 // time a lane waiting for time may start again (zero: none).
-func (e *deliveryEngine) plan() (free, running, queued, queuedAll int, excl []string, wake time.Time) {
+func (e *deliveryEngine) plan() (free, running, ahead int, excl []string, wake time.Time) {
 	e.mu.Lock()
 	now := e.clock.Now()
 	release := e.pumpLocked(now)
@@ -437,23 +438,21 @@ func (e *deliveryEngine) plan() (free, running, queued, queuedAll int, excl []st
 		}
 		ln.configure(e.laneConfig(id), now)
 		g := ln.allow(now)
-		queuedAll += len(ln.queue)
-		if g.ok {
-			// Leases queued in lanes that wait (full, paused, slow) do
-			// not count against leasing ahead for the others.
-			queued += len(ln.queue)
+		class := ln.class(now, e.limits.slowAfter)
+		if g.wake.IsZero() && class != classSlow {
+			ahead += len(ln.queue)
 		}
 		if !g.wake.IsZero() && (wake.IsZero() || g.wake.Before(wake)) {
 			wake = g.wake
 		}
-		if !g.ok || len(ln.queue) > 0 || !sh.allows(ln.class(now, e.limits.slowAfter)) {
+		if !g.ok || len(ln.queue) > 0 || !sh.allows(class) {
 			excl = append(excl, id)
 		}
 	}
 	free, running = e.limits.workers-e.running, e.running
 	e.mu.Unlock()
 	e.release(release)
-	return free, running, queued, queuedAll, excl, wake
+	return free, running, ahead, excl, wake
 }
 
 // quickTryAllowed reports whether the lane of an endpoint lets a quick
