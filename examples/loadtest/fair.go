@@ -23,7 +23,7 @@ var (
 	fairRate    = flag.Int("rate", 200, "fair phase: events per second streamed to the healthy endpoint")
 	fairDrain   = flag.Int("drain", 20000, "fair phase: events in the healthy endpoint's backlog")
 	fairTimeout = flag.Duration("fairtimeout", 2*time.Second, "fair phase: Config.RequestTimeout, which ends each hanging request")
-	fairRepeat  = flag.Int("repeat", 3, "fair phase: rounds of runs, interleaved; each figure is the median of its runs")
+	fairRepeat  = flag.Int("repeat", 3, "fair phase: rounds per number of hanging endpoints, each a run alone then one beside them; ratios are medians of the rounds'")
 )
 
 // fairPhase measures one healthy endpoint alone, then beside endpoints
@@ -31,7 +31,9 @@ var (
 // on a fresh Dispatcher with the default workers and endpoint
 // concurrency. It reports, for each number of hanging endpoints, the
 // healthy endpoint's backlog drain throughput and its streaming latency
-// (emit to receipt, p50 and p99) as ratios to the healthy endpoint alone.
+// (emit to receipt, p50 and p99) as ratios to the healthy endpoint alone,
+// measured in the run just before: the median of -repeat such pairs, so
+// that a machine whose load shifts skews both sides of each ratio alike.
 //
 // The healthy endpoint has answered before the others start hanging, as
 // in production, where endpoints go bad among healthy ones; the hanging
@@ -46,29 +48,39 @@ func fairPhase() error {
 		}
 		counts = append(counts, n)
 	}
-	fmt.Printf("fair: healthy endpoint: drain %d events, then stream %d/s for %v; RequestTimeout %v; median of %d interleaved runs\n",
+	fmt.Printf("fair: healthy endpoint: drain %d events, then stream %d/s for %v; RequestTimeout %v; %d rounds, each a run alone then a run beside the hanging endpoints\n",
 		*fairDrain, *fairRate, *dur, *fairTimeout, *fairRepeat)
-	counts = append([]int{0}, counts...)
-	runs := make([][]fairResult, len(counts))
-	for round := range *fairRepeat {
-		for i, h := range counts {
+	for _, h := range counts {
+		var drain, p50, p99 []float64
+		var with, alone []fairResult
+		for round := range *fairRepeat {
+			a, err := fairRun(0)
+			if err != nil {
+				return err
+			}
 			r, err := fairRun(h)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("fair: round %d h=%-3d drain %.0f req/s  p50 %v  p99 %v  (%d streamed, %d hanging requests)\n",
-				round+1, h, r.drain, r.p50, r.p99, r.streamed, r.hung)
-			runs[i] = append(runs[i], r)
+			fmt.Printf("fair: h=%-3d round %d: alone drain %.0f req/s p50 %v p99 %v | beside drain %.0f req/s p50 %v p99 %v (%d hanging requests)\n",
+				h, round+1, a.drain, a.p50, a.p99, r.drain, r.p50, r.p99, r.hung)
+			drain = append(drain, r.drain/a.drain)
+			p50 = append(p50, float64(r.p50)/float64(a.p50))
+			p99 = append(p99, float64(r.p99)/float64(a.p99))
+			alone, with = append(alone, a), append(with, r)
 		}
-	}
-	alone := median(runs[0])
-	fmt.Printf("fair: alone: drain %.0f req/s, stream p50 %v p99 %v\n", alone.drain, alone.p50, alone.p99)
-	for i, h := range counts[1:] {
-		r := median(runs[i+1])
-		fmt.Printf("RESULT fair h=%-3d drain %.0f req/s (alone %.0f) ratio=%.2f  p50 %v (alone %v)  p99 %v (alone %v) ratio=%.2f\n",
-			h, r.drain, alone.drain, r.drain/alone.drain, r.p50, alone.p50, r.p99, alone.p99, float64(r.p99)/float64(alone.p99))
+		ma, mw := median(alone), median(with)
+		fmt.Printf("RESULT fair h=%-3d drain ratio=%.2f (%.0f vs %.0f req/s alone)  p50 ratio=%.2f (%v vs %v)  p99 ratio=%.2f (%v vs %v)  [median of per-round ratios]\n",
+			h, mid(drain), mw.drain, ma.drain, mid(p50), mw.p50, ma.p50, mid(p99), mw.p99, ma.p99)
 	}
 	return nil
+}
+
+// mid returns the median of v.
+func mid(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // median returns the median of each figure of runs.
