@@ -31,6 +31,15 @@ type Event struct {
 	// Attributes are free-form string metadata (correlation ID,
 	// organization, ...), available to templates and filters.
 	Attributes map[string]string
+
+	// TraceParent and TraceState are the W3C trace context of the span
+	// that emitted the event (the traceparent and tracestate headers). Emit
+	// fills them from its ctx when both are empty; they are stored with the
+	// event, so every attempt, in any process and after any restart, links
+	// its span to the emitting one and sends them on to the receiver. Empty
+	// when the emitter was not traced.
+	TraceParent string
+	TraceState  string
 }
 
 // Clone returns a deep copy of e: its Payload and Attributes are not shared
@@ -46,6 +55,9 @@ const (
 	maxTypeLen   = 256
 	maxIDLen     = 256
 	maxTenantLen = 256
+
+	maxTraceParentLen = 256
+	maxTraceStateLen  = 512
 
 	maxAttributes   = 64
 	maxAttributeLen = 4096
@@ -92,6 +104,9 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 	if len(e.Tenant) > maxTenantLen {
 		return invalidEvent("Tenant", fmt.Sprintf("longer than %d bytes", maxTenantLen))
 	}
+	if err := e.validateTrace(); err != nil {
+		return err
+	}
 	if len(e.Payload) == 0 {
 		return invalidEvent("Payload", "is required")
 	}
@@ -110,5 +125,17 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 		e.Time = now
 	}
 	e.Time = e.Time.UTC()
+	return nil
+}
+
+// validateTrace checks the trace context fields: free of control
+// characters and bounded, since they are stored and sent as headers.
+func (e *Event) validateTrace() error {
+	switch {
+	case !cleanString(e.TraceParent) || len(e.TraceParent) > maxTraceParentLen:
+		return invalidEvent("TraceParent", fmt.Sprintf("must be valid UTF-8 without control characters, at most %d bytes", maxTraceParentLen))
+	case !cleanString(e.TraceState) || len(e.TraceState) > maxTraceStateLen:
+		return invalidEvent("TraceState", fmt.Sprintf("must be valid UTF-8 without control characters, at most %d bytes", maxTraceStateLen))
+	}
 	return nil
 }

@@ -47,14 +47,19 @@ type eventJSON struct {
 	Time       time.Time         `json:"time,omitzero"`
 	Payload    json.RawMessage   `json:"payload,omitempty"`
 	Attributes map[string]string `json:"attributes,omitempty"`
+
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // MarshalJSON writes the event as {"id", "type", "tenant", "time",
-// "payload", "attributes"}; the payload is embedded as JSON.
+// "payload", "attributes", "traceparent", "tracestate"}; the payload is
+// embedded as JSON.
 func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(eventJSON{
 		ID: e.ID, Type: e.Type, Tenant: e.Tenant, Time: utcTime(e.Time),
 		Payload: e.Payload, Attributes: e.Attributes,
+		TraceParent: e.TraceParent, TraceState: e.TraceState,
 	})
 }
 
@@ -65,7 +70,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*e = Event{ID: j.ID, Type: j.Type, Tenant: j.Tenant, Time: j.Time,
-		Payload: j.Payload, Attributes: j.Attributes}
+		Payload: j.Payload, Attributes: j.Attributes,
+		TraceParent: j.TraceParent, TraceState: j.TraceState}
 	return nil
 }
 

@@ -84,8 +84,9 @@ type Store interface {
 	// it is. Missing: ErrNotFound.
 	Redeliver(ctx context.Context, p *RedeliverParams) error
 	// Prune deletes up to Limit finished deliveries last updated before
-	// Before, with their attempts, and the events left with no delivery that
-	// were stored before Before. It returns how many deliveries it deleted;
+	// Before (failed ones: before FailedBefore, when set), with their
+	// attempts, and the events left with no delivery that were stored
+	// before Before. It returns how many deliveries it deleted;
 	// callers repeat while the count equals Limit.
 	Prune(ctx context.Context, p *PruneParams) (int, error)
 }
@@ -342,8 +343,25 @@ type RedeliverParams struct {
 
 // PruneParams are the parameters of [Store.Prune].
 type PruneParams struct {
+	// Before is the cut-off of succeeded and skipped deliveries, and of
+	// events left with no delivery: those last updated (stored) strictly
+	// before it are deleted.
 	Before time.Time
-	Limit  int
+	// FailedBefore, when non-zero, is the cut-off of failed deliveries,
+	// which are then kept until it rather than Before (usually earlier, so
+	// that failures stay longer for inspection and replay). Zero: Before
+	// applies to failed deliveries too.
+	FailedBefore time.Time
+	Limit        int
+}
+
+// Cutoff returns the cut-off that applies to a finished delivery in state
+// st: FailedBefore for a failed one when it is set, Before otherwise.
+func (p *PruneParams) Cutoff(st DeliveryState) time.Time {
+	if st == StateFailed && !p.FailedBefore.IsZero() {
+		return p.FailedBefore
+	}
+	return p.Before
 }
 
 // TxEnqueuer is implemented by stores that can enqueue inside a transaction

@@ -59,6 +59,9 @@ func capabilityGroups(probe webhook.Store) []group {
 	if _, ok := probe.(PeerOpener); ok {
 		gs = append(gs, group{"Peer", peerCases()})
 	}
+	if _, ok := probe.(webhook.QueueStatser); ok {
+		gs = append(gs, group{"QueueStats", queueStatsCases()})
+	}
 	if _, ok := probe.(webhook.Notifier); ok {
 		gs = append(gs, group{"Notifier", notifierCases(probe)})
 	}

@@ -23,6 +23,9 @@ func NewEvent(id string, t time.Time) webhook.Event {
 		Time:       t,
 		Payload:    json.RawMessage(`{"id": "in_1",  "amount":42}`),
 		Attributes: map[string]string{"correlation_id": "c-" + id},
+
+		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		TraceState:  "vendor=" + id,
 	}
 }
 

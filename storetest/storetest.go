@@ -33,7 +33,8 @@
 //     filters match nothing is an empty page. Next is empty exactly on the
 //     last page, and cursors are positions in ID order that survive
 //     inserts and deletes between pages.
-//   - Prune compares UpdatedAt < Before, and an event's stored time is the
+//   - Prune compares UpdatedAt < Before (for failed deliveries
+//     UpdatedAt < FailedBefore, when set), and an event's stored time is the
 //     Now of the Enqueue that stored it; a Prune call that returns less
 //     than Limit has also removed every prunable event.
 //   - A call whose ctx is already done returns an error wrapping the
@@ -52,6 +53,8 @@
 //     that the suite can begin the host transactions it enqueues in.
 //   - Peer: a [PeerOpener] shares its storage with the peers it opens, and
 //     leases stay exclusive across them.
+//   - QueueStats: a [webhook.QueueStatser] counts pending, due and
+//     delayed deliveries and finds the oldest due one.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.

@@ -302,7 +302,7 @@ type eventRecord struct {
 
 func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries []string) []byte {
 	if buf == nil {
-		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.Payload)
+		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.Payload) + len(ev.TraceParent) + len(ev.TraceState)
 		for k, v := range ev.Attributes {
 			n += 4 + len(k) + len(v)
 		}
@@ -320,6 +320,8 @@ func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries [
 	e.stringMap(ev.Attributes)
 	e.time(storedAt)
 	e.strings(deliveries)
+	e.string(ev.TraceParent)
+	e.string(ev.TraceState)
 	return e.b
 }
 
@@ -334,6 +336,10 @@ func decodeEvent(id string, b []byte) (eventRecord, error) {
 	r.Attributes = d.stringMap()
 	r.StoredAt = d.time()
 	r.Deliveries = d.strings()
+	if d.more() {
+		r.TraceParent = d.string()
+		r.TraceState = d.string()
+	}
 	return r, d.done()
 }
 

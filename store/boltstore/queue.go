@@ -105,9 +105,11 @@ func (q *queue) save(old, d *webhook.Delivery) error {
 	return q.putDelivery(d)
 }
 
-// addFinished adds a delivery to the finished index.
+// addFinished adds a delivery to the finished index, with its state's
+// code as the value so that Prune tells failed deliveries apart without
+// reading them. Entries written by earlier versions have no value.
 func (q *queue) addFinished(d *webhook.Delivery) error {
-	return q.finished.Put(timeKey(d.UpdatedAt, d.ID), nil)
+	return q.finished.Put(timeKey(d.UpdatedAt, d.ID), []byte{stateCodes[d.State]})
 }
 
 func (q *queue) delFinished(d *webhook.Delivery) error {

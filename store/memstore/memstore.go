@@ -420,7 +420,7 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 }
 
 // Prune deletes up to Limit finished deliveries last updated before
-// Before, oldest first, with their attempts, then every event stored before
+// Before (failed ones before FailedBefore, when set), oldest first, with their attempts, then every event stored before
 // Before that has no delivery left.
 func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
 	if err := s.lock(ctx); err != nil {
@@ -429,7 +429,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 	defer s.mu.Unlock()
 	var old []*deliveryRec
 	for _, r := range s.deliveries {
-		if r.d.State.Finished() && r.d.UpdatedAt.Before(p.Before) {
+		if r.d.State.Finished() && r.d.UpdatedAt.Before(p.Cutoff(r.d.State)) {
 			old = append(old, r)
 		}
 	}
