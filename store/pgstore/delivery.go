@@ -67,6 +67,8 @@ func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams
 		evTime   = make([]time.Time, 0, n)
 		evData   = make([][]byte, 0, n)
 		evAttrs  = make([]*string, 0, n)
+		evParent = make([]string, 0, n)
+		evState  = make([]string, 0, n)
 
 		dID, dEvent, dEndpoint, dState, dError []string
 		dAttempts, dStatus                     []int32
@@ -98,6 +100,8 @@ func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams
 			attrs = &a
 		}
 		evAttrs = append(evAttrs, attrs)
+		evParent = append(evParent, ev.TraceParent)
+		evState = append(evState, ev.TraceState)
 		for j := range it.Deliveries {
 			d := &it.Deliveries[j]
 			dID = append(dID, d.ID)
@@ -123,7 +127,7 @@ func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams
 	_, err := db.Exec(ctx, s.q.enqueue,
 		evID, evType, evTenant, evTime, evData, evAttrs, p.Now,
 		dID, dEvent, dEndpoint, dState, dAttempts, dNext, dStatus, dError, dCreated, dUpdated,
-		s.channel, note)
+		s.channel, note, evParent, evState)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "deliveries" {
 		return fmt.Errorf("pgstore: enqueue: %w: %s", webhook.ErrDuplicateDelivery, pgErr.Detail)
@@ -164,6 +168,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 		err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
+			&ev.TraceParent, &ev.TraceState,
 			&x.l.Token, &x.due)
 		if err != nil {
 			return x, err
@@ -307,7 +312,7 @@ func (s *Store) GetEvent(ctx context.Context, p *webhook.GetEventParams) (webhoo
 		attrs []byte
 	)
 	err := s.pool.QueryRow(ctx, "SELECT "+eventColumns+" FROM "+s.q.schema+".events WHERE id = $1", p.ID).
-		Scan(&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs)
+		Scan(&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs, &ev.TraceParent, &ev.TraceState)
 	if err == nil {
 		err = fixEvent(&ev, attrs)
 	}
@@ -420,8 +425,8 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	return nil
 }
 
-// Prune deletes up to Limit finished deliveries last updated before Before,
-// with their attempts and the events left without deliveries, in one short
+// Prune deletes up to Limit finished deliveries last updated before Before
+// (failed ones before FailedBefore, when set), with their attempts and the events left without deliveries, in one short
 // statement that skips rows other pruners hold. It returns how many
 // deliveries it deleted; callers repeat while the count equals Limit.
 func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
@@ -433,7 +438,11 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		limit = PruneLimitDefault
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, s.q.prune, p.Before, limit).Scan(&n)
+	failedBefore := p.Before
+	if !p.FailedBefore.IsZero() {
+		failedBefore = p.FailedBefore
+	}
+	err := s.pool.QueryRow(ctx, s.q.prune, p.Before, limit, failedBefore).Scan(&n)
 	return n, wrap("prune", err)
 }
 

@@ -29,7 +29,7 @@ const (
 const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attempt_at,
 	last_status_code, last_error, created_at, updated_at`
 
-const eventColumns = `id, type, tenant, time, payload, attributes`
+const eventColumns = `id, type, tenant, time, payload, attributes, trace_parent, trace_state`
 
 // lockHeld starts a statement over lease refs ($1 delivery IDs, $2
 // tokens): r holds the refs, locked the deliveries they still hold, locked
@@ -106,10 +106,13 @@ SELECT del.id, pg_notify($2, '` + notifyEndpoints + `') FROM del`),
 		// One statement, one round trip, atomic.
 		enqueue: r.Replace(`
 WITH ev AS (
-	INSERT INTO {{s}}.events (id, type, tenant, time, payload, attributes, stored_at)
-	SELECT e.id, e.type, e.tenant, e.time, e.payload, e.attributes::jsonb, $7
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[], $6::text[])
-		AS e(id, type, tenant, time, payload, attributes)
+	INSERT INTO {{s}}.events (id, type, tenant, time, payload, attributes, stored_at,
+		trace_parent, trace_state)
+	SELECT e.id, e.type, e.tenant, e.time, e.payload, e.attributes::jsonb, $7,
+		e.trace_parent, e.trace_state
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[], $6::text[],
+			$20::text[], $21::text[])
+		AS e(id, type, tenant, time, payload, attributes, trace_parent, trace_state)
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id
 ), dl AS (
@@ -144,6 +147,7 @@ WHERE d.id = picked.id AND e.id = d.event_id
 RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
+	e.trace_parent, e.trace_state,
 	d.lease_token, picked.due_at`),
 
 		extend: r.Replace(lockHeld + `
@@ -222,12 +226,14 @@ SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
 
 		// A bounded batch of finished deliveries, their attempts, and the
 		// events this leaves without deliveries; plus up to the same number
-		// of old events that never had a delivery. Rows already locked by
-		// another pruner are skipped.
+		// of old events that never had a delivery. Failed deliveries have
+		// their own cut-off ($3). Rows already locked by another pruner are
+		// skipped.
 		prune: r.Replace(`
 WITH victims AS (
 	SELECT id, event_id FROM {{s}}.deliveries
-	WHERE state <> 'pending' AND updated_at < $1
+	WHERE state <> 'pending' AND updated_at < $1 AND state <> 'failed'
+		OR state = 'failed' AND updated_at < $3
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ), del_attempts AS (
