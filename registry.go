@@ -160,7 +160,7 @@ func (r *registry) reloadLocked(ctx context.Context) error {
 func (r *registry) compileStored(ep Endpoint) *endpointState {
 	st, err := r.compiler.compile(ep)
 	if err != nil {
-		r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint", ep.ID, "error", err)
+		r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint_id", ep.ID, "error", err)
 		st = r.compiler.resolve(ep)
 		st.tmpl = brokenTemplate{err}
 	}

@@ -117,9 +117,11 @@ type Config struct {
 	// [UserAgentDefault].
 	UserAgent string
 
-	// Logger receives operational messages (store errors, disabled
-	// endpoints). Defaults to [slog.Default]. Nothing logged carries a
-	// secret or a payload.
+	// Logger receives operational messages: store errors, disabled
+	// endpoints, deliveries that failed for good and, at Debug, every
+	// attempt, with stable keys (delivery_id, endpoint_id, event_type,
+	// attempt, error); see the package doc. Defaults to [slog.Default].
+	// Nothing logged carries a secret or a payload.
 	Logger *slog.Logger
 
 	// DisableAfter disables an endpoint whose attempts have all failed for
@@ -303,7 +305,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		},
 		lookup:  d.registry.lookup,
 		observe: d.health.observe,
-		tel:     &telemetry{metrics: m, tracing: newTracing(cfg.TracerProvider)},
+		tel:     &telemetry{metrics: m, tracing: newTracing(cfg.TracerProvider), log: cfg.Logger},
 	}
 	d.engine = newDeliveryEngine(cfg.Store, cfg.Test.Clock, cfg.Logger, engineLimits{
 		owner: cfg.Owner, workers: cfg.Workers,
