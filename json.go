@@ -69,6 +69,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*e = Event{ID: j.ID, Type: j.Type, Tenant: j.Tenant, Time: j.Time,
 		Payload: j.Payload, Attributes: j.Attributes,
 		TraceParent: j.TraceParent, TraceState: j.TraceState}
@@ -271,6 +272,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*d = Delivery{
 		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID, State: j.State,
 		Attempts: j.Attempts, NextAttemptAt: j.NextAttemptAt,
