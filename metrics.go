@@ -110,9 +110,9 @@ type metrics struct {
 
 	none       *measureOpts
 	emitFailed *measureOpts
-	// attemptOpts by status class and error class, finishedOpts by state,
-	// renderOpts by result.
-	attemptOpts  [len(statusClasses)][len(errorClasses)][len(statusClasses)]*measureOpts
+	// attemptOpts by status class and error class (see attemptIndex),
+	// finishedOpts by state, renderOpts by result.
+	attemptOpts  [len(statusClasses)][len(errorClasses) + 1]*measureOpts
 	finishedOpts map[DeliveryState]*measureOpts
 	renderOpts   [3]*measureOpts
 
@@ -164,11 +164,9 @@ func newMetrics(mp metric.MeterProvider, endpointAttr bool) (*metrics, error) {
 		}
 	}
 	x.emitFailed = newMeasureOpts(AttrErrorType.String("_OTHER"))
-	for s := range statusClasses {
-		for e := range errorClasses {
-			for f := range statusClasses {
-				x.attemptOpts[s][e][f] = newMeasureOpts(attemptAttrs(s, e, f)...)
-			}
+	for s := range x.attemptOpts {
+		for e := range x.attemptOpts[s] {
+			x.attemptOpts[s][e] = newMeasureOpts(attemptAttrs(s, e)...)
 		}
 	}
 	x.finishedOpts = map[DeliveryState]*measureOpts{}
@@ -185,17 +183,29 @@ func newMetrics(mp metric.MeterProvider, endpointAttr bool) (*metrics, error) {
 	return x, nil
 }
 
+// failedAnswer is the error index of an attempt whose answer failed it:
+// error.type is then the status class, a bounded stand-in for the status
+// code.
+const failedAnswer = len(errorClasses)
+
+// attemptIndex returns the indexes into metrics.attemptOpts of attempt a.
+func attemptIndex(a *Attempt) (s, e int) {
+	s, e = statusClass(a.StatusCode), errorClassIndex(a.ErrorClass)
+	if e == 0 && (a.StatusCode < 200 || a.StatusCode > 299) {
+		e = failedAnswer
+	}
+	return s, e
+}
+
 // attemptAttrs are the attributes of an attempt in status class s with
-// error class e; f is the status class again when the answer failed the
-// attempt (then error.type is the class, as a bounded stand-in for the
-// status code), or 0.
-func attemptAttrs(s, e, f int, extra ...attribute.KeyValue) []attribute.KeyValue {
+// error index e (see attemptIndex).
+func attemptAttrs(s, e int, extra ...attribute.KeyValue) []attribute.KeyValue {
 	kvs := append([]attribute.KeyValue{AttrStatusClass.String(statusClasses[s])}, extra...)
 	switch {
+	case e == failedAnswer:
+		kvs = append(kvs, AttrErrorType.String(statusClasses[s]))
 	case e != 0:
 		kvs = append(kvs, AttrErrorType.String(string(errorClasses[e])))
-	case f != 0:
-		kvs = append(kvs, AttrErrorType.String(statusClasses[f]))
 	}
 	return kvs
 }
@@ -243,7 +253,7 @@ func (x *metrics) close() {
 	}
 }
 
-// emit records one Emit call of n events that started at start.
+// emit records one Emit or EmitBatch call that ran from start to end.
 func (x *metrics) emit(ctx context.Context, start, end time.Time, err error) {
 	o := x.none
 	if err != nil {
@@ -261,18 +271,13 @@ func (x *metrics) commit(n, stored int) {
 	}
 }
 
-// attempt records one attempt at a delivery to endpointID, and the
-// delivery's end when state is final. failed reports an answer that did
-// not succeed.
-func (x *metrics) attempt(ctx context.Context, endpointID string, a *Attempt, failed bool) {
-	s, e, f := statusClass(a.StatusCode), errorClassIndex(a.ErrorClass), 0
-	if failed && a.ErrorClass == ClassNone {
-		f = s
-	}
-	o := x.attemptOpts[s][e][f]
+// attempt records one attempt at a delivery to endpointID.
+func (x *metrics) attempt(ctx context.Context, endpointID string, a *Attempt) {
+	s, e := attemptIndex(a)
+	o := x.attemptOpts[s][e]
 	if x.endpointAttr {
-		o = x.forEndpoint(endpointKey{endpointID, 0, uint8(s), uint8(e*len(statusClasses) + f)}, func() []attribute.KeyValue {
-			return attemptAttrs(s, e, f, AttrEndpointID.String(endpointID))
+		o = x.forEndpoint(endpointKey{endpointID, 0, uint8(s), uint8(e)}, func() []attribute.KeyValue {
+			return attemptAttrs(s, e, AttrEndpointID.String(endpointID))
 		})
 	}
 	x.attempts.Add(ctx, 1, o.add...)

@@ -31,7 +31,7 @@ func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, l *Lease, o
 	debug := t.log.Enabled(ctx, slog.LevelDebug)
 	for i := range out.Attempts {
 		a := &out.Attempts[i]
-		t.metrics.attempt(ctx, l.Delivery.EndpointID, a, a.StatusCode < 200 || a.StatusCode > 299)
+		t.metrics.attempt(ctx, l.Delivery.EndpointID, a)
 		if debug {
 			t.log.LogAttrs(ctx, slog.LevelDebug, "webhook: attempt", append(logAttrs(l, a),
 				slog.Int("status_code", a.StatusCode), slog.Duration("duration", a.Duration),

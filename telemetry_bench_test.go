@@ -33,9 +33,9 @@ func BenchmarkAttemptTelemetry(b *testing.B) {
 	run := func(b *testing.B, tel *telemetry) {
 		b.ReportAllocs()
 		ctx := context.Background()
+		out := Outcome{Attempts: []Attempt{a}, State: StateSucceeded}
 		for b.Loop() {
 			actx, span := tel.startAttempt(ctx, l)
-			out := Outcome{Attempts: []Attempt{a}, State: StateSucceeded}
 			tel.endAttempt(actx, span, l, &out, false)
 		}
 	}

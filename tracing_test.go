@@ -147,3 +147,20 @@ func TestEmitKeepsGivenTraceContext(t *testing.T) {
 	err := b.d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`1`), TraceParent: "bad\nvalue"})
 	require.ErrorIs(t, err, webhook.ErrInvalidEvent)
 }
+
+// The JSON form of an event carries its trace context.
+func TestEventJSONTraceContext(t *testing.T) {
+	t.Parallel()
+	ev := webhook.Event{ID: "evt_1", Type: "a", Payload: json.RawMessage(`{}`),
+		TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceState: "k=v"}
+	b, err := json.Marshal(ev)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","tracestate":"k=v"`)
+	var got webhook.Event
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Equal(t, ev, got)
+
+	b, err = json.Marshal(webhook.Event{ID: "evt_2", Type: "a"})
+	require.NoError(t, err)
+	require.NotContains(t, string(b), "trace")
+}
