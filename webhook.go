@@ -284,6 +284,11 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, fmt.Errorf("webhook: metrics: %w", err)
 	}
 	d.metrics = m
+	if qs, ok := cfg.Store.(QueueStatser); ok {
+		if err := m.observeQueue(cfg.MeterProvider, qs, cfg.Test.Clock); err != nil {
+			return nil, fmt.Errorf("webhook: metrics: %w", err)
+		}
+	}
 	rt := cfg.Transport
 	if rt == nil {
 		d.ownTransport = newTransport(cfg.AllowPrivateNetworks, cfg.Workers)
@@ -312,11 +317,6 @@ func New(cfg Config) (*Dispatcher, error) {
 		leaseBatchSize: cfg.LeaseBatchSize, leaseDuration: cfg.LeaseDuration,
 	}, d.registry.concurrencyOf, at.attempt, d.registry.reload)
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
-	if qs, ok := cfg.Store.(QueueStatser); ok {
-		if err := m.observeQueue(cfg.MeterProvider, qs, cfg.Test.Clock); err != nil {
-			return nil, fmt.Errorf("webhook: metrics: %w", err)
-		}
-	}
 	if cfg.Retention > 0 {
 		d.pruner = newPruner(cfg.Store, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
 	}
@@ -393,8 +393,8 @@ func (d *Dispatcher) Emit(ctx context.Context, ev Event) error {
 
 // EmitBatch is [Dispatcher.Emit] for many events, stored in one write. It
 // fills the ID, Time and trace context (from ctx) of each event that has
-// none, in place. When one
-// event is invalid nothing is stored, and the error names its index.
+// none, in place. When one event is invalid nothing is stored, and the
+// error names its index.
 func (d *Dispatcher) EmitBatch(ctx context.Context, events []Event) error {
 	start := d.clock.Now()
 	items, err := d.prepare(ctx, events)
