@@ -105,7 +105,7 @@ func TestEndpointValidationHostileBytes(t *testing.T) {
 		{"Signature", func(ep *webhook.Endpoint, s string) {
 			ep.Signature = webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256=" + s}
 		}, ""},
-		{"DisabledReason", func(ep *webhook.Endpoint, s string) { ep.Disabled, ep.DisabledReason = true, "gone" + s }, ""},
+		{"DisabledReason", func(ep *webhook.Endpoint, s string) { ep.Disabled, ep.DisabledReason = true, "gone"+s }, ""},
 	}
 	for _, store := range validationStores {
 		t.Run(store.name, func(t *testing.T) {
