@@ -134,16 +134,17 @@ func checkKey(key string, kind SignatureKind) (string, error) {
 	if strings.TrimSpace(key) != key {
 		return "starts or ends with a space; keys are used exactly as written", nil
 	}
-	switch kindOfKey(key) {
-	case keyPublicKey:
-		return "is a public key (whpk_): an endpoint signs with a whsec_ secret or a whsk_ signing key, and the receiver holds the public key", nil
-	case keyRaw:
-		if kind != SignatureHMACHex {
-			return fmt.Sprintf("has no whsec_ or whsk_ prefix: a raw shared secret signs only with the %q scheme", SignatureHMACHex), nil
-		}
+	k := kindOfKey(key)
+	if k == keyRaw && kind == SignatureHMACHex {
 		return "", nil
 	}
-	if _, err := parseSecret(key); err != nil {
+	_, err := parseSecret(key)
+	switch {
+	case k == keyPublicKey:
+		return "is a public key (whpk_): an endpoint signs with a whsec_ secret or a whsk_ signing key, and the receiver holds the public key", err
+	case k == keyRaw:
+		return fmt.Sprintf("has no whsec_ or whsk_ prefix: a raw shared secret signs only with the %q scheme", SignatureHMACHex), err
+	case err != nil:
 		return "malformed", err
 	}
 	return "", nil

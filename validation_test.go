@@ -93,7 +93,7 @@ func TestEndpointValidationHostileBytes(t *testing.T) {
 		{"Description", func(ep *webhook.Endpoint, s string) { ep.Description = "line" + s + "more" }, "CR LF"},
 		{"EventTypes", func(ep *webhook.Endpoint, s string) { ep.EventTypes = []string{"invoice" + s + ".*"} }, ""},
 		{"Template", func(ep *webhook.Endpoint, s string) { ep.Template = "// note" + s + "\n{ a: 1 }" }, "CR LF"},
-		{"Template", func(ep *webhook.Endpoint, s string) { ep.Template = `{ a: "` + s + `" }` }, "DEL"},
+		{"Template", func(ep *webhook.Endpoint, s string) { ep.Template = `{ a: "` + s + `" }` }, "CR LF"},
 		{"ContentType", func(ep *webhook.Endpoint, s string) { ep.ContentType = "text/plain; x=" + s }, ""},
 		{"Settings", func(ep *webhook.Endpoint, s string) { ep.Settings = json.RawMessage(`{"s":"` + s + `"}`) }, "DEL"},
 		{"Headers", func(ep *webhook.Endpoint, s string) { ep.Headers = map[string]string{"Authorization": "Bearer " + s} }, ""},
@@ -126,6 +126,7 @@ func TestEndpointValidationHostileBytes(t *testing.T) {
 						require.Equal(t, ep, got, "%s with %s is stored byte for byte", f.field, hb.name)
 						continue
 					}
+					require.Error(t, err, "%s with %s", f.field, hb.name)
 					requireInvalid(t, err, webhook.ErrInvalidEndpoint, f.field)
 					_, err = d.Endpoint(ctx, ep.ID)
 					require.ErrorIs(t, err, webhook.ErrNotFound, "%s with %s was stored", f.field, hb.name)
@@ -220,6 +221,7 @@ func TestEventValidationHostileBytes(t *testing.T) {
 						require.Equal(t, ev, got, "%s with %s is stored byte for byte", f.field, hb.name)
 						continue
 					}
+					require.Error(t, err, "%s with %s", f.field, hb.name)
 					requireInvalid(t, err, webhook.ErrInvalidEvent, f.field)
 				}
 			}
