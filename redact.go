@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"net/textproto"
 	"net/url"
 	"strings"
 )
@@ -10,37 +9,6 @@ import (
 // redactMin is the shortest value redacted from response bodies: shorter
 // ones ("1", "eu") are too common to be secrets and would garble the body.
 const redactMin = 8
-
-// redacted replaces a secret key, a credential-like header value or a
-// secret found in a response body.
-const redacted = "[redacted]"
-
-// sensitiveHeaders carry credentials or signatures.
-var sensitiveHeaders = map[string]bool{
-	HeaderSignature: true, "Svix-Signature": true,
-	"Authorization": true, "Proxy-Authorization": true,
-	"Cookie": true, "X-Api-Key": true,
-	"X-Hub-Signature": true, HMACHexHeaderDefault: true,
-}
-
-// sensitiveWords mark a header name as carrying a credential.
-var sensitiveWords = []string{"auth", "token", "secret", "signature", "password", "key", "cookie", "session"}
-
-// isSensitiveHeader reports whether a header's value must not be shown:
-// a signature, credentials, or a name that suggests either.
-func isSensitiveHeader(name string) bool {
-	name = textproto.CanonicalMIMEHeaderKey(name)
-	if sensitiveHeaders[name] {
-		return true
-	}
-	lower := strings.ToLower(name)
-	for _, w := range sensitiveWords {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
-}
 
 // secretsOf returns the values of ep that must never be recorded: its
 // secret keys (whole, and without their prefix), its header values (whole,
@@ -80,7 +48,7 @@ func secretsOf(ep *Endpoint) [][]byte {
 func redact(b []byte, secrets [][]byte) []byte {
 	for _, s := range secrets {
 		if bytes.Contains(b, s) {
-			b = bytes.ReplaceAll(b, s, []byte(redacted))
+			b = bytes.ReplaceAll(b, s, []byte(Redacted))
 		}
 	}
 	return b
