@@ -133,6 +133,7 @@ func groups() []group {
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},
+		{"Ordering", orderingCases()},
 	}
 }
 
