@@ -267,6 +267,10 @@ func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
 	e.string(d.LastError)
 	e.time(d.CreatedAt)
 	e.time(d.UpdatedAt)
+	if d.Ordered || d.OrderingKey != "" {
+		e.string(d.OrderingKey)
+		e.bool(d.Ordered)
+	}
 	return e.b
 }
 
@@ -289,6 +293,10 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	dl.LastError = d.string()
 	dl.CreatedAt = d.time()
 	dl.UpdatedAt = d.time()
+	if d.more() { // absent from unkeyed deliveries and older records
+		dl.OrderingKey = d.string()
+		dl.Ordered = d.bool()
+	}
 	return dl, d.done()
 }
 
