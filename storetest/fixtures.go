@@ -17,12 +17,13 @@ import (
 // byte. The suite builds its events with it; a store's own tests may too.
 func NewEvent(id string, t time.Time) webhook.Event {
 	return webhook.Event{
-		ID:         id,
-		Type:       "invoice.paid",
-		Tenant:     "acme",
-		Time:       t,
-		Payload:    json.RawMessage(`{"id": "in_1",  "amount":42}`),
-		Attributes: map[string]string{"correlation_id": "c-" + id},
+		ID:          id,
+		Type:        "invoice.paid",
+		Tenant:      "acme",
+		OrderingKey: "customer_" + id,
+		Time:        t,
+		Payload:     json.RawMessage(`{"id": "in_1",  "amount":42}`),
+		Attributes:  map[string]string{"correlation_id": "c-" + id},
 	}
 }
 

@@ -310,7 +310,7 @@ type eventRecord struct {
 
 func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries []string) []byte {
 	if buf == nil {
-		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.Payload)
+		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.OrderingKey) + len(ev.Payload)
 		for k, v := range ev.Attributes {
 			n += 4 + len(k) + len(v)
 		}
@@ -328,6 +328,9 @@ func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries [
 	e.stringMap(ev.Attributes)
 	e.time(storedAt)
 	e.strings(deliveries)
+	if ev.OrderingKey != "" {
+		e.string(ev.OrderingKey)
+	}
 	return e.b
 }
 
@@ -342,6 +345,9 @@ func decodeEvent(id string, b []byte) (eventRecord, error) {
 	r.Attributes = d.stringMap()
 	r.StoredAt = d.time()
 	r.Deliveries = d.strings()
+	if d.more() { // absent without a key, and from older records
+		r.OrderingKey = d.string()
+	}
 	return r, d.done()
 }
 
@@ -389,6 +395,7 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.string(string(ep.Signature.Kind))
 	e.string(ep.Signature.Header)
 	e.string(ep.Signature.Prefix)
+	e.bool(ep.Ordered)
 	return e.b
 }
 
@@ -433,6 +440,9 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 		ep.Signature.Kind = webhook.SignatureKind(d.string())
 		ep.Signature.Header = d.string()
 		ep.Signature.Prefix = d.string()
+	}
+	if d.more() { // absent from records written before ordered endpoints
+		ep.Ordered = d.bool()
 	}
 	return ep, d.done()
 }

@@ -18,13 +18,13 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Ordered"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
-		reflect.TypeFor[webhook.Event]():           {"ID", "Type", "Tenant", "Time", "Payload", "Attributes"},
+		reflect.TypeFor[webhook.Event]():           {"ID", "Type", "Tenant", "OrderingKey", "Time", "Payload", "Attributes"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
-			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt"},
+			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered"},
 		reflect.TypeFor[webhook.Attempt](): {"DeliveryID", "Number", "StartedAt", "Duration", "StatusCode",
 			"ErrorClass", "Error", "ResponseBody", "ResponseTruncated"},
 	}
@@ -47,6 +47,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		MaxConcurrency: 3, Retry: &webhook.RetryPolicy{Jitter: -1, MaxRetryAfter: time.Minute},
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
+		Ordered:   true,
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -57,6 +58,16 @@ func TestCodecRoundTrip(t *testing.T) {
 	gotD, err := decodeDelivery("dlv", encodeDelivery(nil, &d))
 	require.NoError(t, err)
 	require.Equal(t, d, gotD)
+	d.OrderingKey, d.Ordered = "customer_42", true
+	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
+	require.NoError(t, err)
+	require.Equal(t, d, gotD)
+
+	ev := webhook.Event{ID: "evt", Type: "invoice.paid", Tenant: "t", OrderingKey: "customer_42", Time: ts,
+		Payload: []byte(`{}`), Attributes: map[string]string{"a": "b"}}
+	gotE, err := decodeEvent("evt", encodeEvent(nil, &ev, ts, []string{"dlv"}))
+	require.NoError(t, err)
+	require.Equal(t, ev, gotE.Event)
 
 	a := webhook.Attempt{DeliveryID: "dlv", Number: 4, StartedAt: ts, Duration: time.Second, StatusCode: 0,
 		ErrorClass: webhook.ClassTimeout, Error: "timeout", ResponseBody: []byte{}, ResponseTruncated: true}
@@ -64,17 +75,22 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a, gotA)
 
-	// Truncated records are errors, never panics; the one exception is a
-	// record cut right before the signature scheme, which is how records
-	// written before schemes existed look.
+	// Truncated records are errors, never panics; the exceptions are a
+	// record cut right before the signature scheme or right before the
+	// ordered flag, which is how records written before those existed look.
 	full := encodeEndpoint(nil, &ep)
 	sig := ep.Signature
-	legacy := len(full) - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
+	legacy := len(full) - (4 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
 		got, err := decodeEndpoint("ep", full[:i])
 		if i == legacy {
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
+			continue
+		}
+		if i == len(full)-1 {
+			require.NoError(t, err)
+			require.False(t, got.Ordered)
 			continue
 		}
 		require.Error(t, err)
