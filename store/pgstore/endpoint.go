@@ -14,7 +14,7 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
-	created_at, updated_at, signature_kind, signature_header, signature_prefix`
+	created_at, updated_at, signature_kind, signature_header, signature_prefix, ordered`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -67,11 +67,11 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		s.channel,
 	}
 	if p.IfUpdatedAt.IsZero() {
-		_, err = s.pool.Exec(ctx, s.q.putEndpoint, args...)
+		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(args, ep.Ordered)...)
 		return wrap("put endpoint", err)
 	}
 	var written, found bool
-	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt)...).Scan(&written, &found, nil)
+	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt, ep.Ordered)...).Scan(&written, &found, nil)
 	switch {
 	case err != nil:
 		return wrap("put endpoint", err)
@@ -140,7 +140,7 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
-		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix)
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Ordered)
 	if err != nil {
 		return ep, err
 	}
