@@ -65,6 +65,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*e = Event{ID: j.ID, Type: j.Type, Tenant: j.Tenant, OrderingKey: j.OrderingKey, Time: j.Time,
 		Payload: j.Payload, Attributes: j.Attributes}
 	return nil
@@ -272,6 +273,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*d = Delivery{
 		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID,
 		OrderingKey: j.OrderingKey, Ordered: j.Ordered, State: j.State,
