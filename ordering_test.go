@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,7 +216,7 @@ func TestOrderedDelivery(t *testing.T) {
 		failing = false
 		mu.Unlock()
 		clk := webhooktest.NewClock(epoch.Add(time.Second))
-		d, st, stop = open(clk)
+		_, st, stop = open(clk)
 		defer stop()
 		// Nothing is due before the head's retry.
 		require.Empty(t, rc.reqs)
@@ -225,6 +226,53 @@ func TestOrderedDelivery(t *testing.T) {
 		}
 		require.Equal(t, []string{"evt_1", "evt_2", "evt_3"}, ids(collect(t, rc, 3)))
 	})
+}
+
+func TestOrderingKeyValidated(t *testing.T) {
+	t.Parallel()
+	b := setup(t, webhook.Config{})
+	for name, key := range map[string]string{
+		"TooLong":     strings.Repeat("k", 257),
+		"ControlChar": "customer\n42",
+		"InvalidUTF8": "customer\xff",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := b.d.Emit(b.ctx, keyedEvent("evt_"+name, key))
+			require.ErrorIs(t, err, webhook.ErrInvalidEvent)
+			var ve *webhook.ValidationError
+			require.ErrorAs(t, err, &ve)
+			require.Equal(t, "OrderingKey", ve.Field)
+		})
+	}
+	require.NoError(t, b.d.Emit(b.ctx, keyedEvent("evt_ok", strings.Repeat("k", 256))))
+}
+
+func TestOrderingJSON(t *testing.T) {
+	t.Parallel()
+	ev := keyedEvent("evt_1", "customer_42")
+	b, err := json.Marshal(ev)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"ordering_key":"customer_42"`)
+	var gotEv webhook.Event
+	require.NoError(t, json.Unmarshal(b, &gotEv))
+	require.Equal(t, "customer_42", gotEv.OrderingKey)
+
+	ep := webhook.Endpoint{ID: "ep", URL: "https://example.com", Ordered: true}
+	b, err = json.Marshal(ep)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"ordered":true`)
+	var gotEp webhook.Endpoint
+	require.NoError(t, json.Unmarshal(b, &gotEp))
+	require.True(t, gotEp.Ordered)
+
+	dl := webhook.Delivery{ID: "dlv", OrderingKey: "customer_42", Ordered: true, State: webhook.StatePending}
+	b, err = json.Marshal(dl)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"ordering_key":"customer_42","ordered":true`)
+	var gotDl webhook.Delivery
+	require.NoError(t, json.Unmarshal(b, &gotDl))
+	require.Equal(t, dl, gotDl)
 }
 
 // evsAsRequests returns requests carrying the webhook-id of each event.
