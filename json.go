@@ -172,6 +172,7 @@ type endpointJSON struct {
 	Headers        map[string]string `json:"headers,omitempty"`
 	Secrets        []Secret          `json:"secrets,omitempty"`
 	Signature      *signatureJSON    `json:"signature,omitempty"`
+	Unsigned       bool              `json:"unsigned,omitempty"`
 	Disabled       bool              `json:"disabled"`
 	DisabledReason string            `json:"disabled_reason,omitempty"`
 	MaxConcurrency int               `json:"max_concurrency,omitempty"`
@@ -189,7 +190,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 	j := endpointJSON{
 		ID: ep.ID, Tenant: ep.Tenant, URL: ep.URL, Description: ep.Description,
 		EventTypes: ep.EventTypes, Template: ep.Template, ContentType: ep.ContentType,
-		Settings: ep.Settings, Disabled: ep.Disabled, DisabledReason: ep.DisabledReason,
+		Settings: ep.Settings, Unsigned: ep.Unsigned, Disabled: ep.Disabled, DisabledReason: ep.DisabledReason,
 		MaxConcurrency: ep.MaxConcurrency, Retry: ep.Retry,
 		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
 	}
@@ -229,7 +230,7 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 		ID: j.ID, Tenant: j.Tenant, URL: j.URL, Description: j.Description,
 		EventTypes: j.EventTypes, Template: j.Template, ContentType: j.ContentType,
 		Settings: j.Settings, Headers: j.Headers, Secrets: j.Secrets,
-		Disabled: j.Disabled, DisabledReason: j.DisabledReason,
+		Unsigned: j.Unsigned, Disabled: j.Disabled, DisabledReason: j.DisabledReason,
 		MaxConcurrency: j.MaxConcurrency, Retry: j.Retry,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}

@@ -18,7 +18,7 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Ordered"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
@@ -47,6 +47,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		MaxConcurrency: 3, Retry: &webhook.RetryPolicy{Jitter: -1, MaxRetryAfter: time.Minute},
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
+		Unsigned:  true,
 		Ordered:   true,
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
@@ -76,20 +77,30 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.Equal(t, a, gotA)
 
 	// Truncated records are errors, never panics; the exceptions are a
-	// record cut right before the signature scheme or right before the
-	// ordered flag, which is how records written before those existed look.
+	// record cut right before the signature scheme, the unsigned flag or
+	// the ordered flag, which is how records written before
+	// those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	sig := ep.Signature
-	legacy := len(full) - (4 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
+	beforeOrdered := len(full) - 1
+	beforeUnsigned := beforeOrdered - 1
+	beforeSignature := beforeUnsigned - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
 		got, err := decodeEndpoint("ep", full[:i])
-		if i == legacy {
+		switch i {
+		case beforeSignature:
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
+			require.False(t, got.Unsigned)
 			continue
-		}
-		if i == len(full)-1 {
+		case beforeUnsigned:
 			require.NoError(t, err)
+			require.Equal(t, sig, got.Signature)
+			require.False(t, got.Unsigned)
+			continue
+		case beforeOrdered:
+			require.NoError(t, err)
+			require.True(t, got.Unsigned)
 			require.False(t, got.Ordered)
 			continue
 		}

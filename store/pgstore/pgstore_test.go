@@ -122,7 +122,7 @@ func TestMigrate(t *testing.T) {
 
 	// A schema at version 1 gets only what it lacks.
 	q := pgx.Identifier{schema}.Sanitize()
-	_, err = pool.Exec(ctx, "DROP TABLE "+q+".meta; ALTER TABLE "+q+".endpoints DROP COLUMN signature_kind, DROP COLUMN signature_header, DROP COLUMN signature_prefix; "+
+	_, err = pool.Exec(ctx, "DROP TABLE "+q+".meta; ALTER TABLE "+q+".endpoints DROP COLUMN signature_kind, DROP COLUMN signature_header, DROP COLUMN signature_prefix, DROP COLUMN unsigned; "+
 		"ALTER TABLE "+q+".endpoints DROP COLUMN ordered; ALTER TABLE "+q+".events DROP COLUMN ordering_key; "+
 		"ALTER TABLE "+q+".deliveries DROP COLUMN ordering_key, DROP COLUMN ordered, DROP COLUMN seq; DROP TABLE "+q+".sequences; "+
 		"DELETE FROM "+q+".schema_migrations WHERE version > 1")
