@@ -28,6 +28,15 @@ type Endpoint struct {
 	// EventTypes lists the event types the endpoint receives: exact names,
 	// "prefix.*" (every type below prefix) or "*". Empty means every type.
 	EventTypes []string
+	// Ordered makes the endpoint receive the events of each
+	// [Event.OrderingKey] one at a time, in emit order: the next event of
+	// a key is sent only once the one before it has succeeded, failed for
+	// good or been skipped, so a failing event holds back the rest of its
+	// key while it is retried. Events of different keys go in parallel,
+	// up to MaxConcurrency. The setting applies to events emitted while it
+	// holds: deliveries already enqueued keep the mode they were enqueued
+	// with (see [Delivery.Ordered]).
+	Ordered bool
 	// Template reshapes the payload sent to this endpoint; empty sends the
 	// Standard Webhooks envelope {"type","timestamp","data"}. It is compiled
 	// by [Config.Transformer] when the endpoint is saved.

@@ -23,6 +23,13 @@ type Event struct {
 	// Tenant scopes the event: when set, only endpoints of the same tenant
 	// receive it. An event without a tenant goes to every matching endpoint.
 	Tenant string
+	// OrderingKey names the sequence the event belongs to at endpoints
+	// that are [Endpoint.Ordered]: such an endpoint receives the events of
+	// one key one at a time, in emit order, and events of different keys
+	// in parallel. Events without a key form one sequence per ordered
+	// endpoint. Endpoints that are not ordered ignore it. At most 256
+	// bytes of valid UTF-8 without control characters.
+	OrderingKey string
 	// Time is when the event happened, in the years 0000 to 9999 (those an
 	// RFC 3339 timestamp can carry). Defaults to the time of Emit.
 	Time time.Time
@@ -57,6 +64,7 @@ const (
 	maxTypeLen   = 256
 	maxIDLen     = 256
 	maxTenantLen = 256
+	maxKeyLen    = 256
 
 	maxTraceParentLen = 256
 	maxTraceStateLen  = 512
@@ -84,7 +92,7 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 	if e.Type == "" {
 		return invalidEvent("Type", "is required")
 	}
-	for field, v := range map[string]string{"ID": e.ID, "Type": e.Type, "Tenant": e.Tenant} {
+	for field, v := range map[string]string{"ID": e.ID, "Type": e.Type, "Tenant": e.Tenant, "OrderingKey": e.OrderingKey} {
 		if !cleanString(v) {
 			return invalidEvent(field, "must be valid UTF-8 without control characters")
 		}
@@ -108,6 +116,9 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 	}
 	if err := e.validateTrace(); err != nil {
 		return err
+	}
+	if len(e.OrderingKey) > maxKeyLen {
+		return invalidEvent("OrderingKey", fmt.Sprintf("longer than %d bytes", maxKeyLen))
 	}
 	if len(e.Payload) == 0 {
 		return invalidEvent("Payload", "is required")

@@ -31,7 +31,8 @@ type endpointSet struct {
 }
 
 // fanOut makes one pending delivery, due at now, for every endpoint that
-// matches ev.
+// matches ev. Each carries ev's ordering key and whether its endpoint is
+// ordered now, so the store keeps the mode the event was emitted under.
 func (s *endpointSet) fanOut(ev *Event, now time.Time) []Delivery {
 	var out []Delivery
 	for _, st := range s.all {
@@ -42,6 +43,8 @@ func (s *endpointSet) fanOut(ev *Event, now time.Time) []Delivery {
 			ID:            ids.next("dlv_", now),
 			EventID:       ev.ID,
 			EndpointID:    st.ep.ID,
+			OrderingKey:   ev.OrderingKey,
+			Ordered:       st.ep.Ordered,
 			State:         StatePending,
 			NextAttemptAt: now,
 			CreatedAt:     now,

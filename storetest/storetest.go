@@ -39,6 +39,11 @@
 //     than Limit has also removed every prunable event.
 //   - A call whose ctx is already done returns an error wrapping the
 //     context's error and changes nothing.
+//   - An ordered sequence is (EndpointID, OrderingKey) over the pending
+//     deliveries with Ordered set; a delivery's place in it is fixed when it
+//     is enqueued or redelivered, whatever its ID or NextAttemptAt. A
+//     redelivered delivery waiting behind others has NextAttemptAt equal to
+//     the Redeliver's Now, and is due at it once it heads its sequence.
 //   - A conditional PutEndpoint compares IfUpdatedAt with the stored
 //     UpdatedAt as instants, at the precision the store keeps; the
 //     UpdatedAt a read returns always matches.
@@ -136,6 +141,7 @@ func groups() []group {
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},
+		{"Ordering", orderingCases()},
 	}
 }
 
