@@ -20,6 +20,12 @@ type Program struct {
 	sb   *Sandbox
 	node ast.Node // instrumented program; read-only once compiled
 
+	fast          *fastProgram // nil when the template is outside the fast path's subset
+	fastReason    string       // why fast is nil
+	maxCalls      int          // fast path limits, see fastLimits
+	manifestDepth int
+	readsEndpoint bool
+
 	disabled atomic.Pointer[Error]
 	running  sync.WaitGroup // evaluations in flight, including abandoned ones
 }
@@ -87,6 +93,16 @@ func (p *Program) Evaluate(ctx context.Context, in Input) (Output, error) {
 	if err := ctx.Err(); err != nil {
 		return Output{}, err
 	}
+	if p.fast != nil {
+		if out, ok := p.evaluateFast(&in); ok {
+			return out, nil
+		}
+	}
+	return p.evaluateSandbox(ctx, in)
+}
+
+// evaluateSandbox runs the program on an evaluator of the sandbox.
+func (p *Program) evaluateSandbox(ctx context.Context, in Input) (Output, error) {
 	j := &evalJob{p: p, args: in.args(), done: make(chan evalResult, 1)}
 	st := &j.state
 	p.running.Add(1)
@@ -156,12 +172,36 @@ func (p *Program) result(r evalResult) (Output, error) {
 	return o, nil
 }
 
+// FastPath reports whether p renders on the fast path, and when it does
+// not, the first construct outside the fast path's subset. A fast program
+// still falls back to the sandbox for an evaluation that fails or that the
+// fast path cannot finish exactly as go-jsonnet would.
+func (p *Program) FastPath() (fast bool, reason string) {
+	return p.fast != nil, p.fastReason
+}
+
+// ReadsEndpoint reports whether the template may read its endpoint (the
+// helper library's endpoint or settings). When it does not, its output
+// depends only on the event: deliveries of one event to endpoints sharing
+// the template can share one rendering.
+func (p *Program) ReadsEndpoint() bool { return p.readsEndpoint }
+
 // compile parses, checks and instruments src and splices it into the
-// prelude.
-func compile(src, prelude string) (ast.Node, error) {
+// prelude; it also compiles src for the fast path when it can.
+func compile(src, prelude string, maxStack int) (*Program, error) {
 	user, err := gojsonnet.SnippetToAST(templateFile, src)
 	if err != nil {
 		return nil, staticError(err)
+	}
+	p := &Program{readsEndpoint: readsEndpoint(user)}
+	// The fast path compiles the AST before instrument rewrites it; it
+	// keeps no reference to the nodes.
+	p.fast, p.fastReason = compileFast(src, user)
+	if p.fast != nil {
+		p.maxCalls, p.manifestDepth = fastLimits(maxStack, p.fast.sites)
+		if p.manifestDepth < 1 {
+			p.fast, p.fastReason = nil, "the template is too large for the stack limit"
+		}
 	}
 	if _, err := instrument(&user); err != nil {
 		return nil, err
@@ -177,5 +217,6 @@ func compile(src, prelude string) (ast.Node, error) {
 	if !found {
 		return nil, errors.New("jsonnet prelude has no template slot")
 	}
-	return prog, nil
+	p.node = prog
+	return p, nil
 }

@@ -80,11 +80,11 @@ func (s *Sandbox) Compile(src string) (*Program, error) {
 	if ok {
 		return p, nil
 	}
-	node, err := compile(src, s.prelude)
+	p, err := compile(src, s.prelude, s.opts.MaxStack)
 	if err != nil {
 		return nil, err
 	}
-	p = &Program{sb: s, node: node}
+	p.sb = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cached, ok := s.cache[src]; ok {

@@ -1,0 +1,824 @@
+package jsonnet
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-jsonnet/ast"
+)
+
+// This file holds the run-time state of one fast evaluation, the helper
+// library and the std functions of the fast path. Each function does what
+// go-jsonnet (with the sandbox's guarded std) does when its arguments have
+// the expected types, and gives up otherwise.
+
+// fastStepBudget bounds the work of one fast evaluation; beyond it the
+// sandbox, with its timeout, takes over.
+const fastStepBudget = 1 << 20
+
+// fastCtx is the state of one fast evaluation.
+type fastCtx struct {
+	in            *Input
+	limit         int // Options.MaxOutputBytes
+	budget        int
+	calls         int
+	maxCalls      int
+	manifestDepth int
+
+	decoded  uint8 // bits: which of data, attributes, settings are decoded
+	data     any
+	attrs    any
+	settings any
+}
+
+const (
+	decodedData = 1 << iota
+	decodedAttrs
+	decodedSettings
+)
+
+// spend counts n steps against the budget.
+func (c *fastCtx) spend(n int) error {
+	c.budget -= n
+	if c.budget < 0 {
+		return errFallback
+	}
+	return nil
+}
+
+// decodeJSON parses JSON text as std.parseJson does.
+func (c *fastCtx) decodeJSON(text, empty string) (any, error) {
+	if text == "" {
+		text = empty
+	}
+	if err := c.spend(1 + len(text)/64); err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal([]byte(validString(text)), &v); err != nil {
+		return nil, errFallback
+	}
+	return v, nil
+}
+
+func (c *fastCtx) payload() (any, error) {
+	if c.decoded&decodedData == 0 {
+		v, err := c.decodeJSON(c.in.Payload, "null")
+		if err != nil {
+			return nil, err
+		}
+		c.data, c.decoded = v, c.decoded|decodedData
+	}
+	return c.data, nil
+}
+
+// libField compiles event.name for the helper library's value fields.
+func (fc *fastCompiler) libField(n ast.Node, name string) fastExpr {
+	str := func(get func(in *Input) string) fastExpr {
+		return func(c *fastCtx, _ *fastFrame) (any, error) { return validString(get(c.in)), nil }
+	}
+	switch name {
+	case "data":
+		return func(c *fastCtx, _ *fastFrame) (any, error) { return c.payload() }
+	case "id":
+		return str(func(in *Input) string { return in.ID })
+	case "type":
+		return str(func(in *Input) string { return in.Type })
+	case "time":
+		return str(func(in *Input) string { return in.Time })
+	case "tenant":
+		return str(func(in *Input) string { return in.Tenant })
+	case "attributes":
+		return func(c *fastCtx, _ *fastFrame) (any, error) {
+			if c.decoded&decodedAttrs == 0 {
+				v, err := c.decodeJSON(c.in.Attributes, "{}")
+				if err != nil {
+					return nil, err
+				}
+				c.attrs, c.decoded = v, c.decoded|decodedAttrs
+			}
+			return c.attrs, nil
+		}
+	case "settings":
+		fc.readsEndpoint = true
+		return func(c *fastCtx, _ *fastFrame) (any, error) {
+			if c.decoded&decodedSettings == 0 {
+				v, err := c.decodeJSON(c.in.Settings, "{}")
+				if err != nil {
+					return nil, err
+				}
+				c.settings, c.decoded = v, c.decoded|decodedSettings
+			}
+			return c.settings, nil
+		}
+	case "endpoint":
+		fc.readsEndpoint = true
+		return func(c *fastCtx, _ *fastFrame) (any, error) {
+			return &fastObject{fields: []fastField{
+				{name: "id", hide: ast.ObjectFieldInherit, value: validString(c.in.EndpointID)},
+				{name: "url", hide: ast.ObjectFieldInherit, value: validString(c.in.EndpointURL)},
+			}}, nil
+		}
+	}
+	panic(unsupportedf(n, "helper library field %q used as a value", name))
+}
+
+// libCall compiles event.get(...) and event.path(...).
+func (fc *fastCompiler) libCall(n *ast.Apply, s *fastScope, name string) fastExpr {
+	switch name {
+	case "get":
+		args := fc.args(n, s, []string{"key", "default"}, 1)
+		return func(c *fastCtx, f *fastFrame) (any, error) {
+			var a [2]any
+			if err := evalArgs(c, f, args, a[:]); err != nil {
+				return nil, err
+			}
+			data, err := c.payload()
+			if err != nil {
+				return nil, err
+			}
+			var v any
+			if isObject(data) {
+				key, ok := a[0].(string)
+				if !ok {
+					return nil, errFallback
+				}
+				v, _ = objectIndex(data, key)
+			}
+			if v == nil {
+				return a[1], nil
+			}
+			return v, nil
+		}
+	case "path":
+		args := fc.args(n, s, []string{"p", "default"}, 1)
+		return func(c *fastCtx, f *fastFrame) (any, error) {
+			var a [2]any
+			if err := evalArgs(c, f, args, a[:]); err != nil {
+				return nil, err
+			}
+			data, err := c.payload()
+			if err != nil {
+				return nil, err
+			}
+			return c.path(data, a[0], a[1])
+		}
+	}
+	if _, ok := n.Target.(*ast.Index); ok {
+		panic(unsupportedf(n, "helper library function %q", name))
+	}
+	panic(unsupportedf(n, "call"))
+}
+
+// path is the helper library's path(p, default).
+func (c *fastCtx) path(v, p, def any) (any, error) {
+	var keys []any
+	switch p := p.(type) {
+	case []any:
+		keys = p
+	case string:
+		parts := strings.Split(p, ".")
+		keys = make([]any, len(parts))
+		for i, s := range parts {
+			keys[i] = s
+		}
+	default:
+		return nil, errFallback
+	}
+	for _, k := range keys {
+		if err := c.spend(1); err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return def, nil
+		}
+		switch t := v.(type) {
+		case map[string]any, *fastObject:
+			name, ok := k.(string)
+			if !ok {
+				return nil, errFallback
+			}
+			v, _ = objectIndex(t, name)
+		case []any:
+			var n float64
+			switch k := k.(type) {
+			case float64:
+				n = k
+			case string:
+				if !digits(k) {
+					return def, nil
+				}
+				i, _ := strconv.Atoi(k)
+				n = float64(i)
+			default:
+				return def, nil
+			}
+			if n >= 0 && n < float64(len(t)) {
+				v = t[int(n)]
+			} else {
+				v = nil
+			}
+		default:
+			return def, nil
+		}
+	}
+	if v == nil {
+		return def, nil
+	}
+	return v, nil
+}
+
+// digits is the helper library's test for an array index in a path.
+func digits(s string) bool {
+	if len(s) == 0 || len(s) >= 10 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// stdFunc is a std function of the fast path.
+type stdFunc struct {
+	params   []string
+	required int
+	fn       func(c *fastCtx, a []any) (any, error)
+}
+
+var fastStd map[string]*stdFunc
+
+func init() {
+	is := func(t string) *stdFunc {
+		return &stdFunc{params: []string{"v"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+			return typeName(a[0]) == t, nil
+		}}
+	}
+	fastStd = map[string]*stdFunc{
+		"isString":   is("string"),
+		"isNumber":   is("number"),
+		"isBoolean":  is("boolean"),
+		"isObject":   is("object"),
+		"isArray":    is("array"),
+		"isFunction": is("function"),
+		"type": {params: []string{"x"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+			return typeName(a[0]), nil
+		}},
+		"length":   {params: []string{"x"}, required: 1, fn: stdLength},
+		"toString": {params: []string{"a"}, required: 1, fn: func(c *fastCtx, a []any) (any, error) { return c.toString(a[0]) }},
+		"get": {params: []string{"o", "f", "default"}, required: 2, fn: func(_ *fastCtx, a []any) (any, error) {
+			name, ok := a[1].(string)
+			if !ok || !isObject(a[0]) {
+				return nil, errFallback
+			}
+			if objectHas(a[0], name, true) {
+				v, _ := objectIndex(a[0], name)
+				return v, nil
+			}
+			return a[2], nil
+		}},
+		"objectHas":       {params: []string{"o", "f"}, required: 2, fn: stdObjectHas(false)},
+		"objectHasAll":    {params: []string{"o", "f"}, required: 2, fn: stdObjectHas(true)},
+		"objectFields":    {params: []string{"o"}, required: 1, fn: stdObjectFields(false)},
+		"objectFieldsAll": {params: []string{"o"}, required: 1, fn: stdObjectFields(true)},
+		"objectValues": {params: []string{"o"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+			if !isObject(a[0]) {
+				return nil, errFallback
+			}
+			names := objectFields(a[0], false)
+			out := make([]any, len(names))
+			for i, n := range names {
+				out[i], _ = objectIndex(a[0], n)
+			}
+			return out, nil
+		}},
+		"join":   {params: []string{"sep", "arr"}, required: 2, fn: stdJoin},
+		"format": {params: []string{"str", "vals"}, required: 2, fn: stdFormat},
+		"mod": {params: []string{"a", "b"}, required: 2, fn: func(c *fastCtx, a []any) (any, error) {
+			switch x := a[0].(type) {
+			case float64:
+				if y, ok := a[1].(float64); ok && y != 0 {
+					return checkNumber(math.Mod(x, y))
+				}
+			case string:
+				return stdFormat(c, a)
+			}
+			return nil, errFallback
+		}},
+		"asciiLower": {params: []string{"str"}, required: 1, fn: stdASCII('A', 'Z', 'a'-'A')},
+		"asciiUpper": {params: []string{"str"}, required: 1, fn: stdASCII('a', 'z', -('a' - 'A'))},
+		"startsWith": {params: []string{"a", "b"}, required: 2, fn: stdStrings2(func(a, b string) any { return strings.HasPrefix(a, b) })},
+		"endsWith":   {params: []string{"a", "b"}, required: 2, fn: stdStrings2(func(a, b string) any { return strings.HasSuffix(a, b) })},
+		"isEmpty": {params: []string{"str"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+			s, ok := a[0].(string)
+			if !ok {
+				return nil, errFallback
+			}
+			return s == "", nil
+		}},
+		"split": {params: []string{"str", "c"}, required: 2, fn: func(c *fastCtx, a []any) (any, error) {
+			s, ok1 := a[0].(string)
+			sep, ok2 := a[1].(string)
+			if !ok1 || !ok2 || sep == "" {
+				return nil, errFallback
+			}
+			if err := c.spend(1 + len(s)/16); err != nil {
+				return nil, err
+			}
+			parts := strings.Split(s, sep)
+			out := make([]any, len(parts))
+			for i, p := range parts {
+				out[i] = p
+			}
+			return out, nil
+		}},
+		"strReplace": {params: []string{"str", "from", "to"}, required: 3, fn: func(c *fastCtx, a []any) (any, error) {
+			s, ok1 := a[0].(string)
+			from, ok2 := a[1].(string)
+			to, ok3 := a[2].(string)
+			if !ok1 || !ok2 || !ok3 || from == "" {
+				return nil, errFallback
+			}
+			// The sandbox's guard, measured in bytes, which bound its
+			// code points.
+			if len(to) > stringLen(from) && len(s)*len(to) > c.limit*max(1, stringLen(from)) {
+				return nil, errFallback
+			}
+			if err := c.spend(1 + len(s)/16); err != nil {
+				return nil, err
+			}
+			return strings.ReplaceAll(s, from, to), nil
+		}},
+		"substr": {params: []string{"str", "from", "len"}, required: 3, fn: func(_ *fastCtx, a []any) (any, error) {
+			s, ok1 := a[0].(string)
+			from, ok2 := a[1].(float64)
+			n, ok3 := a[2].(float64)
+			if !ok1 || !ok2 || !ok3 || from != math.Floor(from) || n != math.Floor(n) ||
+				from < 0 || n < 0 || from > 1<<30 || n > 1<<30 {
+				return nil, errFallback
+			}
+			runes := []rune(s)
+			start, end := int(from), int(from)+int(n)
+			if start > len(runes) {
+				return "", nil
+			}
+			end = min(end, len(runes))
+			return string(runes[start:end]), nil
+		}},
+		"stringChars": {params: []string{"str"}, required: 1, fn: func(c *fastCtx, a []any) (any, error) {
+			s, ok := a[0].(string)
+			if !ok || len(s) > c.limit {
+				return nil, errFallback
+			}
+			if err := c.spend(1 + len(s)/8); err != nil {
+				return nil, err
+			}
+			out := make([]any, 0, len(s))
+			for _, r := range s {
+				out = append(out, string(r))
+			}
+			return out, nil
+		}},
+		"member":   {params: []string{"arr", "x"}, required: 2, fn: stdMember},
+		"contains": {params: []string{"arr", "elem"}, required: 2, fn: stdMember},
+		"abs": {params: []string{"n"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+			n, ok := a[0].(float64)
+			if !ok {
+				return nil, errFallback
+			}
+			if n > 0 {
+				return n, nil
+			}
+			return -n, nil
+		}},
+		"floor": {params: []string{"x"}, required: 1, fn: stdMath(math.Floor)},
+		"ceil":  {params: []string{"x"}, required: 1, fn: stdMath(math.Ceil)},
+		"max": {params: []string{"a", "b"}, required: 2, fn: func(_ *fastCtx, a []any) (any, error) {
+			cmp, err := compareNumbers(a[0], a[1])
+			if err != nil {
+				return nil, err
+			}
+			if cmp > 0 {
+				return a[0], nil
+			}
+			return a[1], nil
+		}},
+		"min": {params: []string{"a", "b"}, required: 2, fn: func(_ *fastCtx, a []any) (any, error) {
+			cmp, err := compareNumbers(a[0], a[1])
+			if err != nil {
+				return nil, err
+			}
+			if cmp < 0 {
+				return a[0], nil
+			}
+			return a[1], nil
+		}},
+		"map": {params: []string{"func", "arr"}, required: 2, fn: func(c *fastCtx, a []any) (any, error) {
+			fn, ok1 := a[0].(*fastClosure)
+			arr, ok2 := a[1].([]any)
+			if !ok1 || !ok2 || len(arr) > c.limit {
+				return nil, errFallback
+			}
+			out := make([]any, len(arr))
+			for i, e := range arr {
+				v, err := c.call1(fn, e)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = v
+			}
+			return out, nil
+		}},
+		"filter": {params: []string{"func", "arr"}, required: 2, fn: func(c *fastCtx, a []any) (any, error) {
+			fn, ok1 := a[0].(*fastClosure)
+			arr, ok2 := a[1].([]any)
+			if !ok1 || !ok2 {
+				return nil, errFallback
+			}
+			var out []any
+			for _, e := range arr {
+				v, err := c.call1(fn, e)
+				if err != nil {
+					return nil, err
+				}
+				keep, ok := v.(bool)
+				if !ok {
+					return nil, errFallback
+				}
+				if keep {
+					out = append(out, e)
+				}
+			}
+			if out == nil {
+				out = []any{}
+			}
+			return out, nil
+		}},
+	}
+}
+
+// call1 calls a closure of exactly one parameter with v.
+func (c *fastCtx) call1(fn *fastClosure, v any) (any, error) {
+	if len(fn.fn.params) != 1 {
+		return nil, errFallback
+	}
+	return c.call(fn.fn.body, &fastFrame{vars: []any{v}, up: fn.env})
+}
+
+func stdLength(_ *fastCtx, a []any) (any, error) {
+	switch v := a[0].(type) {
+	case string:
+		return float64(stringLen(v)), nil
+	case []any:
+		return float64(len(v)), nil
+	case map[string]any:
+		return float64(len(v)), nil
+	case *fastObject:
+		return float64(len(objectFields(v, false))), nil
+	}
+	return nil, errFallback
+}
+
+func stdObjectHas(all bool) func(*fastCtx, []any) (any, error) {
+	return func(_ *fastCtx, a []any) (any, error) {
+		name, ok := a[1].(string)
+		if !ok || !isObject(a[0]) {
+			return nil, errFallback
+		}
+		return objectHas(a[0], name, all), nil
+	}
+}
+
+func stdObjectFields(all bool) func(*fastCtx, []any) (any, error) {
+	return func(_ *fastCtx, a []any) (any, error) {
+		if !isObject(a[0]) {
+			return nil, errFallback
+		}
+		names := objectFields(a[0], all)
+		out := make([]any, len(names))
+		for i, n := range names {
+			out[i] = n
+		}
+		return out, nil
+	}
+}
+
+func stdASCII(lo, hi byte, shift int) func(*fastCtx, []any) (any, error) {
+	return func(_ *fastCtx, a []any) (any, error) {
+		s, ok := a[0].(string)
+		if !ok {
+			return nil, errFallback
+		}
+		b := []byte(s)
+		for i, c := range b {
+			if c >= lo && c <= hi {
+				b[i] = byte(int(c) + shift)
+			}
+		}
+		return string(b), nil
+	}
+}
+
+func stdStrings2(fn func(a, b string) any) func(*fastCtx, []any) (any, error) {
+	return func(_ *fastCtx, a []any) (any, error) {
+		x, ok1 := a[0].(string)
+		y, ok2 := a[1].(string)
+		if !ok1 || !ok2 {
+			return nil, errFallback
+		}
+		return fn(x, y), nil
+	}
+}
+
+func stdMath(fn func(float64) float64) func(*fastCtx, []any) (any, error) {
+	return func(_ *fastCtx, a []any) (any, error) {
+		x, ok := a[0].(float64)
+		if !ok {
+			return nil, errFallback
+		}
+		return checkNumber(fn(x))
+	}
+}
+
+func stdMember(c *fastCtx, a []any) (any, error) {
+	arr, ok := a[0].([]any)
+	if !ok {
+		return nil, errFallback
+	}
+	for _, e := range arr {
+		if err := c.spend(1); err != nil {
+			return nil, err
+		}
+		eq, err := equal(e, a[1])
+		if err != nil {
+			return nil, err
+		}
+		if eq {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func stdJoin(c *fastCtx, a []any) (any, error) {
+	arr, ok := a[1].([]any)
+	if !ok {
+		return nil, errFallback
+	}
+	if err := c.spend(1 + len(arr)); err != nil {
+		return nil, err
+	}
+	switch sep := a[0].(type) {
+	case string:
+		// The sandbox's guard measures the parts first when there are
+		// more than 16 of them, counting a separator for each.
+		n := len(sep) * len(arr)
+		var b strings.Builder
+		first := true
+		for _, e := range arr {
+			switch e := e.(type) {
+			case nil:
+				continue
+			case string:
+				n += len(e)
+				if !first {
+					b.WriteString(sep)
+				}
+				b.WriteString(e)
+				first = false
+				if b.Len() > c.limit {
+					return nil, errFallback
+				}
+			default:
+				return nil, errFallback
+			}
+		}
+		if n > c.limit {
+			return nil, errFallback
+		}
+		return b.String(), nil
+	case []any:
+		n := len(sep) * len(arr)
+		out := []any{}
+		first := true
+		for _, e := range arr {
+			switch e := e.(type) {
+			case nil:
+				continue
+			case []any:
+				n += len(e)
+				if n > c.limit {
+					return nil, errFallback
+				}
+				if !first {
+					out = append(out, sep...)
+				}
+				out = append(out, e...)
+				first = false
+			default:
+				return nil, errFallback
+			}
+		}
+		if n > c.limit || len(out) > c.limit {
+			return nil, errFallback
+		}
+		return out, nil
+	}
+	return nil, errFallback
+}
+
+// stdFormat is std.format(str, vals) for the conversions %s, %d and %i
+// without flags, width or precision, and %%; anything else gives up.
+func stdFormat(c *fastCtx, a []any) (any, error) {
+	str, ok := a[0].(string)
+	if !ok {
+		return nil, errFallback
+	}
+	var vals []any
+	obj := false
+	switch v := a[1].(type) {
+	case []any:
+		vals = v
+	case map[string]any, *fastObject:
+		obj = true
+	default:
+		vals = []any{v}
+	}
+	if err := c.spend(1 + len(str)/16); err != nil {
+		return nil, err
+	}
+	var b []byte
+	next := 0
+	for i := 0; i < len(str); i++ {
+		ch := str[i]
+		if ch != '%' {
+			b = append(b, ch)
+			continue
+		}
+		i++
+		if i >= len(str) {
+			return nil, errFallback
+		}
+		var val any
+		keyed := false
+		if str[i] == '(' {
+			keyed = true
+			end := strings.IndexByte(str[i:], ')')
+			if !obj || end < 0 {
+				return nil, errFallback
+			}
+			key := str[i+1 : i+end]
+			i += end + 1
+			if i >= len(str) || !objectHas(a[1], key, false) {
+				return nil, errFallback
+			}
+			val, _ = objectIndex(a[1], key)
+		} else if str[i] != '%' {
+			if obj || next >= len(vals) {
+				return nil, errFallback
+			}
+			val = vals[next]
+			next++
+		}
+		switch str[i] {
+		case '%':
+			if keyed {
+				// %(key)% is not worth getting exactly right.
+				return nil, errFallback
+			}
+			b = append(b, '%')
+		case 's':
+			s, err := c.toString(val)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, s...)
+		case 'd', 'i':
+			n, ok := val.(float64)
+			if !ok || math.Abs(n) >= 1e15 {
+				return nil, errFallback
+			}
+			// std.format truncates toward zero; -0.5 gives "0".
+			n = math.Trunc(n)
+			if n < 0 {
+				b = append(b, '-')
+			}
+			b = strconv.AppendInt(b, int64(math.Abs(n)), 10)
+		default:
+			return nil, errFallback
+		}
+		if len(b) > c.limit {
+			return nil, errFallback
+		}
+	}
+	if !obj && next != len(vals) {
+		return nil, errFallback
+	}
+	return string(b), nil
+}
+
+// stdCall compiles std.name(...).
+func (fc *fastCompiler) stdCall(n *ast.Apply, s *fastScope, name string) fastExpr {
+	switch name {
+	case "$flatMapArray":
+		return fc.comprehension(n, s)
+	case "$objectFlatMerge":
+		args := fc.args(n, s, []string{"x"}, 1)
+		return func(c *fastCtx, f *fastFrame) (any, error) {
+			var a [1]any
+			if err := evalArgs(c, f, args, a[:]); err != nil {
+				return nil, err
+			}
+			return c.objectFlatMerge(a[0])
+		}
+	}
+	sf, ok := fastStd[name]
+	if !ok {
+		panic(unsupportedf(n, "std.%s", name))
+	}
+	if len(n.Arguments.Named) > 0 {
+		panic(unsupportedf(n, "named arguments to std.%s", name))
+	}
+	args := fc.args(n, s, sf.params, sf.required)
+	nparams := len(sf.params)
+	return func(c *fastCtx, f *fastFrame) (any, error) {
+		var buf [4]any
+		a := buf[:nparams]
+		if err := evalArgs(c, f, args, a); err != nil {
+			return nil, err
+		}
+		return sf.fn(c, a)
+	}
+}
+
+// comprehension compiles $std.$flatMapArray(function(x) body, arr), what
+// an array comprehension desugars to, into a loop.
+func (fc *fastCompiler) comprehension(n *ast.Apply, s *fastScope) fastExpr {
+	fn, ok := n.Arguments.Positional[0].Expr.(*ast.Function)
+	if len(n.Arguments.Positional) != 2 || len(n.Arguments.Named) > 0 || !ok || len(fn.Parameters) != 1 || fn.Parameters[0].DefaultArg != nil {
+		panic(unsupportedf(n, "std.flatMap"))
+	}
+	arr := fc.expr(n.Arguments.Positional[1].Expr, s)
+	inner := &fastScope{names: map[ast.Identifier]fastBinding{fn.Parameters[0].Name: {kind: bindSlot}}, up: s}
+	fc.sites++
+	body := fc.expr(fn.Body, inner)
+	return func(c *fastCtx, f *fastFrame) (any, error) {
+		av, err := arr(c, f)
+		if err != nil {
+			return nil, err
+		}
+		elems, ok := av.([]any)
+		if !ok {
+			return nil, errFallback
+		}
+		out := make([]any, 0, len(elems))
+		for _, e := range elems {
+			v, err := c.call(body, &fastFrame{vars: []any{e}, up: f})
+			if err != nil {
+				return nil, err
+			}
+			part, ok := v.([]any)
+			if !ok {
+				return nil, errFallback
+			}
+			out = append(out, part...)
+		}
+		return out, nil
+	}
+}
+
+// objectFlatMerge is what an object comprehension desugars to: it merges
+// objects of one field each, refusing a name twice.
+func (c *fastCtx) objectFlatMerge(v any) (any, error) {
+	arr, ok := v.([]any)
+	if !ok {
+		return nil, errFallback
+	}
+	o := &fastObject{}
+	for _, e := range arr {
+		eo, ok := e.(*fastObject)
+		if !ok {
+			return nil, errFallback
+		}
+		o.fields = append(o.fields, eo.fields...)
+	}
+	sortFields(o.fields)
+	for i := 1; i < len(o.fields); i++ {
+		if o.fields[i].name == o.fields[i-1].name {
+			return nil, errFallback
+		}
+	}
+	return o, nil
+}
+
+// compareNumbers compares two numbers, and gives up on anything else.
+func compareNumbers(x, y any) (int, error) {
+	if _, ok := x.(float64); !ok {
+		return 0, errFallback
+	}
+	return compare(x, y)
+}
