@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // templateGen writes a template inside the fast path's subset (and a
@@ -193,7 +192,7 @@ func FuzzFastPath(f *testing.F) {
 	}
 	f.Add([]byte{2, 0, 3, 1, 5, 3, 0, 2, 1, 13, 4, 2, 8, 9, 1}, lyticsPayload)
 	f.Add([]byte{16, 11, 1, 3, 0, 17, 8, 3, 14, 2}, lyticsPayload)
-	sb := newSandbox(Options{Timeout: 2 * time.Second, MaxOutputBytes: 1 << 12})
+	sb := newSandbox(Options{Timeout: waitTimeout, MaxOutputBytes: 1 << 12})
 	f.Fuzz(func(t *testing.T, prog []byte, payload string) {
 		src := genTemplate(prog)
 		p, err := sb.Compile(src)

@@ -1,7 +1,6 @@
 package jsonnet
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -31,6 +30,7 @@ type fastCtx struct {
 	data     any
 	attrs    any
 	settings any
+	lazy     lazyPayload
 }
 
 const (
@@ -56,13 +56,10 @@ func (c *fastCtx) decodeJSON(text, empty string) (any, error) {
 	if err := c.spend(1 + len(text)/64); err != nil {
 		return nil, err
 	}
-	var v any
-	if err := json.Unmarshal([]byte(validString(text)), &v); err != nil {
-		return nil, errFallback
-	}
-	return v, nil
+	return decodeJSONText(text)
 }
 
+// payload returns the whole payload, decoded.
 func (c *fastCtx) payload() (any, error) {
 	if c.decoded&decodedData == 0 {
 		v, err := c.decodeJSON(c.in.Payload, "null")
@@ -72,6 +69,49 @@ func (c *fastCtx) payload() (any, error) {
 		c.data, c.decoded = v, c.decoded|decodedData
 	}
 	return c.data, nil
+}
+
+// payloadText is the payload's JSON text.
+func (c *fastCtx) payloadText() string {
+	if c.in.Payload == "" {
+		return "null"
+	}
+	return c.in.Payload
+}
+
+// payloadField returns the top-level field key of the payload, decoding
+// only that field when the whole payload is not decoded yet. object is
+// false when the payload is not an object.
+func (c *fastCtx) payloadField(key any) (v any, object bool, err error) {
+	if c.decoded&decodedData != 0 {
+		if !isObject(c.data) {
+			return nil, false, nil
+		}
+		name, ok := key.(string)
+		if !ok {
+			return nil, true, errFallback
+		}
+		v, _ = objectIndex(c.data, name)
+		return v, true, nil
+	}
+	text := c.payloadText()
+	if !c.lazy.checked {
+		if err := c.spend(1 + len(text)/64); err != nil {
+			return nil, false, err
+		}
+		if err := c.lazy.check(text); err != nil {
+			return nil, false, err
+		}
+	}
+	if !c.lazy.object {
+		return nil, false, nil
+	}
+	name, ok := key.(string)
+	if !ok {
+		return nil, true, errFallback
+	}
+	v, _, err = c.lazy.field(text, name)
+	return v, true, err
 }
 
 // libField compiles event.name for the helper library's value fields.
@@ -135,17 +175,9 @@ func (fc *fastCompiler) libCall(n *ast.Apply, s *fastScope, name string) fastExp
 			if err := evalArgs(c, f, args, a[:]); err != nil {
 				return nil, err
 			}
-			data, err := c.payload()
+			v, _, err := c.payloadField(a[0])
 			if err != nil {
 				return nil, err
-			}
-			var v any
-			if isObject(data) {
-				key, ok := a[0].(string)
-				if !ok {
-					return nil, errFallback
-				}
-				v, _ = objectIndex(data, key)
 			}
 			if v == nil {
 				return a[1], nil
@@ -159,11 +191,7 @@ func (fc *fastCompiler) libCall(n *ast.Apply, s *fastScope, name string) fastExp
 			if err := evalArgs(c, f, args, a[:]); err != nil {
 				return nil, err
 			}
-			data, err := c.payload()
-			if err != nil {
-				return nil, err
-			}
-			return c.path(data, a[0], a[1])
+			return c.path(a[0], a[1])
 		}
 	}
 	if _, ok := n.Target.(*ast.Index); ok {
@@ -173,7 +201,7 @@ func (fc *fastCompiler) libCall(n *ast.Apply, s *fastScope, name string) fastExp
 }
 
 // path is the helper library's path(p, default).
-func (c *fastCtx) path(v, p, def any) (any, error) {
+func (c *fastCtx) path(p, def any) (any, error) {
 	var keys []any
 	switch p := p.(type) {
 	case []any:
@@ -187,6 +215,29 @@ func (c *fastCtx) path(v, p, def any) (any, error) {
 	default:
 		return nil, errFallback
 	}
+	var v any
+	if len(keys) > 0 {
+		// The first step reads only its field of an object payload.
+		first, object, err := c.payloadField(keys[0])
+		if err != nil {
+			return nil, err
+		}
+		if object {
+			if first == nil {
+				return def, nil
+			}
+			return c.walk(first, keys[1:], def)
+		}
+	}
+	v, err := c.payload()
+	if err != nil {
+		return nil, err
+	}
+	return c.walk(v, keys, def)
+}
+
+// walk follows keys from v, as the helper library's path does.
+func (c *fastCtx) walk(v any, keys []any, def any) (any, error) {
 	for _, k := range keys {
 		if err := c.spend(1); err != nil {
 			return nil, err
