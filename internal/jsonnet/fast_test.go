@@ -294,11 +294,11 @@ func TestFastPathChoice(t *testing.T) {
 		require.Empty(t, reason)
 	}
 	for src, why := range map[string]string{
-		`{a: 1, b: self.a}`:                      "self",
-		`std.range(1, 3)`:                        "std.range",
+		`{a: 1, b: self.a}`:                       "self",
+		`std.range(1, 3)`:                         "std.range",
 		`local e = import "hooklet.libsonnet"; e`: "helper library used as a value",
-		`1 << 2`:                                 "operator",
-		`{assert true, a: 1}`:                    "assertions",
+		`1 << 2`:              "operator",
+		`{assert true, a: 1}`: "assertions",
 	} {
 		p, err := sb.Compile(src)
 		require.NoError(t, err)
@@ -321,7 +321,7 @@ func TestFastPathReadsEndpoint(t *testing.T) {
 		`local e = import "hooklet.libsonnet"; local g(e) = e.settings; g({settings: 1})`: false,
 		`(import "hooklet.libsonnet").settings`:                                           true,
 		`{local e = import "hooklet.libsonnet", a: e.type}`:                               false,
-		`{a: 1, b: self.a}`:                                                               false,
+		`{a: 1, b: self.a}`: false,
 	} {
 		p, err := sb.Compile(src)
 		require.NoError(t, err)
