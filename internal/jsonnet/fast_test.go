@@ -402,3 +402,22 @@ func ExampleProgram_FastPath() {
 	// fast
 	// not fast: 1:11: self and super
 }
+
+// TestFastPathBudget checks that the fast path gives up on a template that
+// would work too long, leaving it to the sandbox and its timeout.
+func TestFastPathBudget(t *testing.T) {
+	t.Parallel()
+	payload := "[" + strings.Repeat(`{"a":[1,2,3,"x"]},`, 2000) + "null]"
+	for _, src := range []string{
+		`local d = (import "hooklet.libsonnet").data; [[x == y for y in d] for x in d]`,
+		`local d = (import "hooklet.libsonnet").data; [std.toString(d) for x in d]`,
+		`local d = (import "hooklet.libsonnet").data; [[std.member(d, x) for y in d] for x in d]`,
+	} {
+		p, err := newSandbox(Options{}).Compile(src)
+		require.NoError(t, err)
+		fast, reason := p.FastPath()
+		require.True(t, fast, reason)
+		_, ok := p.evaluateFast(&Input{Payload: payload})
+		require.False(t, ok, src)
+	}
+}

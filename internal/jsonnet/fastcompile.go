@@ -556,7 +556,7 @@ func (fc *fastCompiler) binary(n *ast.Binary, s *fastScope) fastExpr {
 		case ast.BopPlus:
 			return c.plus(x, y)
 		case ast.BopManifestEqual, ast.BopManifestUnequal:
-			eq, err := equal(x, y)
+			eq, err := c.equal(x, y)
 			if err != nil {
 				return nil, err
 			}
@@ -615,6 +615,11 @@ func (fc *fastCompiler) index(n *ast.Index, s *fastScope) fastExpr {
 		iv, err := ix(c, f)
 		if err != nil {
 			return nil, err
+		}
+		if s, ok := tv.(string); ok {
+			if err := c.spend(1 + len(s)/64); err != nil {
+				return nil, err
+			}
 		}
 		return indexValue(tv, iv)
 	}

@@ -336,11 +336,14 @@ func init() {
 		"objectHasAll":    {params: []string{"o", "f"}, required: 2, fn: stdObjectHas(true)},
 		"objectFields":    {params: []string{"o"}, required: 1, fn: stdObjectFields(false)},
 		"objectFieldsAll": {params: []string{"o"}, required: 1, fn: stdObjectFields(true)},
-		"objectValues": {params: []string{"o"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+		"objectValues": {params: []string{"o"}, required: 1, fn: func(c *fastCtx, a []any) (any, error) {
 			if !isObject(a[0]) {
 				return nil, errFallback
 			}
 			names := objectFields(a[0], false)
+			if err := c.spend(1 + len(names)); err != nil {
+				return nil, err
+			}
 			out := make([]any, len(names))
 			for i, n := range names {
 				out[i], _ = objectIndex(a[0], n)
@@ -404,13 +407,16 @@ func init() {
 			}
 			return strings.ReplaceAll(s, from, to), nil
 		}},
-		"substr": {params: []string{"str", "from", "len"}, required: 3, fn: func(_ *fastCtx, a []any) (any, error) {
+		"substr": {params: []string{"str", "from", "len"}, required: 3, fn: func(c *fastCtx, a []any) (any, error) {
 			s, ok1 := a[0].(string)
 			from, ok2 := a[1].(float64)
 			n, ok3 := a[2].(float64)
 			if !ok1 || !ok2 || !ok3 || from != math.Floor(from) || n != math.Floor(n) ||
 				from < 0 || n < 0 || from > 1<<30 || n > 1<<30 {
 				return nil, errFallback
+			}
+			if err := c.spend(1 + len(s)/16); err != nil {
+				return nil, err
 			}
 			runes := []rune(s)
 			start, end := int(from), int(from)+int(n)
@@ -520,15 +526,21 @@ func (c *fastCtx) call1(fn *fastClosure, v any) (any, error) {
 	return c.call(fn.fn.body, &fastFrame{vars: []any{v}, up: fn.env})
 }
 
-func stdLength(_ *fastCtx, a []any) (any, error) {
+func stdLength(c *fastCtx, a []any) (any, error) {
 	switch v := a[0].(type) {
 	case string:
+		if err := c.spend(1 + len(v)/64); err != nil {
+			return nil, err
+		}
 		return float64(stringLen(v)), nil
 	case []any:
 		return float64(len(v)), nil
 	case map[string]any:
 		return float64(len(v)), nil
 	case *fastObject:
+		if err := c.spend(1 + len(v.fields)); err != nil {
+			return nil, err
+		}
 		return float64(len(objectFields(v, false))), nil
 	}
 	return nil, errFallback
@@ -545,11 +557,14 @@ func stdObjectHas(all bool) func(*fastCtx, []any) (any, error) {
 }
 
 func stdObjectFields(all bool) func(*fastCtx, []any) (any, error) {
-	return func(_ *fastCtx, a []any) (any, error) {
+	return func(c *fastCtx, a []any) (any, error) {
 		if !isObject(a[0]) {
 			return nil, errFallback
 		}
 		names := objectFields(a[0], all)
+		if err := c.spend(1 + len(names)); err != nil {
+			return nil, err
+		}
 		out := make([]any, len(names))
 		for i, n := range names {
 			out[i] = n
@@ -559,10 +574,13 @@ func stdObjectFields(all bool) func(*fastCtx, []any) (any, error) {
 }
 
 func stdASCII(lo, hi byte, shift int) func(*fastCtx, []any) (any, error) {
-	return func(_ *fastCtx, a []any) (any, error) {
+	return func(c *fastCtx, a []any) (any, error) {
 		s, ok := a[0].(string)
 		if !ok {
 			return nil, errFallback
+		}
+		if err := c.spend(1 + len(s)/64); err != nil {
+			return nil, err
 		}
 		b := []byte(s)
 		for i, c := range b {
@@ -604,7 +622,7 @@ func stdMember(c *fastCtx, a []any) (any, error) {
 		if err := c.spend(1); err != nil {
 			return nil, err
 		}
-		eq, err := equal(e, a[1])
+		eq, err := c.equal(e, a[1])
 		if err != nil {
 			return nil, err
 		}

@@ -147,7 +147,10 @@ func asFastObject(v any) *fastObject {
 // equal is go-jsonnet's ==: values of different types differ, arrays and
 // objects compare element by element (objects by their visible fields),
 // functions cannot be compared.
-func equal(x, y any) (bool, error) {
+func (c *fastCtx) equal(x, y any) (bool, error) {
+	if err := c.spend(1); err != nil {
+		return false, err
+	}
 	if typeName(x) != typeName(y) {
 		return false, nil
 	}
@@ -166,7 +169,7 @@ func equal(x, y any) (bool, error) {
 			return false, nil
 		}
 		for i := range x {
-			eq, err := equal(x[i], ys[i])
+			eq, err := c.equal(x[i], ys[i])
 			if err != nil || !eq {
 				return false, err
 			}
@@ -174,6 +177,9 @@ func equal(x, y any) (bool, error) {
 		return true, nil
 	case map[string]any, *fastObject:
 		xf, yf := objectFields(x, false), objectFields(y, false)
+		if err := c.spend(len(xf) + len(yf)); err != nil {
+			return false, err
+		}
 		if len(xf) != len(yf) {
 			return false, nil
 		}
@@ -185,7 +191,7 @@ func equal(x, y any) (bool, error) {
 		for _, name := range xf {
 			a, _ := objectIndex(x, name)
 			b, _ := objectIndex(y, name)
-			eq, err := equal(a, b)
+			eq, err := c.equal(a, b)
 			if err != nil || !eq {
 				return false, err
 			}
@@ -418,6 +424,9 @@ func (c *fastCtx) toString(v any) (string, error) {
 	if err := m.value(v, 0); err != nil {
 		return "", err
 	}
+	if err := c.spend(1 + len(m.buf)/16); err != nil {
+		return "", err
+	}
 	return string(m.buf), nil
 }
 
@@ -456,7 +465,11 @@ func (c *fastCtx) plus(x, y any) (any, error) {
 		}
 	case map[string]any, *fastObject:
 		if isObject(y) {
-			return c.extend(asFastObject(x), asFastObject(y))
+			l, r := asFastObject(x), asFastObject(y)
+			if err := c.spend(len(l.fields) + len(r.fields)); err != nil {
+				return nil, err
+			}
+			return c.extend(l, r)
 		}
 	}
 	return nil, errFallback
