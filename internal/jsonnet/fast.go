@@ -27,6 +27,13 @@ func fastLimits(maxStack, sites int) (maxCalls, manifestDepth int) {
 // evaluateFast evaluates p's fast program for in. ok is false when the
 // fast path gave up and the sandbox must evaluate.
 func (p *Program) evaluateFast(in *Input) (out Output, ok bool) {
+	defer func() {
+		// A bug of the fast path must not take the host down: the
+		// sandbox still renders.
+		if r := recover(); r != nil {
+			out, ok = Output{}, false
+		}
+	}()
 	c := fastCtx{
 		in:            in,
 		limit:         p.sb.opts.MaxOutputBytes,

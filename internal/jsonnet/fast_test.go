@@ -93,6 +93,7 @@ var fastCorpus = []string{
 	`[std.abs(-3), std.abs(0), std.abs(2), std.floor(1.5), std.ceil(-1.5), std.max(1, 2), std.min("a", "b"), std.max(-0, 0)]`,
 	`std.thisFile`, `std.extVar("x")`, `std.native("hooklet_tick")()`, `std.range(1, 3)`, `std.manifestJsonMinified({a: 1})`,
 	`local std = {x: 1}; std.x`, `local s = std; s.length([])`,
+	`std["$flatMapArray"](function(x) [x, x], [1, 2])`, `std["$flatMapArray"]()`, `std["$objectFlatMerge"]([{a: 1, b:: 2}, {c: 3}])`,
 }
 
 // fastPayloads are the events of the differential test: the Lytics event,
@@ -274,6 +275,16 @@ func TestFastPathMatchesSandbox(t *testing.T) {
 		waitTemplate(t, p)
 	}
 	t.Logf("%d templates, %d on the fast path; %d of %d renders fast", len(templates), fastTemplates, fastRenders, renders)
+	repo, repoFast := 0, 0
+	for _, src := range repoTemplates(t) {
+		if p, err := sb.Compile(src); err == nil {
+			repo++
+			if fast, _ := p.FastPath(); fast {
+				repoFast++
+			}
+		}
+	}
+	t.Logf("templates of the repository's tests and docs: %d of %d on the fast path", repoFast, repo)
 	require.Greater(t, fastRenders, renders/3)
 }
 

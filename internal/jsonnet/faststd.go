@@ -792,6 +792,12 @@ func stdFormat(c *fastCtx, a []any) (any, error) {
 
 // stdCall compiles std.name(...).
 func (fc *fastCompiler) stdCall(n *ast.Apply, s *fastScope, name string) fastExpr {
+	if strings.HasPrefix(name, "$") && n.Target.Loc().IsSet() {
+		// std's internal functions serve what comprehensions desugar to
+		// (an index the desugarer made has no location); go-jsonnet
+		// refuses or crashes on other uses.
+		panic(unsupportedf(n, "std.%s", name))
+	}
 	switch name {
 	case "$flatMapArray":
 		return fc.comprehension(n, s)
@@ -827,8 +833,11 @@ func (fc *fastCompiler) stdCall(n *ast.Apply, s *fastScope, name string) fastExp
 // comprehension compiles $std.$flatMapArray(function(x) body, arr), what
 // an array comprehension desugars to, into a loop.
 func (fc *fastCompiler) comprehension(n *ast.Apply, s *fastScope) fastExpr {
+	if len(n.Arguments.Positional) != 2 || len(n.Arguments.Named) > 0 {
+		panic(unsupportedf(n, "std.flatMap"))
+	}
 	fn, ok := n.Arguments.Positional[0].Expr.(*ast.Function)
-	if len(n.Arguments.Positional) != 2 || len(n.Arguments.Named) > 0 || !ok || len(fn.Parameters) != 1 || fn.Parameters[0].DefaultArg != nil {
+	if !ok || len(fn.Parameters) != 1 || fn.Parameters[0].DefaultArg != nil {
 		panic(unsupportedf(n, "std.flatMap"))
 	}
 	arr := fc.expr(n.Arguments.Positional[1].Expr, s)
