@@ -123,6 +123,20 @@ func (o JsonnetOptions) withDefaults() JsonnetOptions {
 // machine starved of CPU a slow but legitimate template can exceed it and
 // be disabled: keep it far above the renders you expect.
 //
+// # Fast path
+//
+// A template that stays inside a subset of jsonnet (literals, locals,
+// conditionals, field access and indexing, arithmetic and comparisons, +
+// of strings, arrays and objects, % and std.format with %s and %d,
+// comprehensions, functions, the helper library, and a set of common std
+// functions) is compiled, when the endpoint is saved, into Go code over
+// the event, and renders without go-jsonnet, on the caller's goroutine,
+// byte for byte as go-jsonnet would. A render on which the fast path
+// fails, or that would go deeper or work longer than the fast path allows,
+// runs in the sandbox, so that errors and their positions are
+// go-jsonnet's. [JsonnetTransformer.FastPath] tells whether a template
+// takes the fast path, and if not, why.
+//
 // A JsonnetTransformer and its Templates are safe for concurrent use.
 // Compile caches compiled templates by source text, so endpoints that
 // share a template share its compiled form and its disabled state.
