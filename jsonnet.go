@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -246,11 +245,8 @@ func renderInput(in *RenderInput) jsonnet.Input {
 		if !ev.Time.IsZero() {
 			j.Time = ev.Time.UTC().Format(time.RFC3339Nano)
 		}
-		if len(ev.Attributes) > 0 {
-			if b, err := json.Marshal(ev.Attributes); err == nil {
-				j.Attributes = string(b)
-			}
-		}
+		// Marshalled only if the sandbox renders.
+		j.AttrMap = ev.Attributes
 		j.Payload = string(ev.Payload)
 	}
 	if ep := in.Endpoint; ep != nil {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/go-jsonnet/ast"
 )
@@ -57,6 +58,27 @@ func (c *fastCtx) decodeJSON(text, empty string) (any, error) {
 		return nil, err
 	}
 	return decodeJSONText(text)
+}
+
+// attributes returns the event's attributes as std.parseJson gives them
+// from their JSON.
+func (c *fastCtx) attributes() (any, error) {
+	in := c.in
+	if in.Attributes != "" || len(in.AttrMap) == 0 {
+		return c.decodeJSON(in.Attributes, "{}")
+	}
+	if err := c.spend(1 + len(in.AttrMap)); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, len(in.AttrMap))
+	for k, v := range in.AttrMap {
+		if !utf8.ValidString(k) {
+			// Keys that differ only in invalid bytes would become one.
+			return c.decodeJSON(in.attributesJSON(), "{}")
+		}
+		m[k] = validString(v)
+	}
+	return m, nil
 }
 
 // payload returns the whole payload, decoded.
@@ -133,7 +155,7 @@ func (fc *fastCompiler) libField(n ast.Node, name string) fastExpr {
 	case "attributes":
 		return func(c *fastCtx, _ *fastFrame) (any, error) {
 			if c.decoded&decodedAttrs == 0 {
-				v, err := c.decodeJSON(c.in.Attributes, "{}")
+				v, err := c.attributes()
 				if err != nil {
 					return nil, err
 				}

@@ -38,7 +38,8 @@ type Input struct {
 	Type        string
 	Time        string // RFC 3339, or empty
 	Tenant      string
-	Attributes  string // JSON object of strings
+	Attributes  string            // JSON object of strings
+	AttrMap     map[string]string // the attributes, when Attributes is empty; read-only
 	Payload     string // JSON
 	Settings    string // JSON
 	EndpointID  string
@@ -48,10 +49,7 @@ type Input struct {
 // args lays out the top-level arguments of the program, in the order of
 // tlaNames.
 func (in Input) args() [9]string {
-	a := [9]string{in.ID, in.Type, in.Time, in.Tenant, in.Attributes, in.Payload, in.Settings, in.EndpointID, in.EndpointURL}
-	if a[4] == "" {
-		a[4] = "{}"
-	}
+	a := [9]string{in.ID, in.Type, in.Time, in.Tenant, in.attributesJSON(), in.Payload, in.Settings, in.EndpointID, in.EndpointURL}
 	if a[5] == "" {
 		a[5] = "null"
 	}
@@ -59,6 +57,19 @@ func (in Input) args() [9]string {
 		a[6] = "{}"
 	}
 	return a
+}
+
+// attributesJSON returns the attributes as a JSON object.
+func (in *Input) attributesJSON() string {
+	if in.Attributes != "" {
+		return in.Attributes
+	}
+	if len(in.AttrMap) > 0 {
+		if b, err := json.Marshal(in.AttrMap); err == nil {
+			return string(b)
+		}
+	}
+	return "{}"
 }
 
 // Kind is the kind of value a template evaluated to.
