@@ -40,8 +40,8 @@ type Input struct {
 	Tenant      string
 	Attributes  string            // JSON object of strings
 	AttrMap     map[string]string // the attributes, when Attributes is empty; read-only
-	Payload     string // JSON
-	Settings    string // JSON
+	Payload     string            // JSON
+	Settings    string            // JSON
 	EndpointID  string
 	EndpointURL string
 }
