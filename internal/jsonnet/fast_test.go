@@ -449,3 +449,31 @@ func TestFastPathBudget(t *testing.T) {
 		require.False(t, ok, src)
 	}
 }
+
+// TestFastPathMatchesSandboxLimits runs the differential test with small
+// limits: the fast path must give up wherever the sandbox's stack or size
+// limits refuse a template.
+func TestFastPathMatchesSandboxLimits(t *testing.T) {
+	t.Parallel()
+	templates := append(repoTemplates(t), fastCorpus...)
+	templates = append(templates,
+		`local a = [1], b = [a], c = [b], d = [c], e = [d], f = [e], g = [f], h = [g]; [h, h]`,
+		`local e = import "hooklet.libsonnet"; local f(n) = if n == 0 then e.data else [f(n - 1)]; f(6)`,
+		`local x1 = 1, x2 = x1 + 1, x3 = x2 + 1, x4 = x3 + 1, x5 = x4 + 1, x6 = x5 + 1, x7 = x6 + 1, x8 = x7 + 1; x8`,
+	)
+	payloads := fastPayloads()[:8]
+	for _, opts := range []Options{{MaxStack: 10}, {MaxStack: 40}, {MaxOutputBytes: 64}} {
+		opts.Timeout = waitTimeout
+		sb := newSandbox(opts)
+		for _, src := range templates {
+			p, err := sb.Compile(src)
+			if err != nil || p.fast == nil {
+				continue
+			}
+			for _, pl := range payloads {
+				checkFastAgrees(t, p, src, input(pl))
+			}
+			waitTemplate(t, p)
+		}
+	}
+}
