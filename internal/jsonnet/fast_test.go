@@ -94,6 +94,9 @@ var fastCorpus = []string{
 	`std.thisFile`, `std.extVar("x")`, `std.native("hooklet_tick")()`, `std.range(1, 3)`, `std.manifestJsonMinified({a: 1})`,
 	`local std = {x: 1}; std.x`, `local s = std; s.length([])`,
 	`std["$flatMapArray"](function(x) [x, x], [1, 2])`, `std["$flatMapArray"]()`, `std["$objectFlatMerge"]([{a: 1, b:: 2}, {c: 3}])`,
+	`std.manifestJsonMinified({b: [1e21, 0.1, 1e-7, -0, 1.5e300, 123456789012345678], a: {h:: 1, "<&>": "<a href='x'>&amp;</a>", s: "\u2028\u2029\b\f\n\u0000\u007f\u0085é😀\"\\"}, e: [[], {}], n: null, t: true})`,
+	`local e = import "hooklet.libsonnet"; std.manifestJsonMinified(e.data) + "\n"`,
+	`std.manifestJsonMinified(function(x) x)`,
 }
 
 // fastPayloads are the events of the differential test: the Lytics event,

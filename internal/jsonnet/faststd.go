@@ -1,6 +1,8 @@
 package jsonnet
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -373,6 +375,16 @@ func init() {
 			return out, nil
 		}},
 		"join":   {params: []string{"sep", "arr"}, required: 2, fn: stdJoin},
+		"manifestJsonMinified": {params: []string{"value"}, required: 1, fn: func(c *fastCtx, a []any) (any, error) {
+			m := minifier{}
+			if err := m.value(a[0], c.manifestDepth); err != nil {
+				return nil, err
+			}
+			if err := c.spend(1 + len(m.buf)/16); err != nil {
+				return nil, err
+			}
+			return string(m.buf), nil
+		}},
 		"format": {params: []string{"str", "vals"}, required: 2, fn: stdFormat},
 		"mod": {params: []string{"a", "b"}, required: 2, fn: func(c *fastCtx, a []any) (any, error) {
 			switch x := a[0].(type) {
@@ -921,4 +933,85 @@ func compareNumbers(x, y any) (int, error) {
 		return 0, errFallback
 	}
 	return compare(x, y)
+}
+
+// minifier writes values as std.manifestJsonMinified does: numbers in
+// the shortest decimal form, strings as encoding/json encodes them
+// without escaping HTML.
+type minifier struct {
+	buf []byte
+	enc *json.Encoder
+	out bytes.Buffer
+}
+
+func (m *minifier) value(v any, depth int) error {
+	if depth <= 0 {
+		return errFallback
+	}
+	switch v := v.(type) {
+	case nil:
+		m.buf = append(m.buf, "null"...)
+	case bool:
+		m.buf = strconv.AppendBool(m.buf, v)
+	case float64:
+		m.buf = strconv.AppendFloat(m.buf, v, 'f', -1, 64)
+	case string:
+		return m.str(v)
+	case []any:
+		m.buf = append(m.buf, '[')
+		for i, e := range v {
+			if i > 0 {
+				m.buf = append(m.buf, ',')
+			}
+			if err := m.value(e, depth-1); err != nil {
+				return err
+			}
+		}
+		m.buf = append(m.buf, ']')
+	case map[string]any, *fastObject:
+		m.buf = append(m.buf, '{')
+		for i, name := range objectFields(v, false) {
+			if i > 0 {
+				m.buf = append(m.buf, ',')
+			}
+			if err := m.str(name); err != nil {
+				return err
+			}
+			m.buf = append(m.buf, ':')
+			fv, _ := objectIndex(v, name)
+			if err := m.value(fv, depth-1); err != nil {
+				return err
+			}
+		}
+		m.buf = append(m.buf, '}')
+	default:
+		return errFallback
+	}
+	return nil
+}
+
+func (m *minifier) str(s string) error {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		m.buf = append(m.buf, '"')
+		m.buf = append(m.buf, s...)
+		m.buf = append(m.buf, '"')
+		return nil
+	}
+	if m.enc == nil {
+		m.enc = json.NewEncoder(&m.out)
+		m.enc.SetEscapeHTML(false)
+	}
+	m.out.Reset()
+	if err := m.enc.Encode(s); err != nil {
+		return errFallback
+	}
+	m.buf = append(m.buf, bytes.TrimRight(m.out.Bytes(), "\n")...)
+	return nil
 }
