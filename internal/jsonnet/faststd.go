@@ -374,7 +374,7 @@ func init() {
 			}
 			return out, nil
 		}},
-		"join":   {params: []string{"sep", "arr"}, required: 2, fn: stdJoin},
+		"join": {params: []string{"sep", "arr"}, required: 2, fn: stdJoin},
 		"manifestJsonMinified": {params: []string{"value"}, required: 1, fn: func(c *fastCtx, a []any) (any, error) {
 			m := minifier{}
 			if err := m.value(a[0], c.manifestDepth); err != nil {
