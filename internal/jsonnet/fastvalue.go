@@ -1,6 +1,8 @@
 package jsonnet
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"sort"
@@ -537,4 +539,85 @@ func (c *fastCtx) manifestJSON(v any, sizeHint int) ([]byte, error) {
 		return nil, err
 	}
 	return m.buf, nil
+}
+
+// minifier writes values as std.manifestJsonMinified does: numbers in
+// the shortest decimal form, strings as encoding/json encodes them
+// without escaping HTML.
+type minifier struct {
+	buf []byte
+	enc *json.Encoder
+	out bytes.Buffer
+}
+
+func (m *minifier) value(v any, depth int) error {
+	if depth <= 0 {
+		return errFallback
+	}
+	switch v := v.(type) {
+	case nil:
+		m.buf = append(m.buf, "null"...)
+	case bool:
+		m.buf = strconv.AppendBool(m.buf, v)
+	case float64:
+		m.buf = strconv.AppendFloat(m.buf, v, 'f', -1, 64)
+	case string:
+		return m.str(v)
+	case []any:
+		m.buf = append(m.buf, '[')
+		for i, e := range v {
+			if i > 0 {
+				m.buf = append(m.buf, ',')
+			}
+			if err := m.value(e, depth-1); err != nil {
+				return err
+			}
+		}
+		m.buf = append(m.buf, ']')
+	case map[string]any, *fastObject:
+		m.buf = append(m.buf, '{')
+		for i, name := range objectFields(v, false) {
+			if i > 0 {
+				m.buf = append(m.buf, ',')
+			}
+			if err := m.str(name); err != nil {
+				return err
+			}
+			m.buf = append(m.buf, ':')
+			fv, _ := objectIndex(v, name)
+			if err := m.value(fv, depth-1); err != nil {
+				return err
+			}
+		}
+		m.buf = append(m.buf, '}')
+	default:
+		return errFallback
+	}
+	return nil
+}
+
+func (m *minifier) str(s string) error {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		m.buf = append(m.buf, '"')
+		m.buf = append(m.buf, s...)
+		m.buf = append(m.buf, '"')
+		return nil
+	}
+	if m.enc == nil {
+		m.enc = json.NewEncoder(&m.out)
+		m.enc.SetEscapeHTML(false)
+	}
+	m.out.Reset()
+	if err := m.enc.Encode(s); err != nil {
+		return errFallback
+	}
+	m.buf = append(m.buf, bytes.TrimRight(m.out.Bytes(), "\n")...)
+	return nil
 }
