@@ -91,8 +91,10 @@ type Output struct {
 	Body []byte // empty for KindNull
 }
 
-// Evaluate runs the program for one input. It returns within the
-// sandbox's Timeout: with the output, with an *[Error] (the template
+// Evaluate runs the program for one input: on the fast path, on the
+// caller's goroutine, when the template is inside its subset and the fast
+// path can finish this input; in the sandbox otherwise. It returns within
+// the sandbox's Timeout: with the output, with an *[Error] (the template
 // failed, timed out, or was disabled by an earlier timeout), or with ctx's
 // error when ctx ends first, which says nothing about the template.
 //
