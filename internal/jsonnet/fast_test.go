@@ -97,6 +97,13 @@ var fastCorpus = []string{
 	`std.manifestJsonMinified({b: [1e21, 0.1, 1e-7, -0, 1.5e300, 123456789012345678], a: {h:: 1, "<&>": "<a href='x'>&amp;</a>", s: "\u2028\u2029\b\f\n\u0000\u007f\u0085é😀\"\\"}, e: [[], {}], n: null, t: true})`,
 	`local e = import "hooklet.libsonnet"; std.manifestJsonMinified(e.data) + "\n"`,
 	`std.manifestJsonMinified(function(x) x)`,
+	// Long strings through std functions that go-jsonnet implements in
+	// jsonnet.
+	`"` + strings.Repeat("x", 3000) + `%s` + strings.Repeat("y", 3000) + `" % ["a"]`,
+	`std.length(std.stringChars("` + strings.Repeat("é", 3000) + `"))`,
+	`std.asciiUpper("` + strings.Repeat("ab", 3000) + `")`,
+	`std.join(",", std.split("` + strings.Repeat("a,", 3000) + `", ","))`,
+	`std.startsWith("` + strings.Repeat("ab", 3000) + `", "` + strings.Repeat("ab", 1000) + `")`,
 }
 
 // fastPayloads are the events of the differential test: the Lytics event,
@@ -403,7 +410,8 @@ func TestFastPathFallsBack(t *testing.T) {
 }
 
 // TestFastPathLimits checks the sandbox's limits hold on the fast path:
-// the output cap and the cap on what a + builds.
+// the output cap, and the caps on what a + or a guarded std function
+// builds.
 func TestFastPathLimits(t *testing.T) {
 	t.Parallel()
 	small := Options{MaxOutputBytes: 64}
@@ -411,6 +419,7 @@ func TestFastPathLimits(t *testing.T) {
 		`local s = "0123456789"; local d = s + s + s + s; d + d`,
 		`[x for x in std.split("` + strings.Repeat("a,", 40) + `", ",")]`,
 		`std.join("", ["` + strings.Repeat("x", 40) + `", "` + strings.Repeat("y", 40) + `"])`,
+		`std.asciiLower("` + strings.Repeat("X", 65) + `")`,
 	} {
 		out, err := render(t, small, src, input(lyticsPayload))
 		var te *Error

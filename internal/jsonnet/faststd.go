@@ -303,8 +303,9 @@ func stdObjectFields(all bool) func(*fastCtx, []any) (any, error) {
 
 func stdASCII(lo, hi byte, shift int) func(*fastCtx, []any) (any, error) {
 	return func(c *fastCtx, a []any) (any, error) {
+		// std maps the characters through the guarded std.makeArray.
 		s, ok := a[0].(string)
-		if !ok {
+		if !ok || len(s) > c.limit {
 			return nil, errFallback
 		}
 		if err := c.spend(1 + len(s)/64); err != nil {
