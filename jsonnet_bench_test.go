@@ -66,7 +66,8 @@ const lyticsInsiderPayload = `{"email":"ada@example.com","first_name":"Ada","las
 "created":"2024-03-10T09:15:00Z","last_seen":"2026-01-02T03:00:00Z","sessions":1742,"locale":"en-GB",
 "tags":["beta","newsletter","power-user","early-adopter"],"consent":{"email":true,"sms":false,"ads":false},
 "devices":[{"os":"macOS","app":"1.42.0","last":"2026-01-01T22:10:00Z"},{"os":"iOS","app":"1.41.3","last":"2025-12-30T08:00:00Z"}],
-"scores":{"engagement":0.87,"churn":0.04,"propensity":0.61},"utm":{"source":"newsletter","medium":"email","campaign":"winter-2026"}}`
+"scores":{"engagement":0.87,"churn":0.04,"propensity":0.61},"utm":{"source":"newsletter","medium":"email","campaign":"winter-2026"},
+"timezone":"Europe/London","phone":"+44 20 7946 0958","referrer":"https://example.org/blog/engines","ltv":98765.43,"vip":true}`
 
 func TestLyticsInsiderPayloadIsOneKiB(t *testing.T) {
 	t.Parallel()
