@@ -34,7 +34,7 @@ var (
 	genKeys   = []string{"email", "score", "missing", "segment_events", "address", "first_name", "a", "b", "0", "nope"}
 	genPaths  = []string{`"address.city"`, `"address.lines.1"`, `"segment_events.0.enter"`, `"a.b.c"`, `""`, `["address", "lines", 0]`, `["segment_events", 1.5]`, `"score"`, `"address.lines.01"`, `[0]`}
 	genFields = []string{"id", "type", "time", "tenant", "attributes", "settings", "endpoint", "data"}
-	genStd1   = []string{"length", "type", "isString", "isNumber", "isObject", "isArray", "toString", "objectFields", "objectFieldsAll", "objectValues", "asciiLower", "asciiUpper", "isEmpty", "stringChars", "abs", "floor", "ceil", "manifestJsonMinified"}
+	genStd1   = []string{"length", "type", "isString", "isNumber", "isObject", "isArray", "toString", "objectFields", "objectFieldsAll", "objectValues", "asciiLower", "asciiUpper", "isEmpty", "stringChars", "abs", "floor", "ceil", "manifestJsonMinified", "trim", "parseInt", "parseJson"}
 	genStd2   = []string{"objectHas", "objectHasAll", "get", "join", "format", "mod", "startsWith", "endsWith", "split", "member", "contains", "max", "min", "map", "filter"}
 	genBinops = []string{"+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "in"}
 )

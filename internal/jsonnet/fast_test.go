@@ -97,6 +97,10 @@ var fastCorpus = []string{
 	`std.manifestJsonMinified({b: [1e21, 0.1, 1e-7, -0, 1.5e300, 123456789012345678], a: {h:: 1, "<&>": "<a href='x'>&amp;</a>", s: "\u2028\u2029\b\f\n\u0000\u007f\u0085é😀\"\\"}, e: [[], {}], n: null, t: true})`,
 	`local e = import "hooklet.libsonnet"; std.manifestJsonMinified(e.data) + "\n"`,
 	`std.manifestJsonMinified(function(x) x)`,
+	`[std.trim(" \t a b \n\u00a0\u2003"), std.parseInt("42"), std.parseInt("-0"), std.parseInt("+7"), std.parseInt("007")]`,
+	`std.parseInt("1.5")`, `std.parseInt("99999999999999999999")`, `std.parseInt("")`,
+	`std.parseJson("{\"a\": [1, 2.5, \"x\", null, true], \"a\": {\"b\": -0}}")`, `std.parseJson("[1")`, `std.parseJson("1e400")`,
+	`local e = import "hooklet.libsonnet"; std.parseJson(e.get("email", "null"))`,
 	// Long strings through std functions that go-jsonnet implements in
 	// jsonnet.
 	`"` + strings.Repeat("x", 3000) + `%s` + strings.Repeat("y", 3000) + `" % ["a"]`,

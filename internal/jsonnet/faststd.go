@@ -95,6 +95,31 @@ func init() {
 		"asciiUpper": {params: []string{"str"}, required: 1, fn: stdASCII('a', 'z', -('a' - 'A'))},
 		"startsWith": {params: []string{"a", "b"}, required: 2, fn: stdStrings2(func(a, b string) any { return strings.HasPrefix(a, b) })},
 		"endsWith":   {params: []string{"a", "b"}, required: 2, fn: stdStrings2(func(a, b string) any { return strings.HasSuffix(a, b) })},
+		"trim": {params: []string{"str"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+			s, ok := a[0].(string)
+			if !ok {
+				return nil, errFallback
+			}
+			return strings.TrimSpace(s), nil
+		}},
+		"parseInt": {params: []string{"str"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
+			s, ok := a[0].(string)
+			if !ok {
+				return nil, errFallback
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, errFallback
+			}
+			return float64(n), nil
+		}},
+		"parseJson": {params: []string{"str"}, required: 1, fn: func(c *fastCtx, a []any) (any, error) {
+			s, ok := a[0].(string)
+			if !ok {
+				return nil, errFallback
+			}
+			return c.decodeJSON(s, s)
+		}},
 		"isEmpty": {params: []string{"str"}, required: 1, fn: func(_ *fastCtx, a []any) (any, error) {
 			s, ok := a[0].(string)
 			if !ok {
