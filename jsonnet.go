@@ -185,16 +185,6 @@ func (tr *JsonnetTransformer) FastPath(src string) (fast bool, reason string, er
 	return fast, reason, nil
 }
 
-// EndpointReader is an optional interface of a [Template]. ReadsEndpoint
-// reports whether a rendering may depend on the endpoint it is rendered
-// for (its ID, URL or Settings). When it does not, the body rendered for
-// one event is the same for every endpoint that uses the template, and
-// may be rendered once and shared; the content type of a string body
-// still comes from each endpoint.
-type EndpointReader interface {
-	ReadsEndpoint() bool
-}
-
 // jsonnetTemplate is a compiled template version: the sandbox's program
 // seen as a [Template].
 type jsonnetTemplate jsonnet.Program
