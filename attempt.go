@@ -25,6 +25,8 @@ type attempter struct {
 	// quickTry reports whether the endpoint's lane lets a quick try go
 	// now; see deliveryEngine.quickTryAllowed.
 	quickTry func(endpointID string) bool
+	// tel gets the metrics and span of every attempt.
+	tel *telemetry
 }
 
 // attempt makes one attempt at a leased delivery, with its quick tries,
@@ -32,6 +34,8 @@ type attempter struct {
 // release when ctx was cancelled (Close ran out of patience) before any
 // try was made: the lease is then given back without recording anything.
 func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, rep attemptReport, release bool) {
+	ctx, span := at.tel.startAttempt(ctx, l)
+	defer func() { at.tel.endAttempt(ctx, span, l, &out, release) }()
 	out, rep, release = at.run(ctx, l)
 	if release {
 		return out, rep, true
@@ -84,7 +88,9 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 	defer putBuf(body)
 	contentType := "application/json"
 	if st.tmpl != nil {
+		rstart := at.clock.Now()
 		r, err := st.tmpl.Render(ctx, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
+		at.tel.rendered(ctx, at.clock.Now().Sub(rstart), err, r.Skip)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -129,12 +135,13 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		})
 		var v verdict
 		out.State, out.NextAttemptAt, v = st.retry.next(a.Number, status, retryAfter, end)
-		if a.ErrorClass == ClassInternal {
+		if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
+			// Neither changes by waiting: a blocked address stays blocked
+			// until the host allows private networks.
 			out.State, out.NextAttemptAt = StateFailed, time.Time{}
 		}
 		at.observe(&st.ep, v, status, a.StartedAt)
-		if !quick || out.State != StatePending || try >= st.retry.Quick.Tries ||
-			a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked || !quickRetryable(status, retryAfter) {
+		if !quick || out.State != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
 			break
 		}
 		pause := st.retry.Quick.pause(try, rand.Float64())

@@ -93,7 +93,7 @@ func (h *endpointHealth) markAsync(id string, since time.Time) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := h.markFailing(ctx, id, since); err != nil {
-			h.log.Warn("webhook: recording endpoint health", "endpoint", id, "error", err)
+			h.log.Warn("webhook: recording endpoint health", "endpoint_id", id, "error", err)
 		}
 		h.mu.Lock()
 		if cur, ok := h.marking[id]; ok && cur.Equal(since) {
@@ -127,13 +127,13 @@ func (h *endpointHealth) disableAsync(failed *Endpoint, reason string) {
 		defer cancel()
 		ep, ok, err := h.disable(ctx, &failedCopy, reason)
 		if err != nil {
-			h.log.Warn("webhook: disabling endpoint", "endpoint", failedCopy.ID, "error", err)
+			h.log.Warn("webhook: disabling endpoint", "endpoint_id", failedCopy.ID, "error", err)
 			return
 		}
 		if !ok {
 			return
 		}
-		h.log.Warn("webhook: endpoint disabled", "endpoint", ep.ID, "reason", reason)
+		h.log.Warn("webhook: endpoint disabled", "endpoint_id", ep.ID, "reason", reason)
 		h.onDisabled(ep)
 	}()
 }

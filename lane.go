@@ -407,11 +407,11 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	e.mu.Unlock()
 	id := l.Delivery.EndpointID
 	if ev.opened {
-		e.log.Warn("webhook: circuit opened", "endpoint", id, "until", ev.until)
+		e.log.Warn("webhook: circuit opened", "endpoint_id", id, "until", ev.until)
 		e.hooks.circuitOpen(id, ev.until)
 	}
 	if ev.closed {
-		e.log.Info("webhook: circuit closed", "endpoint", id)
+		e.log.Info("webhook: circuit closed", "endpoint_id", id)
 		e.hooks.circuitClose(id)
 	}
 	e.release(toRelease)

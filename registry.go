@@ -22,6 +22,8 @@ type endpointState struct {
 	retry       RetryPolicy
 	concurrency int
 	lane        laneConfig
+	// secrets are redacted from recorded response bodies; see secretsOf.
+	secrets [][]byte
 }
 
 // endpointSet is an immutable snapshot of all endpoints.
@@ -31,7 +33,8 @@ type endpointSet struct {
 }
 
 // fanOut makes one pending delivery, due at now, for every endpoint that
-// matches ev.
+// matches ev. Each carries ev's ordering key and whether its endpoint is
+// ordered now, so the store keeps the mode the event was emitted under.
 func (s *endpointSet) fanOut(ev *Event, now time.Time) []Delivery {
 	var out []Delivery
 	for _, st := range s.all {
@@ -42,6 +45,8 @@ func (s *endpointSet) fanOut(ev *Event, now time.Time) []Delivery {
 			ID:            ids.next("dlv_", now),
 			EventID:       ev.ID,
 			EndpointID:    st.ep.ID,
+			OrderingKey:   ev.OrderingKey,
+			Ordered:       st.ep.Ordered,
 			State:         StatePending,
 			NextAttemptAt: now,
 			CreatedAt:     now,
@@ -75,7 +80,7 @@ func (c *endpointCompiler) compile(ep Endpoint) (*endpointState, error) {
 
 // resolve returns ep's state without its template.
 func (c *endpointCompiler) resolve(ep Endpoint) *endpointState {
-	st := &endpointState{ep: ep, retry: c.retry.withDefaults(), concurrency: c.concurrency}
+	st := &endpointState{ep: ep, retry: c.retry.withDefaults(), concurrency: c.concurrency, secrets: secretsOf(&ep)}
 	if ep.Retry != nil {
 		st.retry = ep.Retry.withDefaults()
 	}
@@ -168,7 +173,7 @@ func (r *registry) reloadLocked(ctx context.Context) error {
 func (r *registry) compileStored(ep Endpoint) *endpointState {
 	st, err := r.compiler.compile(ep)
 	if err != nil {
-		r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint", ep.ID, "error", err)
+		r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint_id", ep.ID, "error", err)
 		st = r.compiler.resolve(ep)
 		st.tmpl = brokenTemplate{err}
 	}
@@ -225,7 +230,11 @@ func version(now, prev time.Time) time.Time {
 // save creates or replaces an endpoint: it compiles ep, stamps it, stores
 // it and publishes it. ep must be validated. Saves, disables and reloads
 // are serialised, so the registry ends with what the store holds.
-func (r *registry) save(ctx context.Context, ep Endpoint) error {
+//
+// With ifUpdatedAt set, the write is conditional (see
+// [PutEndpointParams.IfUpdatedAt]): it fails with ErrConflict when the
+// stored version is not that one.
+func (r *registry) save(ctx context.Context, ep Endpoint, ifUpdatedAt time.Time) error {
 	st, err := r.compiler.compile(ep) // a template may take a while: not under mu
 	if err != nil {
 		return err
@@ -242,13 +251,16 @@ func (r *registry) save(ctx context.Context, ep Endpoint) error {
 		st.ep.CreatedAt, prev = old.ep.CreatedAt, old.ep.UpdatedAt
 		wasDisabled = old.ep.Disabled
 	}
+	if ifUpdatedAt.After(prev) {
+		prev = ifUpdatedAt
+	}
 	st.ep.UpdatedAt = version(r.clock.Now(), prev)
 	enabled := wasDisabled && !st.ep.Disabled
 	if enabled {
 		// A new chance: the failing run that disabled it is over.
 		st.ep.FailingSince = time.Time{}
 	}
-	if err := r.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: st.ep}); err != nil {
+	if err := r.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: st.ep, IfUpdatedAt: ifUpdatedAt}); err != nil {
 		return err
 	}
 	r.putLocked(st)

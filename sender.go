@@ -41,6 +41,7 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 	}
 	h["Content-Type"] = []string{contentType}
 	h["User-Agent"] = []string{s.userAgent}
+	injectTrace(ctx, h)
 	msg := Message{ID: l.Event.ID, Timestamp: now, Body: body, Secrets: activeSecrets(st.ep.Secrets, now)}
 	if err := signerFor(&st.ep, s.signer).Sign(h, &msg); err != nil {
 		return 0, 0, internalError{fmt.Errorf("signing: %w", err)}
@@ -63,7 +64,9 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 	}
 	if buf.Len() > 0 {
-		a.ResponseBody = bytes.Clone(buf.Bytes())
+		// Receivers that echo the request must not put its credentials
+		// in the attempt record.
+		a.ResponseBody = redact(bytes.Clone(buf.Bytes()), st.secrets)
 	}
 	var retryAfter time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {

@@ -30,6 +30,7 @@ func fullEndpoint(id string) webhook.Endpoint {
 		Disabled:       true,
 		DisabledReason: "410 Gone",
 		MaxConcurrency: 7,
+		Ordered:        true,
 		RateLimit:      12.5,
 		RateBurst:      3,
 		FailingSince:   at(-30 * time.Minute),
@@ -103,6 +104,19 @@ func putEndpointCases() []testCase {
 			got := getEndpoint(t, s, "ep_min")
 			requireSameEndpoint(t, want, got)
 			require.Nil(t, got.Retry, "a nil Retry must come back nil (the dispatcher's policy applies)")
+		}},
+		{"RoundTripsUnsigned", func(t *testing.T, s webhook.Store) {
+			want := minimalEndpoint("ep_unsigned", "")
+			want.Unsigned = true
+			putEndpoint(t, s, want)
+			got := getEndpoint(t, s, "ep_unsigned")
+			requireSameEndpoint(t, want, got)
+			require.True(t, got.Unsigned)
+
+			// Replacing it with a signed version clears the flag.
+			want = fullEndpoint("ep_unsigned")
+			putEndpoint(t, s, want)
+			require.False(t, getEndpoint(t, s, "ep_unsigned").Unsigned)
 		}},
 		{"KeepsEmptyRetrySchedule", func(t *testing.T, s webhook.Store) {
 			// A nil Schedule means the default schedule; an empty one

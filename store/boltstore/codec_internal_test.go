@@ -18,14 +18,16 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature", "RateLimit", "RateBurst", "FailingSince"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered", "RateLimit", "RateBurst",
+			"FailingSince"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError", "Quick"},
 		reflect.TypeFor[webhook.QuickRetry]():      {"Tries", "Initial", "Max", "Jitter", "GiveUpAfter"},
-		reflect.TypeFor[webhook.Event]():           {"ID", "Type", "Tenant", "Time", "Payload", "Attributes"},
+		reflect.TypeFor[webhook.Event](): {"ID", "Type", "Tenant", "OrderingKey", "Time", "Payload", "Attributes",
+			"TraceParent", "TraceState"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
-			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt"},
+			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered"},
 		reflect.TypeFor[webhook.Attempt](): {"DeliveryID", "Number", "StartedAt", "Duration", "StatusCode",
 			"ErrorClass", "Error", "ResponseBody", "ResponseTruncated"},
 	}
@@ -50,6 +52,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		RateLimit: 12.5, RateBurst: 4, FailingSince: ts.Add(-2 * time.Hour),
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
+		Unsigned:  true,
+		Ordered:   true,
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -60,6 +64,16 @@ func TestCodecRoundTrip(t *testing.T) {
 	gotD, err := decodeDelivery("dlv", encodeDelivery(nil, &d))
 	require.NoError(t, err)
 	require.Equal(t, d, gotD)
+	d.OrderingKey, d.Ordered = "customer_42", true
+	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
+	require.NoError(t, err)
+	require.Equal(t, d, gotD)
+
+	ev := webhook.Event{ID: "evt", Type: "invoice.paid", Tenant: "t", OrderingKey: "customer_42", Time: ts,
+		Payload: []byte(`{}`), Attributes: map[string]string{"a": "b"}}
+	gotE, err := decodeEvent("evt", encodeEvent(nil, &ev, ts, []string{"dlv"}))
+	require.NoError(t, err)
+	require.Equal(t, ev, gotE.Event)
 
 	a := webhook.Attempt{DeliveryID: "dlv", Number: 4, StartedAt: ts, Duration: time.Second, StatusCode: 0,
 		ErrorClass: webhook.ClassTimeout, Error: "timeout", ResponseBody: []byte{}, ResponseTruncated: true}
@@ -68,9 +82,9 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.Equal(t, a, gotA)
 
 	// Truncated records are errors, never panics; the exceptions are a
-	// record cut right before the signature scheme or right before the
-	// lane controls, which is how records written before those existed
-	// look.
+	// record cut right before the signature scheme, the unsigned flag, the
+	// ordered flag or the lane controls, which is how records written
+	// before those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	var lane encoder
 	lane.float64(ep.RateLimit)
@@ -84,22 +98,35 @@ func TestCodecRoundTrip(t *testing.T) {
 	lane.varint(int64(q.GiveUpAfter))
 	beforeLanes := len(full) - len(lane.b)
 	sig := ep.Signature
-	beforeSig := beforeLanes - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
+	beforeOrdered := beforeLanes - 1
+	beforeUnsigned := beforeOrdered - 1
+	beforeSignature := beforeUnsigned - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
 		got, err := decodeEndpoint("ep", full[:i])
 		switch i {
-		case beforeSig:
+		case beforeSignature:
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
-			require.Zero(t, got.RateLimit)
+			require.False(t, got.Unsigned)
+			continue
+		case beforeUnsigned:
+			require.NoError(t, err)
+			require.Equal(t, sig, got.Signature)
+			require.False(t, got.Unsigned)
+			continue
+		case beforeOrdered:
+			require.NoError(t, err)
+			require.True(t, got.Unsigned)
+			require.False(t, got.Ordered)
+			continue
 		case beforeLanes:
 			require.NoError(t, err)
-			require.Equal(t, ep.Signature, got.Signature)
+			require.True(t, got.Ordered)
 			require.Zero(t, got.RateLimit)
 			require.Zero(t, got.FailingSince)
 			require.Zero(t, got.Retry.Quick)
-		default:
-			require.Error(t, err)
+			continue
 		}
+		require.Error(t, err)
 	}
 }

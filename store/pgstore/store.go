@@ -10,6 +10,19 @@
 // expires (its owner crashed or stalled) is taken back by any replica, and
 // an outcome or extension that carries the stale token is refused.
 //
+// # Ordered endpoints
+//
+// Each ordered delivery takes a place in its sequence (endpoint, ordering
+// key) from a row of the sequences table that its enqueue updates and keeps
+// locked until commit: enqueues into one sequence, from any replica or host
+// transaction, commit one after the other, and places follow commit order.
+// Only the head of a sequence is in the range leases scan; the others wait
+// at due_at 'infinity' until the transaction that ends the head (Complete,
+// in the same round trip) makes the next one due. Enqueues into different
+// sequences do not wait for each other. Under REPEATABLE READ or
+// SERIALIZABLE, an EnqueueTx racing another enqueue into the same sequence
+// may fail with a serialization error, to be retried as usual.
+//
 // # Waking other replicas
 //
 // Enqueue, EnqueueTx, Release, Redeliver and endpoint changes send a NOTIFY;
@@ -282,6 +295,26 @@ const (
 )
 
 // wrap maps backend errors to the root sentinels and names the operation.
+// SQLSTATEs of text PostgreSQL cannot hold: a NUL or invalid UTF-8 in
+// text, or \u0000 in jsonb.
+const (
+	characterNotInRepertoire = "22021"
+	untranslatableCharacter  = "22P05"
+)
+
+// wrapInput is wrap for a write of records the caller gave: text that
+// PostgreSQL cannot hold is reported as kind (webhook.ErrInvalidEndpoint
+// or webhook.ErrInvalidEvent), not as a database failure. The Dispatcher
+// validates records so that this never happens; a caller of the store
+// itself gets a typed error.
+func wrapInput(op string, err error, kind error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == characterNotInRepertoire || pgErr.Code == untranslatableCharacter) {
+		return fmt.Errorf("pgstore: %s: %w: %s", op, kind, pgErr.Message)
+	}
+	return wrap(op, err)
+}
+
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
