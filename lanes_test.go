@@ -285,7 +285,7 @@ func TestRateLimitRealTime(t *testing.T) {
 	st := newSignalStore(t)
 	d := newDispatcher(t, webhook.Config{Store: st, AllowPrivateNetworks: true})
 	ctx := context.Background()
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL, RateLimit: rps, RateBurst: burst}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL, RateLimit: rps, RateBurst: burst, Secrets: []webhook.Secret{{Key: testSecret}}}))
 	// More than the window can take, so the lane never runs dry.
 	evs := make([]webhook.Event, rps*int(window/time.Second)*3/2)
 	for i := range evs {
@@ -327,7 +327,7 @@ func TestHookThatBlocks(t *testing.T) {
 	require.NoError(t, err)
 	rc := newReceiver(t, nil)
 	ctx := context.Background()
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL, Secrets: []webhook.Secret{{Key: testSecret}}}))
 	require.NoError(t, d.Start(ctx))
 	n := webhook.HookQueueSize + 200
 	evs := make([]webhook.Event, n)
