@@ -100,7 +100,7 @@ func (b *testBundle) waitDeliveries(t *testing.T, endpointID string, want int, s
 		if done {
 			return page.Items
 		}
-		require.True(t, time.Now().Before(deadline), "deliveries to %s not %s in time", endpointID, state)
+		require.True(t, time.Now().Before(deadline), "deliveries to %s not %s in time: %+v", endpointID, state, page.Items)
 		select {
 		case <-b.store.outcomes:
 		case <-time.After(waitTimeout):
@@ -148,9 +148,12 @@ func TestCircuitBreaker(t *testing.T) {
 	sy.roundTrip(t, b)
 	require.Empty(t, rc.reqs, "an attempt while the circuit is open")
 
-	// The cooldown ends: exactly one probe, which fails.
+	// The cooldown ends: exactly one probe, which fails. Its pause counts
+	// from its answer, so the clock waits for its outcome.
 	b.clock.Advance(29 * time.Second)
 	rc.next(t)
+	for o := b.nextOutcome(t); len(o.Attempts) == 0 || o.Attempts[0].StatusCode != http.StatusServiceUnavailable; o = b.nextOutcome(t) {
+	}
 	sy.roundTrip(t, b)
 	require.Empty(t, rc.reqs, "more than one probe")
 
