@@ -372,8 +372,8 @@ func (e *deliveryEngine) startLocked(ln *lane, l Lease, now time.Time, probe boo
 	go e.runLane(ln, l, now, probe)
 }
 
-// runLane attempts l, records its outcome, and lets the lane learn from
-// it.
+// runLane attempts l, lets the lane learn from it, and records its
+// outcome.
 func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool) {
 	defer e.wg.Done()
 	out, rep, release := e.attempt(e.runCtx, &l)
@@ -384,13 +384,8 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 		out.Lease.Token = h.Token
 	}
 	delete(e.active, out.Lease.DeliveryID)
-	e.mu.Unlock()
-	if release {
-		e.release([]LeaseRef{out.Lease})
-	} else {
-		e.rec.add(out)
-	}
-	e.mu.Lock()
+	// The lane learns from the attempt before its outcome is recorded, so
+	// that whoever sees the outcome sees the lane paused or opened too.
 	now := e.clock.Now()
 	ev := ln.finish(start, now, probe, rep, e.limits.slowAfter)
 	e.running--
@@ -405,6 +400,11 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	}
 	toRelease = append(toRelease, e.pumpLocked(now)...)
 	e.mu.Unlock()
+	if release {
+		e.release([]LeaseRef{out.Lease})
+	} else {
+		e.rec.add(out)
+	}
 	id := l.Delivery.EndpointID
 	if ev.opened {
 		e.log.Warn("webhook: circuit opened", "endpoint_id", id, "until", ev.until)
