@@ -12,8 +12,11 @@ import (
 // once, and under load each write carries whatever arrived during the
 // previous one.
 type committer struct {
-	d    *Dispatcher
-	reqs chan *emitRequest
+	store    Store
+	clock    Clock
+	maxBatch int    // most events in one write, unless one request has more
+	wake     func() // tells the engine that deliveries may be due
+	reqs     chan *emitRequest
 
 	mu     sync.RWMutex // guards closed against sends on reqs
 	closed bool
@@ -27,11 +30,16 @@ type emitRequest struct {
 
 var emitRequestPool = sync.Pool{New: func() any { return &emitRequest{done: make(chan error, 1)} }}
 
-func newCommitter(d *Dispatcher) *committer {
+// newCommitter starts a committer that writes to store and calls wake
+// after every write that stored something.
+func newCommitter(store Store, clock Clock, maxBatch int, wake func()) *committer {
 	c := &committer{
-		d:    d,
-		reqs: make(chan *emitRequest, d.cfg.MaxEmitBatch),
-		done: make(chan struct{}),
+		store:    store,
+		clock:    clock,
+		maxBatch: maxBatch,
+		wake:     wake,
+		reqs:     make(chan *emitRequest, maxBatch),
+		done:     make(chan struct{}),
 	}
 	go c.loop()
 	return c
@@ -91,7 +99,7 @@ func (c *committer) loop() {
 	defer close(c.done)
 	b := batcher[*emitRequest]{
 		in:     c.reqs,
-		limit:  c.d.cfg.MaxEmitBatch,
+		limit:  c.maxBatch,
 		weight: func(r *emitRequest) int { return len(r.items) },
 	}
 	var batch []*emitRequest
@@ -102,16 +110,17 @@ func (c *committer) loop() {
 		for _, r := range batch {
 			items = append(items, r.items...)
 		}
-		// The write is not bound to any one caller's ctx: it serves them
-		// all, and a caller whose ctx ends stops waiting for it.
 		start := time.Now()
-		err := c.d.store.Enqueue(context.Background(), &EnqueueParams{Items: items, Now: c.d.clock.Now()})
+		err := c.enqueue(items)
 		b.wrote(len(batch), time.Since(start))
+		stored := err == nil
 		if err != nil && len(batch) > 1 {
 			// One caller's events may be what the store refused: write
 			// each caller's alone, so only that caller sees the error.
 			for _, r := range batch {
-				r.done <- c.d.store.Enqueue(context.Background(), &EnqueueParams{Items: r.items, Now: c.d.clock.Now()})
+				rerr := c.enqueue(r.items)
+				stored = stored || rerr == nil
+				r.done <- rerr
 			}
 		} else {
 			for _, r := range batch {
@@ -119,8 +128,14 @@ func (c *committer) loop() {
 			}
 		}
 		clear(items) // drop references to payloads
-		if err == nil {
-			c.d.engine.wake()
+		if stored {
+			c.wake()
 		}
 	}
+}
+
+// enqueue makes one store write. It is not bound to any one caller's ctx:
+// it serves them all, and a caller whose ctx ends stops waiting for it.
+func (c *committer) enqueue(items []EnqueueItem) error {
+	return c.store.Enqueue(context.Background(), &EnqueueParams{Items: items, Now: c.clock.Now()})
 }

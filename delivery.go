@@ -2,24 +2,40 @@ package webhook
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 )
 
-// engine leases due deliveries from the store and runs them in per-endpoint
-// lanes. One loop goroutine leases; one goroutine per running lane slot
-// sends; the recorder writes outcomes back in batches; the extender keeps
-// held leases alive.
+// deliveryEngine leases due deliveries from the store and runs them in
+// per-endpoint lanes. One loop goroutine leases; one goroutine per running
+// lane slot attempts; the recorder writes outcomes back in batches; the
+// extender keeps held leases alive.
 //
 // A lane is full when it runs as many deliveries as its endpoint's
 // concurrency cap. Full lanes are excluded from leasing, so a slow endpoint
 // holds at most its cap of workers plus what one lease batch handed it,
 // and never delays deliveries to other endpoints.
-type engine struct {
-	d *Dispatcher
+//
+// The engine knows nothing of the Dispatcher: it is built with the store,
+// the clock, the logger, its limits and the funcs it calls.
+type deliveryEngine struct {
+	store  Store
+	clock  Clock
+	log    *slog.Logger
+	limits engineLimits
+	// laneCap returns an endpoint's concurrency cap.
+	laneCap func(endpointID string) int
+	// attempt makes one attempt; release reports that it was cut short by
+	// cancellation and nothing is to be recorded.
+	attempt func(ctx context.Context, l *Lease) (out Outcome, release bool)
+	// endpointsChanged is called when another process reports changed
+	// endpoints.
+	endpointsChanged func(ctx context.Context) error
 
 	wakeCh   chan struct{} // cap 1: a pending wake-up
 	stopCh   chan struct{} // closed: stop leasing
@@ -32,54 +48,83 @@ type engine struct {
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 
+	// txPollUntil is when, in Unix nanoseconds of the clock, the engine
+	// stops polling for events committed in host transactions; see
+	// txEmitted.
+	txPollUntil atomic.Int64
+
 	rec *recorder
-	wg  sync.WaitGroup // running lane goroutines and side tasks
+	wg  sync.WaitGroup // running lane goroutines
 
-	mu      sync.Mutex
-	lanes   map[string]*lane
-	running int                 // deliveries being attempted, all lanes
-	held    map[string]LeaseRef // every lease this engine holds, by delivery ID
-	// failingSince is when each failing endpoint's run of failed attempts
-	// began; see failingTooLong.
-	failingSince map[string]time.Time
-	stopping     bool
+	mu       sync.Mutex
+	lanes    map[string]*lane
+	running  int                 // deliveries being attempted, all lanes
+	held     map[string]LeaseRef // every lease this engine holds, by delivery ID
+	stopping bool
 }
 
-// lane is one endpoint's share of the engine.
-type lane struct {
-	running int
-	queue   []Lease // leased beyond the cap, waiting for a slot
+// engineLimits are the Config values that bound the engine.
+type engineLimits struct {
+	owner          string
+	workers        int
+	leaseBatchSize int
+	leaseDuration  time.Duration
 }
 
-func newEngine(d *Dispatcher) *engine {
+// Polling after [Dispatcher.EmitTx] on a store without notifications: the
+// engine looks for due deliveries every txPollMin at first, backing off to
+// txPollMax, until txPollWindow after the last EmitTx.
+const (
+	txPollMin    = 20 * time.Millisecond
+	txPollMax    = time.Second
+	txPollWindow = 10 * time.Minute
+)
+
+func newDeliveryEngine(store Store, clock Clock, log *slog.Logger, limits engineLimits,
+	laneCap func(string) int,
+	attempt func(context.Context, *Lease) (Outcome, bool),
+	endpointsChanged func(context.Context) error,
+) *deliveryEngine {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &engine{
-		d:         d,
-		wakeCh:    make(chan struct{}, 1),
-		stopCh:    make(chan struct{}),
-		extStop:   make(chan struct{}),
-		loopDone:  make(chan struct{}),
-		extDone:   make(chan struct{}),
-		runCtx:    ctx,
-		cancelRun: cancel,
-		lanes:     map[string]*lane{},
-		held:      map[string]LeaseRef{},
-
-		failingSince: map[string]time.Time{},
+	e := &deliveryEngine{
+		store:            store,
+		clock:            clock,
+		log:              log,
+		limits:           limits,
+		laneCap:          laneCap,
+		attempt:          attempt,
+		endpointsChanged: endpointsChanged,
+		wakeCh:           make(chan struct{}, 1),
+		stopCh:           make(chan struct{}),
+		extStop:          make(chan struct{}),
+		loopDone:         make(chan struct{}),
+		extDone:          make(chan struct{}),
+		runCtx:           ctx,
+		cancelRun:        cancel,
+		lanes:            map[string]*lane{},
+		held:             map[string]LeaseRef{},
 	}
-	e.rec = newRecorder(e)
+	e.rec = newRecorder(store, clock, log, limits.workers*2, e.recorded, e.stopCh)
 	return e
 }
 
 // wake makes the loop look for due work again. It never blocks.
-func (e *engine) wake() {
+func (e *deliveryEngine) wake() {
 	select {
 	case e.wakeCh <- struct{}{}:
 	default:
 	}
 }
 
-func (e *engine) start() {
+// txEmitted tells the engine that events were written in a host
+// transaction that commits later, on a store that will not notify it: the
+// loop then polls for a while.
+func (e *deliveryEngine) txEmitted() {
+	e.txPollUntil.Store(e.clock.Now().Add(txPollWindow).UnixNano())
+	e.wake()
+}
+
+func (e *deliveryEngine) start() {
 	e.rec.start()
 	go e.loop()
 	go e.extendLoop()
@@ -88,113 +133,171 @@ func (e *engine) start() {
 // loop leases due deliveries and waits, without polling, for the next
 // reason to lease again: a wake-up, the next due time, or a notification
 // from another process.
-func (e *engine) loop() {
+func (e *deliveryEngine) loop() {
 	defer close(e.loopDone)
-	d := e.d
 	var notes <-chan Notification
-	if n, ok := d.store.(Notifier); ok {
+	if n, ok := e.store.(Notifier); ok {
 		notes = n.Notifications()
 	}
-	retry := e.newStoreBackoff()
-	for {
-		select {
-		case <-e.stopCh:
-			return
-		default:
+	retry := newStoreBackoff(e.clock)
+	poll := txPollMin
+	for !e.isStopping() {
+		r := e.lease()
+		if r.err == nil && r.more {
+			retry.Reset()
+			continue
 		}
-		now := d.clock.Now()
-		free, running, excl := e.capacity()
-		var err error
-		got, limit := 0, min(free, d.cfg.LeaseBatchSize)
-		// Lease in batches: while deliveries run, wait until a quarter of
-		// a batch of slots is free rather than paying a store call for
-		// every slot that frees up.
-		leasing := limit > 0 && (running == 0 || limit >= e.minLease())
-		if leasing {
-			var leases []Lease
-			leases, err = d.store.Lease(e.runCtx, &LeaseParams{
-				Owner: d.cfg.Owner, Now: now, Until: now.Add(d.cfg.LeaseDuration),
-				Limit: limit, ExcludeEndpoints: excl,
-			})
-			got = len(leases)
-			if err == nil {
-				e.dispatch(leases)
-				if got == limit {
-					retry.Reset()
-					continue // more may be due
-				}
+		var wait waitFor
+		if r.err == nil && r.leasing {
+			var again bool
+			wait, again, r.err = e.nextWake(r)
+			if again {
+				continue
 			}
 		}
-		var wait <-chan time.Time
-		var timer Timer
-		// A running delivery wakes the loop when it ends; only when every
-		// slot might stay free does the loop need the next due time.
-		if err == nil && leasing {
-			var next time.Time
-			var ok bool
-			next, ok, err = d.store.NextDue(e.runCtx, &NextDueParams{Now: now, ExcludeEndpoints: excl})
-			if err == nil && ok {
-				delay := next.Sub(d.clock.Now())
-				if delay <= 0 {
-					if got > 0 {
-						continue
-					}
-					// Due now, yet nothing was leased: another owner won
-					// the race. Look again shortly rather than spin.
-					delay = d.cfg.LeaseDuration / 64
-				}
-				timer = d.clock.NewTimer(delay)
-				wait = timer.C()
-				if next.After(now) && !d.clock.Now().Before(next) {
-					// The clock passed next while the timer was armed.
-					timer.Stop()
-					continue
-				}
-			}
-		}
-		if err != nil {
+		if r.err != nil {
 			if e.runCtx.Err() != nil {
 				return
 			}
-			d.log.Warn("webhook: store error while leasing", "error", err)
-			timer = d.clock.NewTimer(retry.NextBackOff())
-			wait = timer.C()
+			e.log.Warn("webhook: store error while leasing", "error", r.err)
+			wait = e.timer(retry.NextBackOff())
 		} else {
 			retry.Reset()
 		}
-		select {
-		case <-e.stopCh:
-		case <-e.wakeCh:
-		case <-wait:
-		case n, ok := <-notes:
-			if !ok {
-				notes = nil
-			} else if n.EndpointsChanged {
-				if err := d.registry.reload(e.runCtx); err != nil {
-					d.log.Warn("webhook: reloading endpoints", "error", err)
-				}
+		if e.clock.Now().UnixNano() < e.txPollUntil.Load() {
+			if wait.timer == nil || poll < wait.delay {
+				wait.stop()
+				wait = e.timer(poll)
 			}
+			poll = min(2*poll, txPollMax)
+		} else {
+			poll = txPollMin
 		}
-		if timer != nil {
-			timer.Stop()
-		}
+		notes = e.wait(wait, notes)
 	}
 }
 
-// newStoreBackoff paces retries of failing store calls.
-func (e *engine) newStoreBackoff() *backoff.ExponentialBackOff {
+// leaseResult is what one round of leasing found.
+type leaseResult struct {
+	now     time.Time
+	excl    []string // endpoints whose lanes are full
+	leasing bool     // a lease call was made
+	got     int      // deliveries leased
+	more    bool     // a full batch: more may be due at once
+	err     error
+}
+
+// lease leases as many due deliveries as there are free slots, in
+// batches: while deliveries run, it waits until a quarter of a batch of
+// slots is free rather than paying a store call for every slot that frees
+// up.
+func (e *deliveryEngine) lease() leaseResult {
+	r := leaseResult{now: e.clock.Now()}
+	free, running, excl := e.capacity()
+	r.excl = excl
+	limit := min(free, e.limits.leaseBatchSize)
+	r.leasing = limit > 0 && (running == 0 || limit >= e.minLease())
+	if !r.leasing {
+		return r
+	}
+	leases, err := e.store.Lease(e.runCtx, &LeaseParams{
+		Owner: e.limits.owner, Now: r.now, Until: r.now.Add(e.limits.leaseDuration),
+		Limit: limit, ExcludeEndpoints: excl,
+	})
+	if err != nil {
+		r.err = err
+		return r
+	}
+	e.dispatch(leases)
+	r.got, r.more = len(leases), len(leases) == limit
+	return r
+}
+
+// waitFor is a timer that ends the loop's wait; without one, the loop
+// waits until something wakes it.
+type waitFor struct {
+	timer Timer // nil: no timeout
+	delay time.Duration
+}
+
+func (e *deliveryEngine) timer(d time.Duration) waitFor {
+	return waitFor{timer: e.clock.NewTimer(d), delay: d}
+}
+
+func (w waitFor) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// nextWake asks the store when the next delivery is due after a lease
+// round r and arms a timer for it. It reports again when the loop should
+// lease at once. A running delivery wakes the loop when it ends, so only
+// after a lease call, when every slot might stay free, does the loop need
+// the next due time.
+func (e *deliveryEngine) nextWake(r leaseResult) (w waitFor, again bool, err error) {
+	next, ok, err := e.store.NextDue(e.runCtx, &NextDueParams{Now: r.now, ExcludeEndpoints: r.excl})
+	if err != nil || !ok {
+		return waitFor{}, false, err
+	}
+	delay := next.Sub(e.clock.Now())
+	if delay <= 0 {
+		if r.got > 0 {
+			return waitFor{}, true, nil
+		}
+		// Due now, yet nothing was leased: another owner won the race.
+		// Look again shortly rather than spin.
+		delay = e.limits.leaseDuration / 64
+	}
+	w = e.timer(delay)
+	if next.After(r.now) && !e.clock.Now().Before(next) {
+		// The clock passed next while the timer was armed.
+		w.stop()
+		return waitFor{}, true, nil
+	}
+	return w, false, nil
+}
+
+// wait waits for a wake-up, the end of w, a notification from another
+// process, or stop, and stops w's timer. It returns the notification
+// channel, nil once closed.
+func (e *deliveryEngine) wait(w waitFor, notes <-chan Notification) <-chan Notification {
+	defer w.stop()
+	var timeout <-chan time.Time
+	if w.timer != nil {
+		timeout = w.timer.C()
+	}
+	select {
+	case <-e.stopCh:
+	case <-e.wakeCh:
+	case <-timeout:
+	case n, ok := <-notes:
+		if !ok {
+			return nil
+		}
+		if n.EndpointsChanged {
+			if err := e.endpointsChanged(e.runCtx); err != nil {
+				e.log.Warn("webhook: reloading endpoints", "error", err)
+			}
+		}
+	}
+	return notes
+}
+
+// newStoreBackoff paces retries of failing store calls on clock.
+func newStoreBackoff(clock Clock) *backoff.ExponentialBackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0 // never give up while running
-	b.Clock = e.d.clock
+	b.Clock = clock
 	b.Reset()
 	return b
 }
 
 // capacity returns how many more deliveries may start and which endpoints'
 // lanes are full.
-func (e *engine) capacity() (free, running int, excl []string) {
+func (e *deliveryEngine) capacity() (free, running int, excl []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for id, ln := range e.lanes {
@@ -202,104 +305,18 @@ func (e *engine) capacity() (free, running int, excl []string) {
 			excl = append(excl, id)
 		}
 	}
-	return e.d.cfg.Workers - e.running, e.running, excl
+	return e.limits.workers - e.running, e.running, excl
 }
 
 // minLease is the fewest free slots worth a lease call while deliveries
 // are running.
-func (e *engine) minLease() int {
-	return max(1, min(e.d.cfg.LeaseBatchSize, e.d.cfg.Workers)/4)
-}
-
-func (e *engine) laneCap(endpointID string) int {
-	if st, ok := e.d.registry.get(endpointID); ok {
-		return st.concurrency
-	}
-	return e.d.cfg.EndpointConcurrency
-}
-
-// dispatch starts leased deliveries in their lanes, queueing those beyond
-// a lane's cap.
-func (e *engine) dispatch(leases []Lease) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, l := range leases {
-		if _, ok := e.held[l.Delivery.ID]; ok {
-			// Our own lease lapsed (an extension failed) and the store
-			// handed the delivery back to us: keep the one copy we run or
-			// queue, under the new token.
-			e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
-			if ln := e.lanes[l.Delivery.EndpointID]; ln != nil {
-				for i := range ln.queue {
-					if ln.queue[i].Delivery.ID == l.Delivery.ID {
-						ln.queue[i].Token = l.Token
-					}
-				}
-			}
-			continue
-		}
-		e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
-		id := l.Delivery.EndpointID
-		ln := e.lanes[id]
-		if ln == nil {
-			ln = &lane{}
-			e.lanes[id] = ln
-		}
-		if ln.running >= e.laneCap(id) {
-			ln.queue = append(ln.queue, l)
-			continue
-		}
-		ln.running++
-		e.running++
-		e.wg.Add(1)
-		go e.runLane(l)
-	}
-}
-
-// runLane attempts l, then whatever its lane queued, until the queue is
-// empty.
-func (e *engine) runLane(l Lease) {
-	defer e.wg.Done()
-	for {
-		out, release := e.attempt(e.runCtx, &l)
-		out.Lease.Token = e.token(out.Lease)
-		if release {
-			e.release([]LeaseRef{out.Lease})
-		} else {
-			e.rec.add(out)
-		}
-		next, ok := e.next(l.Delivery.EndpointID)
-		if !ok {
-			return
-		}
-		l = next
-	}
-}
-
-// next hands the lane's next queued lease to the calling goroutine, or
-// frees its slot.
-func (e *engine) next(endpointID string) (Lease, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ln := e.lanes[endpointID]
-	if len(ln.queue) > 0 && !e.stopping {
-		l := ln.queue[0]
-		ln.queue[0] = Lease{}
-		ln.queue = ln.queue[1:]
-		return l, true
-	}
-	ln.running--
-	e.running--
-	if ln.running == 0 && len(ln.queue) == 0 {
-		delete(e.lanes, endpointID)
-	}
-	e.wake()
-	return Lease{}, false
+func (e *deliveryEngine) minLease() int {
+	return max(1, min(e.limits.leaseBatchSize, e.limits.workers)/4)
 }
 
 // token returns the token under which the engine now holds ref's
 // delivery: a lapsed lease leased again by this engine carries a new one.
-func (e *engine) token(ref LeaseRef) string {
+func (e *deliveryEngine) token(ref LeaseRef) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if h, ok := e.held[ref.DeliveryID]; ok {
@@ -308,9 +325,16 @@ func (e *engine) token(ref LeaseRef) string {
 	return ref.Token
 }
 
+// recorded is told by the recorder that outcomes are written (or given
+// up on): their leases are no longer held, and the loop may lease more.
+func (e *deliveryEngine) recorded(refs []LeaseRef) {
+	e.forget(refs)
+	e.wake()
+}
+
 // forget drops leases from the held set once their outcome is written or
 // they were released.
-func (e *engine) forget(refs []LeaseRef) {
+func (e *deliveryEngine) forget(refs []LeaseRef) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, r := range refs {
@@ -322,26 +346,26 @@ func (e *engine) forget(refs []LeaseRef) {
 
 // release gives leases back to the store so that any owner may take them
 // at once.
-func (e *engine) release(refs []LeaseRef) {
+func (e *deliveryEngine) release(refs []LeaseRef) {
 	if len(refs) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := e.d.store.Release(ctx, &ReleaseParams{Leases: refs, Now: e.d.clock.Now()}); err != nil {
+	if err := e.store.Release(ctx, &ReleaseParams{Leases: refs, Now: e.clock.Now()}); err != nil {
 		// The leases expire on their own; the deliveries come back then.
-		e.d.log.Warn("webhook: releasing leases", "count", len(refs), "error", err)
+		e.log.Warn("webhook: releasing leases", "count", len(refs), "error", err)
 	}
 	e.forget(refs)
 }
 
 // extendLoop keeps the leases this engine holds from expiring while their
 // deliveries wait in a lane queue or are being attempted.
-func (e *engine) extendLoop() {
+func (e *deliveryEngine) extendLoop() {
 	defer close(e.extDone)
-	every := e.d.cfg.LeaseDuration / 3
+	every := e.limits.leaseDuration / 3
 	for {
-		t := e.d.clock.NewTimer(every)
+		t := e.clock.NewTimer(every)
 		select {
 		case <-e.extStop:
 			t.Stop()
@@ -352,7 +376,7 @@ func (e *engine) extendLoop() {
 	}
 }
 
-func (e *engine) extend() {
+func (e *deliveryEngine) extend() {
 	e.mu.Lock()
 	refs := make([]LeaseRef, 0, len(e.held))
 	for _, r := range e.held {
@@ -362,10 +386,10 @@ func (e *engine) extend() {
 	if len(refs) == 0 {
 		return
 	}
-	now := e.d.clock.Now()
-	res, err := e.d.store.ExtendLeases(e.runCtx, &ExtendLeasesParams{Leases: refs, Now: now, Until: now.Add(e.d.cfg.LeaseDuration)})
+	now := e.clock.Now()
+	res, err := e.store.ExtendLeases(e.runCtx, &ExtendLeasesParams{Leases: refs, Now: now, Until: now.Add(e.limits.leaseDuration)})
 	if err != nil {
-		e.d.log.Warn("webhook: extending leases", "count", len(refs), "error", err)
+		e.log.Warn("webhook: extending leases", "count", len(refs), "error", err)
 		return
 	}
 	if len(res.Stale) == 0 {
@@ -389,12 +413,21 @@ func (e *engine) extend() {
 	e.mu.Unlock()
 }
 
+func (e *deliveryEngine) isStopping() bool {
+	select {
+	case <-e.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
 // stop stops leasing, lets running deliveries finish until ctx is done,
 // then cancels them, releases their leases and those of queued
 // deliveries, and flushes the recorder. Leases stay extended until then.
 // An outcome the store still refuses after that is dropped; its lease
 // expires and the delivery is attempted again.
-func (e *engine) stop(ctx context.Context) error {
+func (e *deliveryEngine) stop(ctx context.Context) error {
 	// When ctx ends, store calls in flight are cancelled too.
 	defer context.AfterFunc(ctx, e.cancelRun)()
 	close(e.stopCh)

@@ -58,7 +58,10 @@ type Endpoint struct {
 	MaxConcurrency int
 	// Retry overrides [Config.Retry] for this endpoint when non-nil.
 	Retry *RetryPolicy
-	// CreatedAt and UpdatedAt are set when the endpoint is saved.
+	// CreatedAt and UpdatedAt are set when the endpoint is saved, to the
+	// microsecond. UpdatedAt names the version: every save moves it
+	// forward, so a conditional write ([PutEndpointParams.IfUpdatedAt])
+	// tells versions apart.
 	CreatedAt, UpdatedAt time.Time
 }
 

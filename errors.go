@@ -34,6 +34,10 @@ var (
 	// a [Store] that has been closed.
 	ErrClosed = errors.New("webhook: closed")
 
+	// ErrAlreadyStarted is returned by [Dispatcher.Start] when the
+	// Dispatcher has been started before.
+	ErrAlreadyStarted = errors.New("webhook: already started")
+
 	// ErrConflict reports that a conditional write found the record changed
 	// since it was read (see [PutEndpointParams.IfUpdatedAt]); nothing was
 	// written.

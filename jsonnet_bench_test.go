@@ -18,8 +18,8 @@ import (
 // same template and event. "Raw" is what a careful host would write by
 // hand: the template parsed once, one VM reused, the helper library served
 // from memory, the event handed over as a string and parsed with
-// std.parseJson. The Raw/Event* variants measure the other ways of handing
-// the event to a VM.
+// std.parseJson. internal/jsonnet benchmarks the other ways of handing the
+// event to a VM.
 //
 //	go test -run '^$' -bench 'Jsonnet' -benchmem -count 6 . | benchstat -
 
@@ -55,43 +55,17 @@ type rawVariant struct {
 var rawVariants = []rawVariant{
 	{name: "ExtVarParseJSON", data: `std.parseJson(std.extVar("payload"))`,
 		setup: func(vm *jsonnet.VM, p string, _ any) { vm.ExtVar("payload", p) }},
-	{name: "ExtCode", data: `std.extVar("payload")`,
-		setup: func(vm *jsonnet.VM, p string, _ any) { vm.ExtCode("payload", p) }},
-	{name: "Native", data: `std.native("payload")()`,
-		setup: func(vm *jsonnet.VM, p string, _ any) {
-			// The event is decoded per render, as it would be per event.
-			var d any
-			_ = json.Unmarshal([]byte(p), &d)
-			vm.NativeFunction(&jsonnet.NativeFunction{Name: "payload", Func: func([]any) (any, error) { return d, nil }})
-		}},
-}
-
-// rawTLAVariants hand the event as a top-level argument; the template is
-// wrapped in a function of it.
-var rawTLAVariants = []rawVariant{
-	{name: "TLAVarParseJSON", data: `std.parseJson(payload)`,
-		setup: func(vm *jsonnet.VM, p string, _ any) { vm.TLAVar("payload", p) }},
-	{name: "TLACode", data: `payload`,
-		setup: func(vm *jsonnet.VM, p string, _ any) { vm.TLACode("payload", p) }},
 }
 
 // newRawVM returns a VM ready to evaluate the Lytics template with the
 // event handed over as v says, and the parsed program.
-func newRawVM(b *testing.B, v rawVariant, tla bool) (*jsonnet.VM, ast.Node) {
+func newRawVM(b *testing.B, v rawVariant) (*jsonnet.VM, ast.Node) {
 	b.Helper()
 	vm := jsonnet.MakeVM()
 	vm.Importer(&jsonnet.MemoryImporter{Data: map[string]jsonnet.Contents{
 		"lytemplates.libsonnet": jsonnet.MakeContents("local data = " + v.data + "; " + rawLib),
 	}})
 	src := lyticsTemplate
-	if tla {
-		vm.Importer(&jsonnet.MemoryImporter{Data: map[string]jsonnet.Contents{
-			"lytemplates.libsonnet": jsonnet.MakeContents("function(data) " + rawLib),
-		}})
-		src = "function(payload) local data = " + v.data + ";\n" +
-			`local event = (import "lytemplates.libsonnet")(data);` + "\n" +
-			lyticsTemplate[len(`local event = (import "lytemplates.libsonnet");`):]
-	}
 	node, err := jsonnet.SnippetToAST("template", src)
 	if err != nil {
 		b.Fatal(err)
@@ -109,7 +83,7 @@ func newRawVM(b *testing.B, v rawVariant, tla bool) (*jsonnet.VM, ast.Node) {
 
 func BenchmarkJsonnetLytics(b *testing.B) {
 	b.Run("Raw", func(b *testing.B) {
-		vm, node := newRawVM(b, rawVariants[0], false)
+		vm, node := newRawVM(b, rawVariants[0])
 		b.ReportAllocs()
 		start := cpuTime()
 		for b.Loop() {
@@ -146,7 +120,7 @@ func BenchmarkJsonnetLyticsParallel(b *testing.B) {
 		start := cpuTime()
 		defer reportCPU(b, start)
 		b.RunParallel(func(pb *testing.PB) {
-			vm, node := newRawVM(b, rawVariants[0], false)
+			vm, node := newRawVM(b, rawVariants[0])
 			for pb.Next() {
 				rawVariants[0].setup(vm, lyticsPayload, nil)
 				if _, err := vm.Evaluate(node); err != nil {
@@ -175,32 +149,4 @@ func BenchmarkJsonnetLyticsParallel(b *testing.B) {
 			}
 		})
 	})
-}
-
-// BenchmarkJsonnetEvent measures the ways of handing the event to a VM.
-func BenchmarkJsonnetEvent(b *testing.B) {
-	run := func(v rawVariant, tla bool) {
-		b.Run(v.name, func(b *testing.B) {
-			vm, node := newRawVM(b, v, tla)
-			var decoded any
-			if err := json.Unmarshal([]byte(lyticsPayload), &decoded); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			start := cpuTime()
-			for b.Loop() {
-				v.setup(vm, lyticsPayload, decoded)
-				if _, err := vm.Evaluate(node); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportCPU(b, start)
-		})
-	}
-	for _, v := range rawVariants {
-		run(v, false)
-	}
-	for _, v := range rawTLAVariants {
-		run(v, true)
-	}
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -10,7 +11,15 @@ import (
 // Complete runs, finished deliveries queue up, and the next Complete takes
 // them all.
 type recorder struct {
-	e    *engine
+	store Store
+	clock Clock
+	log   *slog.Logger
+	// written is called with the leases of every batch once it is written
+	// or given up on.
+	written func([]LeaseRef)
+	// stopping is closed when the engine stops: retries are cut short.
+	stopping <-chan struct{}
+
 	in   chan Outcome
 	once sync.Once
 	done chan struct{}
@@ -19,8 +28,12 @@ type recorder struct {
 // maxOutcomeBatch caps the outcomes written in one store call.
 const maxOutcomeBatch = 512
 
-func newRecorder(e *engine) *recorder {
-	return &recorder{e: e, in: make(chan Outcome, e.d.cfg.Workers*2), done: make(chan struct{})}
+// newRecorder returns a recorder that queues up to queue outcomes.
+func newRecorder(store Store, clock Clock, log *slog.Logger, queue int, written func([]LeaseRef), stopping <-chan struct{}) *recorder {
+	return &recorder{
+		store: store, clock: clock, log: log, written: written, stopping: stopping,
+		in: make(chan Outcome, queue), done: make(chan struct{}),
+	}
 }
 
 func (r *recorder) start() { go r.loop() }
@@ -48,6 +61,15 @@ func (r *recorder) loop() {
 	}
 }
 
+func (r *recorder) isStopping() bool {
+	select {
+	case <-r.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
 // write stores one batch, retrying while the store fails. When the engine
 // is stopping it gives up after a few tries: the leases then expire and the
 // deliveries are attempted again, so nothing is lost.
@@ -58,23 +80,19 @@ func (r *recorder) loop() {
 // more without its response body and error text. A store that is down
 // fails every write alike, and the halving only paces the retries.
 func (r *recorder) write(batch []Outcome) {
-	e := r.e
 	refs := make([]LeaseRef, len(batch))
 	for i := range batch {
 		refs[i] = batch[i].Lease
 	}
-	defer func() {
-		e.forget(refs)
-		e.wake()
-	}()
-	b := e.newStoreBackoff()
+	defer r.written(refs)
+	b := newStoreBackoff(r.clock)
 	for try := 1; ; try++ {
 		err := r.complete(batch)
 		if err == nil {
 			return
 		}
-		e.d.log.Warn("webhook: recording outcomes", "count", len(batch), "try", try, "error", err)
-		if e.isStopping() && try >= 3 {
+		r.log.Warn("webhook: recording outcomes", "count", len(batch), "try", try, "error", err)
+		if r.isStopping() && try >= 3 {
 			return
 		}
 		if try == 3 {
@@ -88,10 +106,10 @@ func (r *recorder) write(batch []Outcome) {
 				return
 			}
 		}
-		t := e.d.clock.NewTimer(b.NextBackOff())
+		t := r.clock.NewTimer(b.NextBackOff())
 		select {
 		case <-t.C():
-		case <-e.stopCh:
+		case <-r.stopping:
 			t.Stop()
 		}
 	}
@@ -99,15 +117,14 @@ func (r *recorder) write(batch []Outcome) {
 
 // complete makes one store call for batch.
 func (r *recorder) complete(batch []Outcome) error {
-	e := r.e
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := e.d.store.Complete(ctx, &CompleteParams{Outcomes: batch, Now: e.d.clock.Now()})
+	res, err := r.store.Complete(ctx, &CompleteParams{Outcomes: batch, Now: r.clock.Now()})
 	if err != nil {
 		return err
 	}
 	for _, s := range res.Stale {
-		e.d.log.Info("webhook: outcome refused, lease taken by another owner", "delivery", s.DeliveryID)
+		r.log.Info("webhook: outcome refused, lease taken by another owner", "delivery", s.DeliveryID)
 	}
 	return nil
 }
@@ -125,13 +142,4 @@ func bare(o Outcome) Outcome {
 	}
 	o.Attempts = atts
 	return o
-}
-
-func (e *engine) isStopping() bool {
-	select {
-	case <-e.stopCh:
-		return true
-	default:
-		return false
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -20,7 +21,7 @@ import (
 type RetryPolicy struct {
 	// Schedule lists the delays before the second, third, ... attempt; its
 	// length plus one is the number of attempts. Defaults to
-	// [DefaultSchedule].
+	// [RetryScheduleDefault]. The policy reads it and never changes it.
 	Schedule []time.Duration
 	// Jitter spreads each delay uniformly by ± this fraction, so retries
 	// of many deliveries do not arrive together. Defaults to 0.1; a negative
@@ -35,9 +36,14 @@ type RetryPolicy struct {
 	StopOnClientError bool
 }
 
-// DefaultSchedule is the delay before each retry of the default
-// [RetryPolicy]: 8 attempts over about 28 hours.
-var DefaultSchedule = []time.Duration{
+// RetryScheduleDefault returns the delay before each retry of the default
+// [RetryPolicy]: 8 attempts over about 28 hours. Each call returns a new
+// slice the caller owns.
+func RetryScheduleDefault() []time.Duration { return slices.Clone(retryScheduleDefault) }
+
+// retryScheduleDefault is shared by every default policy and never
+// changed.
+var retryScheduleDefault = []time.Duration{
 	5 * time.Second, 5 * time.Minute, 30 * time.Minute,
 	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
 }
@@ -51,7 +57,7 @@ const (
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Schedule == nil {
-		p.Schedule = DefaultSchedule
+		p.Schedule = retryScheduleDefault
 	}
 	if p.Jitter == 0 {
 		p.Jitter = JitterDefault

@@ -120,11 +120,16 @@ func (s poisonStore) Enqueue(ctx context.Context, p *webhook.EnqueueParams) erro
 }
 
 // A write the store refuses because of one caller's event fails that
-// caller only, even when other callers' events shared the group commit.
+// caller only, even when other callers' events shared the group commit;
+// the others are stored and delivered by the running engine.
 func TestGroupCommitIsolatesRefusedEvents(t *testing.T) {
 	t.Parallel()
-	d := newDispatcher(t, webhook.Config{Store: poisonStore{newSignalStore(t)}})
+	ss := newSignalStore(t)
+	d := newDispatcher(t, webhook.Config{Store: poisonStore{ss}, AllowPrivateNetworks: true})
 	ctx := context.Background()
+	rc := newReceiver(t, nil)
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.Start(ctx))
 	const n = 64
 	errs := make(chan error, n)
 	for i := range n {
@@ -151,6 +156,14 @@ func TestGroupCommitIsolatesRefusedEvents(t *testing.T) {
 		} else {
 			require.NoError(t, err)
 		}
+	}
+	delivered := map[string]bool{}
+	for range n - n/16 {
+		delivered[rc.next(t).Header.Get("webhook-id")] = true
+	}
+	require.Len(t, delivered, n-n/16, "every stored event delivered")
+	for i := 0; i < n; i += 16 {
+		require.False(t, delivered[fmt.Sprintf("evt_%02d", i)], "a refused event was delivered")
 	}
 }
 

@@ -204,18 +204,17 @@ func (c *Config) validate() error {
 // Emit works as soon as New returns; deliveries are sent once
 // [Dispatcher.Start] has been called. [Dispatcher.Close] stops both.
 type Dispatcher struct {
-	cfg    Config
-	store  Store
-	clock  Clock
-	log    *slog.Logger
-	client *http.Client
+	cfg   Config
+	store Store
+	clock Clock
 	// ownTransport is the default transport, closed by Close; nil when the
 	// host supplied one.
 	ownTransport *http.Transport
 
 	registry  *registry
+	health    *endpointHealth
 	committer *committer
-	engine    *engine
+	engine    *deliveryEngine
 
 	mu      sync.Mutex // orders Start and Close
 	started bool
@@ -233,26 +232,41 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg:   cfg,
 		store: cfg.Store,
 		clock: cfg.Test.Clock,
-		log:   cfg.Logger,
 	}
 	rt := cfg.Transport
 	if rt == nil {
 		d.ownTransport = newTransport(cfg.AllowPrivateNetworks, cfg.Workers)
 		rt = d.ownTransport
 	}
-	d.client = &http.Client{
+	client := &http.Client{
 		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	d.registry = newRegistry(d)
-	d.engine = newEngine(d)
-	d.committer = newCommitter(d)
+	d.registry = newRegistry(cfg.Store, cfg.Test.Clock, cfg.Logger, endpointCompiler{
+		transformer: cfg.Transformer, retry: cfg.Retry, concurrency: cfg.EndpointConcurrency,
+	})
+	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, cfg.OnEndpointDisabled)
+	at := &attempter{
+		clock: cfg.Test.Clock,
+		sender: &sender{
+			client: client, signer: cfg.Signer, userAgent: cfg.UserAgent,
+			timeout: cfg.RequestTimeout, maxResponseBody: cfg.MaxResponseBodyBytes,
+		},
+		lookup:  d.registry.lookup,
+		observe: d.health.observe,
+	}
+	d.engine = newDeliveryEngine(cfg.Store, cfg.Test.Clock, cfg.Logger, engineLimits{
+		owner: cfg.Owner, workers: cfg.Workers,
+		leaseBatchSize: cfg.LeaseBatchSize, leaseDuration: cfg.LeaseDuration,
+	}, d.registry.concurrencyOf, at.attempt, d.registry.reload)
+	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake)
 	return d, nil
 }
 
 // Start starts the delivery engine in the background and returns. It loads
 // the endpoints first, bounded by ctx. The engine runs until
-// [Dispatcher.Close]. Calling Start twice returns an error.
+// [Dispatcher.Close]. Calling Start again returns [ErrAlreadyStarted];
+// after Close it returns [ErrClosed].
 func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -260,7 +274,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		return ErrClosed
 	}
 	if d.started {
-		return fmt.Errorf("webhook: dispatcher already started")
+		return ErrAlreadyStarted
 	}
 	if err := d.registry.load(ctx); err != nil {
 		return err
@@ -291,6 +305,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	} else {
 		d.engine.cancelRun()
 	}
+	d.health.wait()
 	if d.ownTransport != nil {
 		d.ownTransport.CloseIdleConnections()
 	}
@@ -322,18 +337,32 @@ func (d *Dispatcher) EmitBatch(ctx context.Context, events []Event) error {
 
 // EmitTx is [Dispatcher.EmitBatch] inside a transaction the host holds, for
 // stores that implement [TxEnqueuer] (the PostgreSQL store takes a pgx.Tx):
-// the events exist if and only if tx commits. Deliveries start after the
-// commit.
-func (d *Dispatcher) EmitTx(ctx context.Context, tx any, events ...Event) error {
+// the events exist if and only if tx commits. It fills the ID and Time of
+// each event that has none, in place, as EmitBatch does.
+//
+// Deliveries start after the commit. A store that is also a [Notifier]
+// tells the engine of the commit. With any other store the engine cannot
+// know when the host commits, so after EmitTx it looks for due deliveries
+// every few milliseconds, backing off to once a second, for ten minutes
+// after the last EmitTx; an event whose transaction commits later than that
+// is delivered at the engine's next wake-up (the next Emit, a retry that
+// comes due, or a restart).
+func (d *Dispatcher) EmitTx(ctx context.Context, tx any, events []Event) error {
 	txs, ok := d.store.(TxEnqueuer)
 	if !ok {
 		return fmt.Errorf("%w: the store does not support host transactions", ErrInvalidTx)
 	}
 	items, err := d.prepare(ctx, events)
-	if err != nil {
+	if err != nil || len(items) == 0 {
 		return err
 	}
-	return txs.EnqueueTx(ctx, tx, &EnqueueParams{Items: items, Now: d.clock.Now()})
+	if err := txs.EnqueueTx(ctx, tx, &EnqueueParams{Items: items, Now: d.clock.Now()}); err != nil {
+		return err
+	}
+	if _, ok := d.store.(Notifier); !ok {
+		d.engine.txEmitted()
+	}
+	return nil
 }
 
 // prepare validates events, fills their defaults and fans them out.
@@ -378,24 +407,7 @@ func (d *Dispatcher) PutEndpoint(ctx context.Context, ep Endpoint) error {
 	if err := ep.validate(); err != nil {
 		return err
 	}
-	st, err := d.registry.compile(ep)
-	if err != nil {
-		return err
-	}
-	if err := d.registry.load(ctx); err != nil {
-		return err
-	}
-	now := d.clock.Now().UTC()
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if old, ok := d.registry.get(ep.ID); ok {
-		ep.CreatedAt = old.ep.CreatedAt
-	}
-	st.ep = ep
-	if err := d.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: ep}); err != nil {
-		return err
-	}
-	d.registry.put(st)
-	return nil
+	return d.registry.save(ctx, ep)
 }
 
 // DeleteEndpoint removes an endpoint. Its pending deliveries end failed.
@@ -404,11 +416,7 @@ func (d *Dispatcher) DeleteEndpoint(ctx context.Context, id string) error {
 	if d.isClosed() {
 		return ErrClosed
 	}
-	if err := d.store.DeleteEndpoint(ctx, &DeleteEndpointParams{ID: id}); err != nil {
-		return err
-	}
-	d.registry.remove(id)
-	return nil
+	return d.registry.delete(ctx, id)
 }
 
 // Endpoint returns the endpoint with the given ID, or [ErrNotFound].

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -160,24 +161,39 @@ func TestEmit(t *testing.T) {
 
 	t.Run("ConcurrentEmitsShareCommits", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, webhook.Config{})
+		// The first write holds the committer until every other caller has
+		// queued behind it; they must then share one write.
+		ss := newSignalStore(t)
+		gs := &gateStore{signalStore: ss, entered: make(chan struct{}), release: make(chan struct{})}
+		d := newDispatcher(t, webhook.Config{Store: gs})
+		ctx := context.Background()
 		const n = 200
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				require.NoError(t, b.d.Emit(b.ctx, webhook.Event{ID: fmt.Sprintf("evt_%04d", i), Type: "a", Payload: json.RawMessage(`{}`)}))
-			})
+		emit := func(i int) error {
+			return d.Emit(ctx, webhook.Event{ID: fmt.Sprintf("evt_%04d", i), Type: "a", Payload: json.RawMessage(`{}`)})
 		}
-		wg.Wait()
+		errs := make(chan error, n)
+		go func() { errs <- emit(0) }()
+		<-gs.entered
+		for i := 1; i < n; i++ {
+			go func() { errs <- emit(i) }()
+		}
+		for i := 0; webhook.QueuedEmits(d) < n-1; i++ {
+			require.Less(t, i, 10_000_000, "emits never queued")
+			runtime.Gosched()
+		}
+		close(gs.release)
+		for range n {
+			require.NoError(t, <-errs)
+		}
 		items, commits := 0, 0
 		for items < n {
-			items += <-b.store.enqueues
+			items += <-ss.enqueues
 			commits++
 		}
 		require.Equal(t, n, items)
-		require.Less(t, commits, n, "concurrent emits are coalesced")
+		require.Equal(t, 2, commits, "the callers queued behind the first write share the next one")
 		for i := range n {
-			_, err := b.d.Event(b.ctx, fmt.Sprintf("evt_%04d", i))
+			_, err := d.Event(ctx, fmt.Sprintf("evt_%04d", i))
 			require.NoError(t, err)
 		}
 	})
@@ -267,4 +283,22 @@ func TestPutEndpointTemplateErrorHasPosition(t *testing.T) {
 	require.Positive(t, te.Column)
 	_, err = b.d.Endpoint(b.ctx, "ep")
 	require.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
+}
+
+// gateStore holds its first Enqueue until release is closed.
+type gateStore struct {
+	*signalStore
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *gateStore) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.entered)
+		<-s.release
+	}
+	return s.signalStore.Enqueue(ctx, p)
 }

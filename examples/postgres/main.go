@@ -181,7 +181,7 @@ func emitInTx(ctx context.Context, pool *pgxpool.Pool, d *webhook.Dispatcher, sc
 		if _, err := tx.Exec(ctx, "INSERT INTO "+table+" VALUES ($1, true)", id); err != nil {
 			return err
 		}
-		err := d.EmitTx(ctx, tx, webhook.Event{ID: id, Type: "order.paid", Payload: json.RawMessage(`{"paid":true}`)})
+		err := d.EmitTx(ctx, tx, []webhook.Event{{ID: id, Type: "order.paid", Payload: json.RawMessage(`{"paid":true}`)}})
 		if err != nil || commit {
 			return err
 		}

@@ -1,8 +1,10 @@
 // Quickstart sends a handful of signed webhooks to a local receiver on the
 // embedded bbolt store, shows one retry, and prints every delivery with its
-// attempts.
+// attempts. With -serve it then keeps running and serves the admin console
+// over the same store, until interrupted.
 //
 //	go run ./examples/quickstart
+//	go run ./examples/quickstart -serve -addr 127.0.0.1:8080
 package main
 
 import (
@@ -15,12 +17,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/admin"
 	"github.com/hooklet/webhook/store/boltstore"
 )
 
@@ -28,13 +33,15 @@ const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 func main() {
 	dbPath := flag.String("db", "", "bbolt file (default: a new file in a temp dir, removed at exit)")
+	serve := flag.Bool("serve", false, "after the demo, serve the admin console until interrupted")
+	addr := flag.String("addr", "127.0.0.1:8080", "address of the admin console with -serve")
 	flag.Parse()
-	if err := run(*dbPath); err != nil {
+	if err := run(*dbPath, *serve, *addr); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(dbPath string) error {
+func run(dbPath string, serve bool, addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -124,7 +131,37 @@ func run(dbPath string) error {
 			fmt.Printf("    attempt %d: HTTP %d %s\n", a.Number, a.StatusCode, strings.TrimSpace(string(a.ResponseBody)))
 		}
 	}
+	if serve {
+		return serveConsole(st, addr)
+	}
 	return nil
+}
+
+// serveConsole serves the admin console over the store until the process
+// is interrupted. The demo's Dispatcher is closed by now; the console gets
+// a new one over the same store, so that replays from it are delivered.
+func serveConsole(st webhook.Store, addr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true})
+	if err != nil {
+		return err
+	}
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	defer d.Close(context.Background())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.NewHandler(d, nil)))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	fmt.Printf("\nadmin console: http://%s/admin/ (Ctrl-C to stop)\n", ln.Addr())
+	<-ctx.Done()
+	return srv.Shutdown(context.Background())
 }
 
 // receiver verifies the Standard Webhooks signature of each request.

@@ -1,4 +1,4 @@
-package webhook
+package jsonnet
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ const (
 
 	// Variables the prelude binds and the instrumented template refers to.
 	varTick = "__hooklet_tick"
-	varPlus = "__hooklet_plus"
+	varFit  = "__hooklet_fit"
 	varStd  = "__hooklet_std"
 	varLib  = "__hooklet_lib"
 	varBody = "__hooklet_out"
@@ -51,8 +51,11 @@ const (
 //     refers to itself late-bound, std's own functions (std.repeat calling
 //     std.makeArray, the % operator calling std.format) go through the
 //     guards too;
-//   - defines __hooklet_plus, which every + of the template is rewritten to:
-//     it refuses a string or array result longer than limit;
+//   - defines __hooklet_fit, which checks the result of every + of the
+//     template (a + b is rewritten to __hooklet_fit(a + b) tailstrict): it
+//     refuses a string or array longer than limit;
+//   - answers std.thisFile with "template", the name the template's error
+//     positions use;
 //   - binds the helper library the template's import resolves to;
 //   - evaluates to the template's value, which the VM manifests as JSON.
 func preludeSource(limit int) string {
@@ -62,11 +65,10 @@ func preludeSource(limit int) string {
 	}
 	return `
 local ` + varTick + ` = std.native("` + nativeTick + `"),
-  __hooklet_fmtw = std.native("` + nativeFormatMax + `"),
-  __hooklet_digits(s) = std.isString(s) && std.length(s) > 0 && std.length(s) < 10 &&
-    std.all([c >= "0" && c <= "9" for c in std.stringChars(s)]),
-  __hooklet_len(v) = if std.isString(v) || std.isArray(v) then std.length(v) else 0,
   ` + varStd + ` = std + {
+  // Object locals: bound only when a guarded function runs.
+  local __hooklet_fmtw = std.native("` + nativeFormatMax + `"),
+  local __hooklet_len(v) = if std.isString(v) || std.isArray(v) then std.length(v) else 0,
   range(from, to)::
     if to - from + 1 > ` + L + ` then ` + tooBig("std.range") + ` else super.range(from, to),
   makeArray(sz, func)::
@@ -83,8 +85,10 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
     // A few parts are joined, then measured: at most 16 parts of the
     // limit each are built. More parts are measured first.
     if std.length(arr) <= 16 then
-      local r = super.join(sep, arr);
-      if std.length(r) > ` + L + ` then ` + tooBig("std.join") + ` else r
+      // Joined as the argument of the check, so that a recursion
+      // through the parts nests one frame more than std.join's own.
+      local cap(r) = if std.length(r) > ` + L + ` then ` + tooBig("std.join") + ` else r;
+      cap(super.join(sep, arr)) tailstrict
     else
       local n = std.foldl(function(acc, s) acc + __hooklet_len(s), arr, 0) + __hooklet_len(sep) * std.length(arr);
       if n > ` + L + ` then ` + tooBig("std.join") + ` else super.join(sep, arr),
@@ -93,13 +97,15 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
   strReplace(str, from, to)::
     if std.length(to) > std.length(from) && std.length(str) * std.length(to) > ` + L + ` * std.max(1, std.length(from))
     then ` + tooBig("std.strReplace") + ` else super.strReplace(str, from, to),
+  // The template's name, as its error positions give it; not the
+  // prelude's.
+  thisFile:: "` + templateFile + `",
   native(name)::
     error "std.native is not available to templates",
   extVar(name)::
     error "std.extVar is not available to templates",
   },
-  ` + varPlus + `(a, b) =
-  local r = a + b;
+  ` + varFit + `(r) =
   local t = std.type(r);
   if (t == "string" || t == "array") && std.length(r) > ` + L + `
   then error "+: a " + t + " of " + std.length(r) + " elements exceeds the limit of ` + L + `"
@@ -122,13 +128,15 @@ function(` + tlaID + `, ` + tlaType + `, ` + tlaTime + `, ` + tlaTenant + `, ` +
       local v = if __hooklet_isobj then std.get(__hooklet_data, key, null) else null;
       if v == null then default else v,
     path(p, default=null)::
-      local keys = if std.isArray(p) then p else std.split(p, ".");
+      local keys = if std.isArray(p) then p else std.split(p, "."),
+        digits(s) = std.isString(s) && std.length(s) > 0 && std.length(s) < 10 &&
+          std.all([c >= "0" && c <= "9" for c in std.stringChars(s)]);
       local walk(v, i) =
         if v == null then default
         else if i == std.length(keys) then v
         else local k = keys[i];
           if std.isObject(v) then walk(std.get(v, k, null), i + 1)
-          else if std.isArray(v) && (std.isNumber(k) || __hooklet_digits(k)) then
+          else if std.isArray(v) && (std.isNumber(k) || digits(k)) then
             local n = if std.isNumber(k) then k else std.parseInt(k);
             walk(if n >= 0 && n < std.length(v) then v[n] else null, i + 1)
           else default;

@@ -1,4 +1,4 @@
-package webhook
+package jsonnet
 
 import (
 	"fmt"
@@ -76,7 +76,7 @@ func children(n ast.Node) ([]*ast.Node, error) {
 	case *ast.Import, *ast.ImportStr, *ast.ImportBin, *ast.LiteralBoolean, *ast.LiteralNull,
 		*ast.LiteralNumber, *ast.LiteralString, *ast.Self, *ast.Var, *ast.Dollar:
 	default:
-		return nil, fmt.Errorf("webhook: jsonnet: unexpected node %T", n)
+		return nil, fmt.Errorf("jsonnet: unexpected node %T", n)
 	}
 	return out, nil
 }
@@ -137,7 +137,7 @@ func instrument(p *ast.Node) (varSet, error) {
 			if !loc.IsSet() {
 				loc = *n.Loc()
 			}
-			return nil, &TemplateError{Line: loc.Begin.Line, Column: loc.Begin.Column,
+			return nil, &Error{Line: loc.Begin.Line, Column: loc.Begin.Column,
 				Message: fmt.Sprintf("identifier %q uses the reserved prefix %q", id, reservedPrefix)}
 		}
 	}
@@ -159,16 +159,16 @@ func instrument(p *ast.Node) (varSet, error) {
 	switch n := n.(type) {
 	case *ast.Import:
 		if f := n.File.Value; f != libHooklet && f != libLytics {
-			return nil, &TemplateError{Line: loc.Begin.Line, Column: loc.Begin.Column,
+			return nil, &Error{Line: loc.Begin.Line, Column: loc.Begin.Column,
 				Message: fmt.Sprintf("import %q is not allowed; only %q and %q can be imported", f, libHooklet, libLytics)}
 		}
 		used[varLib] = struct{}{}
 		*p = &ast.Var{NodeBase: ast.NewNodeBase(loc, nil, nil), Id: varLib}
 	case *ast.ImportStr:
-		return nil, &TemplateError{Line: loc.Begin.Line, Column: loc.Begin.Column,
+		return nil, &Error{Line: loc.Begin.Line, Column: loc.Begin.Column,
 			Message: fmt.Sprintf("importstr %q is not allowed", n.File.Value)}
 	case *ast.ImportBin:
-		return nil, &TemplateError{Line: loc.Begin.Line, Column: loc.Begin.Column,
+		return nil, &Error{Line: loc.Begin.Line, Column: loc.Begin.Column,
 			Message: fmt.Sprintf("importbin %q is not allowed", n.File.Value)}
 	case *ast.Var:
 		if n.Id == "$std" {
@@ -191,15 +191,19 @@ func instrument(p *ast.Node) (varSet, error) {
 		n.Body = cond
 	case *ast.Binary:
 		if n.Op == ast.BopPlus {
-			used[varPlus] = struct{}{}
-			target := &ast.Var{Id: varPlus}
-			target.SetFreeVariables(ast.Identifiers{varPlus})
+			// a + b becomes __hooklet_fit(a + b) tailstrict. The sum is
+			// evaluated as the argument, before the check's own frame is
+			// pushed, so a recursion through a + b nests one frame (the
+			// argument's) instead of the check's whole body.
+			n.SetFreeVariables(withVars(n.FreeVariables(), used))
+			used[varFit] = struct{}{}
+			target := &ast.Var{Id: varFit}
+			target.SetFreeVariables(ast.Identifiers{varFit})
 			apply := &ast.Apply{
-				NodeBase: ast.NewNodeBase(loc, nil, nil),
-				Target:   target,
-				Arguments: ast.Arguments{Positional: []ast.CommaSeparatedExpr{
-					{Expr: n.Left}, {Expr: n.Right},
-				}},
+				NodeBase:   ast.NewNodeBase(loc, nil, nil),
+				Target:     target,
+				Arguments:  ast.Arguments{Positional: []ast.CommaSeparatedExpr{{Expr: n}}},
+				TailStrict: true,
 			}
 			*p = apply
 		}

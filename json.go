@@ -1,0 +1,355 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// The JSON forms of the public types, as the admin API serves them and as
+// hosts may log them:
+//
+//   - Names are snake_case: "event_types", "next_attempt_at", ...
+//   - Times are RFC 3339 strings in UTC with fractional seconds when
+//     present; a zero time is left out.
+//   - A duration that measures something (how long an attempt took) is a
+//     number of milliseconds in a field ending "_ms", fractional below one
+//     millisecond: "duration_ms": 12.5. A duration that configures
+//     something (a retry schedule) is a Go duration string that
+//     [time.ParseDuration] reads: "5m0s".
+//   - Secret keys and credential-like header values are written as
+//     [Redacted]; reading [Redacted] back fails with [ErrRedacted], so an
+//     endpoint that was served as JSON cannot be saved again by mistake
+//     without its keys. A secret is written by [Secret.MarshalJSON]
+//     ({"Key", "ExpiresAt"}) and read in that form or in snake_case.
+
+// Redacted replaces a secret key, or the value of a credential-like
+// header, in the JSON form of an [Endpoint] and in recorded requests.
+const Redacted = redacted
+
+// ErrRedacted is wrapped by the error of decoding the JSON form of an
+// [Endpoint] or a [Secret] that carries [Redacted] where a key or a
+// credential header value belongs: the value was hidden when the JSON was
+// written and cannot be restored from it.
+var ErrRedacted = errors.New("webhook: value was redacted")
+
+// eventJSON is the JSON form of an [Event].
+type eventJSON struct {
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	Tenant     string            `json:"tenant,omitempty"`
+	Time       time.Time         `json:"time,omitzero"`
+	Payload    json.RawMessage   `json:"payload,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// MarshalJSON writes the event as {"id", "type", "tenant", "time",
+// "payload", "attributes"}; the payload is embedded as JSON.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(eventJSON{
+		ID: e.ID, Type: e.Type, Tenant: e.Tenant, Time: utcTime(e.Time),
+		Payload: e.Payload, Attributes: e.Attributes,
+	})
+}
+
+// UnmarshalJSON reads the form [Event.MarshalJSON] writes.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var j eventJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = Event{ID: j.ID, Type: j.Type, Tenant: j.Tenant, Time: j.Time,
+		Payload: j.Payload, Attributes: j.Attributes}
+	return nil
+}
+
+// secretReadJSON is the JSON form of a [Secret] as UnmarshalJSON reads it:
+// the snake_case names, and the names Secret.MarshalJSON writes.
+type secretReadJSON struct {
+	Key          string    `json:"key"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	ExpiresAtOld time.Time `json:"ExpiresAt"`
+}
+
+// UnmarshalJSON reads {"key": "whsec_...", "expires_at": RFC 3339}, and
+// the form [Secret.MarshalJSON] writes ({"Key", "ExpiresAt"}). A key equal
+// to [Redacted] yields an error wrapping [ErrRedacted]. The key is not
+// checked here; [Dispatcher.PutEndpoint] validates it.
+func (s *Secret) UnmarshalJSON(b []byte) error {
+	var j secretReadJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if j.Key == Redacted {
+		return fmt.Errorf("%w: the secret key was redacted when it was written as JSON; send the key itself, or leave the secret out", ErrRedacted)
+	}
+	*s = Secret{Key: j.Key, ExpiresAt: j.ExpiresAt}
+	if s.ExpiresAt.IsZero() {
+		s.ExpiresAt = j.ExpiresAtOld
+	}
+	return nil
+}
+
+// signatureJSON is the JSON form of a [SignatureScheme].
+type signatureJSON struct {
+	Kind   SignatureKind `json:"kind,omitempty"`
+	Header string        `json:"header,omitempty"`
+	Prefix string        `json:"prefix,omitempty"`
+}
+
+// retryPolicyJSON is the JSON form of a [RetryPolicy].
+type retryPolicyJSON struct {
+	Schedule          []string `json:"schedule,omitempty"`
+	Jitter            float64  `json:"jitter,omitempty"`
+	MaxRetryAfter     string   `json:"max_retry_after,omitempty"`
+	StopOnClientError bool     `json:"stop_on_client_error,omitempty"`
+}
+
+// MarshalJSON writes the policy as {"schedule": ["5s", "5m0s"], "jitter",
+// "max_retry_after", "stop_on_client_error"}, durations as Go duration
+// strings. Zero fields, which select defaults, are left out.
+func (p RetryPolicy) MarshalJSON() ([]byte, error) {
+	j := retryPolicyJSON{Jitter: p.Jitter, StopOnClientError: p.StopOnClientError}
+	if p.Schedule != nil {
+		j.Schedule = make([]string, len(p.Schedule))
+		for i, d := range p.Schedule {
+			j.Schedule[i] = d.String()
+		}
+	}
+	if p.MaxRetryAfter != 0 {
+		j.MaxRetryAfter = p.MaxRetryAfter.String()
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the form [RetryPolicy.MarshalJSON] writes.
+func (p *RetryPolicy) UnmarshalJSON(b []byte) error {
+	var j retryPolicyJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out := RetryPolicy{Jitter: j.Jitter, StopOnClientError: j.StopOnClientError}
+	if j.Schedule != nil {
+		out.Schedule = make([]time.Duration, len(j.Schedule))
+		for i, s := range j.Schedule {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("webhook: retry schedule[%d]: %w", i, err)
+			}
+			out.Schedule[i] = d
+		}
+	}
+	if j.MaxRetryAfter != "" {
+		d, err := time.ParseDuration(j.MaxRetryAfter)
+		if err != nil {
+			return fmt.Errorf("webhook: retry max_retry_after: %w", err)
+		}
+		out.MaxRetryAfter = d
+	}
+	*p = out
+	return nil
+}
+
+// endpointJSON is the JSON form of an [Endpoint].
+type endpointJSON struct {
+	ID             string            `json:"id"`
+	Tenant         string            `json:"tenant,omitempty"`
+	URL            string            `json:"url"`
+	Description    string            `json:"description,omitempty"`
+	EventTypes     []string          `json:"event_types,omitempty"`
+	Template       string            `json:"template,omitempty"`
+	ContentType    string            `json:"content_type,omitempty"`
+	Settings       json.RawMessage   `json:"settings,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Secrets        []Secret          `json:"secrets,omitempty"`
+	Signature      *signatureJSON    `json:"signature,omitempty"`
+	Disabled       bool              `json:"disabled"`
+	DisabledReason string            `json:"disabled_reason,omitempty"`
+	MaxConcurrency int               `json:"max_concurrency,omitempty"`
+	Retry          *RetryPolicy      `json:"retry,omitempty"`
+	CreatedAt      time.Time         `json:"created_at,omitzero"`
+	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
+}
+
+// MarshalJSON writes the endpoint in snake_case. Secrets are written by
+// [Secret.MarshalJSON], their keys redacted; the value of every
+// credential-like header (Authorization, names with "token", "key",
+// "secret", ...) is written as [Redacted]. Serving or logging an endpoint
+// never reveals them.
+func (ep Endpoint) MarshalJSON() ([]byte, error) {
+	j := endpointJSON{
+		ID: ep.ID, Tenant: ep.Tenant, URL: ep.URL, Description: ep.Description,
+		EventTypes: ep.EventTypes, Template: ep.Template, ContentType: ep.ContentType,
+		Settings: ep.Settings, Disabled: ep.Disabled, DisabledReason: ep.DisabledReason,
+		MaxConcurrency: ep.MaxConcurrency, Retry: ep.Retry,
+		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
+	}
+	if ep.Headers != nil {
+		j.Headers = make(map[string]string, len(ep.Headers))
+		for k, v := range ep.Headers {
+			if isSensitiveHeader(k) {
+				v = Redacted
+			}
+			j.Headers[k] = v
+		}
+	}
+	j.Secrets = ep.Secrets
+	if ep.Signature != (SignatureScheme{}) {
+		j.Signature = &signatureJSON{Kind: ep.Signature.Kind, Header: ep.Signature.Header, Prefix: ep.Signature.Prefix}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the form [Endpoint.MarshalJSON] writes, with real
+// secret keys and header values. A secret key or a header value equal to
+// [Redacted] yields an error wrapping [ErrRedacted]: the JSON came from
+// MarshalJSON and saving it would lose the keys. The endpoint is not
+// validated here; [Dispatcher.PutEndpoint] does that.
+func (ep *Endpoint) UnmarshalJSON(b []byte) error {
+	var j endpointJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	for k, v := range j.Headers {
+		if v == Redacted {
+			return fmt.Errorf("%w: the value of header %q was redacted when it was written as JSON; send the value itself", ErrRedacted, k)
+		}
+	}
+	*ep = Endpoint{
+		ID: j.ID, Tenant: j.Tenant, URL: j.URL, Description: j.Description,
+		EventTypes: j.EventTypes, Template: j.Template, ContentType: j.ContentType,
+		Settings: j.Settings, Headers: j.Headers, Secrets: j.Secrets,
+		Disabled: j.Disabled, DisabledReason: j.DisabledReason,
+		MaxConcurrency: j.MaxConcurrency, Retry: j.Retry,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+	}
+	if j.Signature != nil {
+		ep.Signature = SignatureScheme{Kind: j.Signature.Kind, Header: j.Signature.Header, Prefix: j.Signature.Prefix}
+	}
+	return nil
+}
+
+// deliveryJSON is the JSON form of a [Delivery].
+type deliveryJSON struct {
+	ID             string        `json:"id"`
+	EventID        string        `json:"event_id"`
+	EndpointID     string        `json:"endpoint_id"`
+	State          DeliveryState `json:"state"`
+	Attempts       int           `json:"attempts"`
+	NextAttemptAt  time.Time     `json:"next_attempt_at,omitzero"`
+	LastStatusCode int           `json:"last_status_code,omitempty"`
+	LastError      string        `json:"last_error,omitempty"`
+	CreatedAt      time.Time     `json:"created_at,omitzero"`
+	UpdatedAt      time.Time     `json:"updated_at,omitzero"`
+}
+
+// MarshalJSON writes the delivery in snake_case.
+func (d Delivery) MarshalJSON() ([]byte, error) {
+	return json.Marshal(deliveryJSON{
+		ID: d.ID, EventID: d.EventID, EndpointID: d.EndpointID, State: d.State,
+		Attempts: d.Attempts, NextAttemptAt: utcTime(d.NextAttemptAt),
+		LastStatusCode: d.LastStatusCode, LastError: d.LastError,
+		CreatedAt: utcTime(d.CreatedAt), UpdatedAt: utcTime(d.UpdatedAt),
+	})
+}
+
+// UnmarshalJSON reads the form [Delivery.MarshalJSON] writes.
+func (d *Delivery) UnmarshalJSON(b []byte) error {
+	var j deliveryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*d = Delivery{
+		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID, State: j.State,
+		Attempts: j.Attempts, NextAttemptAt: j.NextAttemptAt,
+		LastStatusCode: j.LastStatusCode, LastError: j.LastError,
+		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+	}
+	return nil
+}
+
+// attemptJSON is the JSON form of an [Attempt].
+type attemptJSON struct {
+	DeliveryID         string     `json:"delivery_id"`
+	Number             int        `json:"number"`
+	StartedAt          time.Time  `json:"started_at,omitzero"`
+	DurationMS         float64    `json:"duration_ms"`
+	StatusCode         int        `json:"status_code,omitempty"`
+	ErrorClass         ErrorClass `json:"error_class,omitempty"`
+	Error              string     `json:"error,omitempty"`
+	ResponseBody       *string    `json:"response_body,omitempty"`
+	ResponseBodyBase64 []byte     `json:"response_body_base64,omitempty"`
+	ResponseTruncated  bool       `json:"response_truncated,omitempty"`
+}
+
+// MarshalJSON writes the attempt in snake_case. Its duration is
+// "duration_ms", a number of milliseconds. The response body is
+// "response_body", text, when it is valid UTF-8, and
+// "response_body_base64" (standard base64) otherwise.
+func (a Attempt) MarshalJSON() ([]byte, error) {
+	j := attemptJSON{
+		DeliveryID: a.DeliveryID, Number: a.Number, StartedAt: utcTime(a.StartedAt),
+		DurationMS: float64(a.Duration) / float64(time.Millisecond),
+		StatusCode: a.StatusCode, ErrorClass: a.ErrorClass, Error: a.Error,
+		ResponseTruncated: a.ResponseTruncated,
+	}
+	if len(a.ResponseBody) > 0 {
+		if utf8.Valid(a.ResponseBody) {
+			s := string(a.ResponseBody)
+			j.ResponseBody = &s
+		} else {
+			j.ResponseBodyBase64 = a.ResponseBody
+		}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads the form [Attempt.MarshalJSON] writes.
+func (a *Attempt) UnmarshalJSON(b []byte) error {
+	var j attemptJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if math.IsNaN(j.DurationMS) || math.IsInf(j.DurationMS, 0) || math.Abs(j.DurationMS) > float64(math.MaxInt64/int64(time.Millisecond)) {
+		return fmt.Errorf("webhook: attempt duration_ms %v out of range", j.DurationMS)
+	}
+	*a = Attempt{
+		DeliveryID: j.DeliveryID, Number: j.Number, StartedAt: j.StartedAt,
+		Duration:   time.Duration(math.Round(j.DurationMS * float64(time.Millisecond))),
+		StatusCode: j.StatusCode, ErrorClass: j.ErrorClass, Error: j.Error,
+		ResponseTruncated: j.ResponseTruncated,
+	}
+	switch {
+	case j.ResponseBody != nil:
+		a.ResponseBody = []byte(*j.ResponseBody)
+	case j.ResponseBodyBase64 != nil:
+		a.ResponseBody = j.ResponseBodyBase64
+	}
+	return nil
+}
+
+// utcTime returns t in UTC, keeping the zero time zero.
+func utcTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// Compile-time checks that the JSON forms are in place.
+var (
+	_ json.Marshaler   = Event{}
+	_ json.Unmarshaler = (*Event)(nil)
+	_ json.Marshaler   = Endpoint{}
+	_ json.Unmarshaler = (*Endpoint)(nil)
+	_ json.Marshaler   = Delivery{}
+	_ json.Unmarshaler = (*Delivery)(nil)
+	_ json.Marshaler   = Attempt{}
+	_ json.Unmarshaler = (*Attempt)(nil)
+	_ json.Marshaler   = RetryPolicy{}
+	_ json.Unmarshaler = (*RetryPolicy)(nil)
+	_ json.Unmarshaler = (*Secret)(nil)
+)
