@@ -11,14 +11,14 @@ import (
 // segments. The work of a lookup depends on the number of segments of the
 // event type and on the number of matches, not on the number of entries.
 //
-// An event with a tenant reaches the entries of that tenant and the
-// tenant-less ones; an event without a tenant reaches every entry, so
-// every entry is also filed in a second index over all tenants.
+// An event with a tenant reaches the entries of that tenant only; an event
+// without a tenant reaches every entry, so every entry is also filed in a
+// second index over all tenants (tenant-less entries only there).
 //
 // A fanoutIndex is not safe for concurrent use; its owner guards it.
 type fanoutIndex[T any] struct {
 	entries map[string]*fanoutEntry[T]
-	tenants map[string]*typeIndex[T] // "" holds the tenant-less entries
+	tenants map[string]*typeIndex[T] // by tenant; no "" key
 	all     *typeIndex[T]
 }
 
@@ -93,14 +93,17 @@ func (x *fanoutIndex[T]) put(id, tenant string, patterns []string, v T) {
 	x.remove(id)
 	e := &fanoutEntry[T]{id: id, val: v}
 	x.entries[id] = e
+	patterns = distinctPatterns(patterns)
+	x.all.add(e, patterns)
+	if tenant == "" {
+		return
+	}
 	ti, ok := x.tenants[tenant]
 	if !ok {
 		ti = newTypeIndex[T](func() { delete(x.tenants, tenant) })
 		x.tenants[tenant] = ti
 	}
-	patterns = distinctPatterns(patterns)
 	ti.add(e, patterns)
-	x.all.add(e, patterns)
 }
 
 // remove drops the entry filed under id, if any.
@@ -122,13 +125,8 @@ func (x *fanoutIndex[T]) match(dst []T, tenant, typ string) []T {
 	var found []*fanoutEntry[T]
 	if tenant == "" {
 		found = x.all.collect(found, typ)
-	} else {
-		if ti, ok := x.tenants[tenant]; ok {
-			found = ti.collect(found, typ)
-		}
-		if ti, ok := x.tenants[""]; ok {
-			found = ti.collect(found, typ)
-		}
+	} else if ti, ok := x.tenants[tenant]; ok {
+		found = ti.collect(found, typ)
 	}
 	slices.SortFunc(found, func(a, b *fanoutEntry[T]) int { return strings.Compare(a.id, b.id) })
 	found = slices.Compact(found)

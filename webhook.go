@@ -382,13 +382,12 @@ func (d *Dispatcher) prepare(ctx context.Context, events []Event) ([]EnqueueItem
 			return nil, err
 		}
 	}
-	eps, err := d.registry.snapshot(ctx)
-	if err != nil {
+	if err := d.registry.load(ctx); err != nil {
 		return nil, err
 	}
 	items := make([]EnqueueItem, len(events))
 	for i := range events {
-		items[i] = EnqueueItem{Event: events[i], Deliveries: eps.fanOut(&events[i], now)}
+		items[i] = EnqueueItem{Event: events[i], Deliveries: d.registry.fanOut(&events[i], now)}
 	}
 	return items, nil
 }
