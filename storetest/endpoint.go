@@ -19,6 +19,7 @@ func fullEndpoint(id string) webhook.Endpoint {
 		URL:         "https://hooks.example.com/in?x=1",
 		Description: "billing — production ✓",
 		EventTypes:  []string{"invoice.*", "customer.created"},
+		Filter:      json.RawMessage(`{"data.amount": {"$gte": 100},  "$or": [{"attributes.kind": "x"}]}`),
 		Template:    "local event = import \"lytemplates.libsonnet\";\n{ email: event.get(\"email\", \"\") }\n",
 		ContentType: "application/x-ndjson",
 		Settings:    json.RawMessage(`{"region":"eu",  "batch": [1, 2]}`),

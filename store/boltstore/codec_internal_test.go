@@ -18,7 +18,7 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Filter"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
@@ -47,6 +47,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		MaxConcurrency: 3, Retry: &webhook.RetryPolicy{Jitter: -1, MaxRetryAfter: time.Minute},
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
+		Filter:    []byte(`{"data.a":1}`),
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -64,17 +65,25 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, a, gotA)
 
-	// Truncated records are errors, never panics; the one exception is a
-	// record cut right before the signature scheme, which is how records
-	// written before schemes existed look.
+	// Truncated records are errors, never panics; the exceptions are a
+	// record cut right before the signature scheme or right before the
+	// filter, which is how records written before schemes or filters look.
 	full := encodeEndpoint(nil, &ep)
 	sig := ep.Signature
-	legacy := len(full) - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
+	noFilter := len(full) - (1 + len(ep.Filter))
+	noSignature := noFilter - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
 		got, err := decodeEndpoint("ep", full[:i])
-		if i == legacy {
+		switch i {
+		case noSignature:
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
+			require.Nil(t, got.Filter)
+			continue
+		case noFilter:
+			require.NoError(t, err)
+			require.Equal(t, sig, got.Signature)
+			require.Nil(t, got.Filter)
 			continue
 		}
 		require.Error(t, err)

@@ -14,7 +14,7 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
-	created_at, updated_at, signature_kind, signature_header, signature_prefix`
+	created_at, updated_at, signature_kind, signature_header, signature_prefix, filter`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -56,15 +56,18 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 	if eventTypes == nil {
 		eventTypes = []string{}
 	}
-	var settings []byte
+	var settings, filter []byte
 	if ep.Settings != nil {
 		settings = []byte(ep.Settings)
+	}
+	if ep.Filter != nil {
+		filter = []byte(ep.Filter)
 	}
 	args := []any{
 		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
 		nullJSON(headers), keys, expires, ep.Disabled, ep.DisabledReason, ep.MaxConcurrency, nullJSON(retry),
 		ep.CreatedAt, ep.UpdatedAt, string(ep.Signature.Kind), ep.Signature.Header, ep.Signature.Prefix,
-		s.channel,
+		filter, s.channel,
 	}
 	if p.IfUpdatedAt.IsZero() {
 		_, err = s.pool.Exec(ctx, s.q.putEndpoint, args...)
@@ -146,10 +149,11 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 		expires  []pgtype.Timestamptz
 		retry    []byte
 		sigKind  string
+		filter   []byte
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
-		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix)
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &filter)
 	if err != nil {
 		return ep, err
 	}
@@ -159,6 +163,9 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	}
 	if settings != nil {
 		ep.Settings = json.RawMessage(settings)
+	}
+	if filter != nil {
+		ep.Filter = json.RawMessage(filter)
 	}
 	if headers != nil {
 		if err := json.Unmarshal(headers, &ep.Headers); err != nil {

@@ -118,17 +118,17 @@ func TestMigrate(t *testing.T) {
 	}
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".schema_migrations").Scan(&n))
-	require.Equal(t, 3, n)
+	require.Equal(t, 4, n)
 
 	// A schema at version 1 gets only what it lacks.
 	q := pgx.Identifier{schema}.Sanitize()
-	_, err = pool.Exec(ctx, "DROP TABLE "+q+".meta; ALTER TABLE "+q+".endpoints DROP COLUMN signature_kind, DROP COLUMN signature_header, DROP COLUMN signature_prefix; DELETE FROM "+q+".schema_migrations WHERE version > 1")
+	_, err = pool.Exec(ctx, "DROP TABLE "+q+".meta; ALTER TABLE "+q+".endpoints DROP COLUMN signature_kind, DROP COLUMN signature_header, DROP COLUMN signature_prefix, DROP COLUMN filter; DELETE FROM "+q+".schema_migrations WHERE version > 1")
 	require.NoError(t, err)
 	_, err = pgstore.New(ctx, pool, &pgstore.Options{Schema: schema, SkipMigrate: true})
 	require.Error(t, err, "an outdated schema is refused with SkipMigrate")
 	require.NoError(t, pgstore.Migrate(ctx, pool, &pgstore.Options{Schema: schema}))
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+q+".schema_migrations").Scan(&n))
-	require.Equal(t, 3, n)
+	require.Equal(t, 4, n)
 	st, err := pgstore.New(ctx, pool, &pgstore.Options{Schema: schema, SkipMigrate: true})
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
