@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/textproto"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -24,11 +26,12 @@ import (
 //     [Redacted]; reading [Redacted] back fails with [ErrRedacted], so an
 //     endpoint that was served as JSON cannot be saved again by mistake
 //     without its keys. A secret is written by [Secret.MarshalJSON]
-//     ({"Key", "ExpiresAt"}) and read in that form or in snake_case.
+//     ({"key", "expires_at"}), and read in that form or in the field
+//     names of the Go type.
 
 // Redacted replaces a secret key, or the value of a credential-like
 // header, in the JSON form of an [Endpoint] and in recorded requests.
-const Redacted = redacted
+const Redacted = "[redacted]"
 
 // ErrRedacted is wrapped by the error of decoding the JSON form of an
 // [Endpoint] or a [Secret] that carries [Redacted] where a key or a
@@ -354,3 +357,31 @@ var (
 	_ json.Unmarshaler = (*RetryPolicy)(nil)
 	_ json.Unmarshaler = (*Secret)(nil)
 )
+
+// sensitiveHeaders carry credentials or signatures; attempt records keep
+// their names only.
+var sensitiveHeaders = map[string]bool{
+	HeaderSignature: true, "Svix-Signature": true,
+	"Authorization": true, "Proxy-Authorization": true,
+	"Cookie": true, "X-Api-Key": true,
+	"X-Hub-Signature": true, HMACHexHeaderDefault: true,
+}
+
+// sensitiveWords mark a header name as carrying a credential.
+var sensitiveWords = []string{"auth", "token", "secret", "signature", "password", "key", "cookie", "session"}
+
+// isSensitiveHeader reports whether a request header's value must not be
+// recorded: a signature, credentials, or a name that suggests either.
+func isSensitiveHeader(name string) bool {
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	if sensitiveHeaders[name] {
+		return true
+	}
+	lower := strings.ToLower(name)
+	for _, w := range sensitiveWords {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}

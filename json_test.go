@@ -90,7 +90,7 @@ func TestJSON(t *testing.T) {
 		require.NotContains(t, string(b), key)
 		require.NotContains(t, string(b), "Bearer abc")
 		f := jsonFields(t, b)
-		require.JSONEq(t, `[{"Key":"[redacted]","ExpiresAt":"2026-03-04T05:06:07.891Z"},{"Key":"[redacted]"}]`, string(f["secrets"]))
+		require.JSONEq(t, `[{"key":"[redacted]","expires_at":"2026-03-04T05:06:07.891Z"},{"key":"[redacted]"}]`, string(f["secrets"]))
 		require.JSONEq(t, `{"Authorization":"[redacted]","X-Api-Key":"[redacted]","X-Team":"t"}`, string(f["headers"]))
 	})
 

@@ -79,9 +79,9 @@ func (s Secret) Format(f fmt.State, verb rune) {
 // serving an [Endpoint] as JSON never reveals it. A store that persists
 // secrets must copy Key into its own record type.
 func (s Secret) MarshalJSON() ([]byte, error) {
-	b := []byte(`{"Key":"[redacted]"`)
+	b := []byte(`{"key":"[redacted]"`)
 	if !s.ExpiresAt.IsZero() {
-		b = append(b, `,"ExpiresAt":`...)
+		b = append(b, `,"expires_at":`...)
 		b = strconv.AppendQuote(b, s.ExpiresAt.Format(time.RFC3339Nano))
 	}
 	return append(b, '}'), nil

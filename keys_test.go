@@ -67,11 +67,13 @@ func TestSecretRedaction(t *testing.T) {
 		b, err := json.Marshal(val)
 		require.NoError(t, err)
 		require.NotContains(t, string(b), payload)
-		require.Contains(t, string(b), `"Key":"[redacted]"`)
+		require.Contains(t, string(b), `"key":"[redacted]"`)
 	}
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
-	var back struct{ ExpiresAt time.Time }
+	var back struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.True(t, back.ExpiresAt.Equal(s.ExpiresAt))
 }

@@ -347,7 +347,7 @@ type PruneParams struct {
 }
 
 // TxEnqueuer is implemented by stores that can enqueue inside a transaction
-// the host already holds (for PostgreSQL, a pgx.Tx), so that the webhook
+// the host already holds (for PostgreSQL, a pgx.Tx or a *sql.Tx), so that the webhook
 // exists if and only if the host's own writes commit. See
 // [Dispatcher.EmitTx].
 type TxEnqueuer interface {

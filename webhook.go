@@ -336,7 +336,7 @@ func (d *Dispatcher) EmitBatch(ctx context.Context, events []Event) error {
 }
 
 // EmitTx is [Dispatcher.EmitBatch] inside a transaction the host holds, for
-// stores that implement [TxEnqueuer] (the PostgreSQL store takes a pgx.Tx):
+// stores that implement [TxEnqueuer] (the PostgreSQL store takes a pgx.Tx or a *sql.Tx of pgx's stdlib driver):
 // the events exist if and only if tx commits. It fills the ID and Time of
 // each event that has none, in place, as EmitBatch does.
 //

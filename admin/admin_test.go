@@ -14,8 +14,8 @@ import (
 	"go.uber.org/goleak"
 
 	webhook "github.com/hooklet/webhook"
-	"github.com/hooklet/webhook/internal/clocktest"
 	"github.com/hooklet/webhook/store/memstore"
+	"github.com/hooklet/webhook/webhooktest"
 )
 
 func TestMain(m *testing.M) {
@@ -32,14 +32,14 @@ type testBundle struct {
 	ctx   context.Context
 	d     *webhook.Dispatcher
 	st    *memstore.Store
-	clock *clocktest.Clock
+	clock *webhooktest.Clock
 	h     http.Handler
 }
 
 func setup(t *testing.T, opts *Options) *testBundle {
 	t.Helper()
 	st := memstore.New()
-	clock := clocktest.New(epoch)
+	clock := webhooktest.NewClock(epoch)
 	d, err := webhook.New(webhook.Config{Store: st, Test: webhook.TestConfig{Clock: clock}})
 	require.NoError(t, err)
 	t.Cleanup(func() {

@@ -32,7 +32,7 @@ func TestAPI(t *testing.T) {
 
 		got := body(t, b.do("GET", "/api/v1/endpoints/ep_1", nil))
 		require.NotContains(t, got, key)
-		require.Contains(t, got, `"Key":"[redacted]"`)
+		require.Contains(t, got, `"key":"[redacted]"`)
 
 		// A replace without secrets keeps them and shows none.
 		m = decode[map[string]any](t, b.do("PUT", "/api/v1/endpoints/ep_1", map[string]any{"url": "https://example.com/b"}), http.StatusOK)

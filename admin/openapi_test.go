@@ -82,7 +82,7 @@ func TestOpenAPI(t *testing.T) {
 		doc := loadOpenAPI(t)
 		ep := b.putEndpoint("ep_1", "acme")
 		ep.Headers = map[string]string{"Authorization": "Bearer x"}
-		ep.Retry = &webhook.RetryPolicy{Schedule: webhook.DefaultSchedule, MaxRetryAfter: time.Minute}
+		ep.Retry = &webhook.RetryPolicy{Schedule: webhook.RetryScheduleDefault(), MaxRetryAfter: time.Minute}
 		ep.Signature = webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig"}
 		ep.Settings = json.RawMessage(`{"a":1}`)
 		require.NoError(t, b.d.PutEndpoint(b.ctx, ep))

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	webhook "github.com/hooklet/webhook"
-	"github.com/hooklet/webhook/internal/clocktest"
 	"github.com/hooklet/webhook/store/boltstore"
+	"github.com/hooklet/webhook/webhooktest"
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +37,7 @@ func newFixture(t *testing.T) fixture {
 	st, err := boltstore.Open(f.path, nil)
 	require.NoError(t, err)
 	now := time.Now().Add(-time.Hour).Truncate(time.Second)
-	d, err := webhook.New(webhook.Config{Store: st, Test: webhook.TestConfig{Clock: clocktest.New(now)}})
+	d, err := webhook.New(webhook.Config{Store: st, Test: webhook.TestConfig{Clock: webhooktest.NewClock(now)}})
 	require.NoError(t, err)
 	for _, ep := range []webhook.Endpoint{
 		{ID: "ep_billing", Tenant: "acme", URL: "https://example.com/billing", EventTypes: []string{"invoice.*"}},

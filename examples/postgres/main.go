@@ -2,10 +2,20 @@
 // own connection pool and pgstore.Store as two replicas of a service would
 // have, deliver events emitted on either of them to a local receiver that
 // verifies every signature. One event is emitted inside a host transaction
-// with EmitTx, next to the host's own write; a second transaction is rolled
-// back and its event is never sent.
+// with EmitTx, next to the host's own write, in a pgx transaction, and
+// another in a database/sql transaction (pgx's stdlib driver), as hosts on
+// sqlc, GORM or ent hold; a third transaction is rolled back and its event
+// is never sent.
 //
 //	HOOKLET_DATABASE_URL=postgres://user@127.0.0.1:5432/db go run ./examples/postgres
+//
+// Behind PgBouncer in transaction pooling mode, the pools must not prepare
+// statements (default_query_exec_mode=cache_describe in the connection
+// string), and the replicas hear of each other's work either on a direct
+// listener connection (-listener-dsn) or by polling (-poll):
+//
+//	HOOKLET_DATABASE_URL='postgres://user@127.0.0.1:6432/db?default_query_exec_mode=cache_describe' \
+//		go run ./examples/postgres -listener-dsn postgres://user@127.0.0.1:5432/db
 //
 // The tables live in the schema named by -schema ("hooklet_example" by
 // default), which is dropped at the end unless -keep is set.
@@ -13,6 +23,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,6 +39,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	webhook "github.com/hooklet/webhook"
 	"github.com/hooklet/webhook/store/pgstore"
@@ -39,22 +51,36 @@ func main() {
 	schema := flag.String("schema", "hooklet_example", "schema for the webhook tables")
 	events := flag.Int("events", 200, "events to emit")
 	keep := flag.Bool("keep", false, "keep the schema at exit")
+	listenerDSN := flag.String("listener-dsn", "", "direct connection string for the listener, behind a transaction pooler")
+	poll := flag.Duration("poll", 0, "poll for other replicas' work at this interval instead of listening, behind a transaction pooler")
 	flag.Parse()
 	dsn := os.Getenv("HOOKLET_DATABASE_URL")
 	if dsn == "" {
 		log.Fatal("set HOOKLET_DATABASE_URL to a PostgreSQL connection string, e.g. postgres://postgres@127.0.0.1:5432/postgres")
 	}
-	if err := run(dsn, *schema, *events, *keep); err != nil {
+	err := run(config{dsn: dsn, schema: *schema, events: *events, keep: *keep,
+		store: pgstore.Options{ListenerConnString: *listenerDSN, PollInterval: *poll}})
+	if err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(dsn, schema string, events int, keep bool) error {
+// config is what one run of the example does.
+type config struct {
+	dsn    string
+	schema string
+	events int
+	keep   bool
+	store  pgstore.Options // of both replicas; Schema is set from schema
+}
+
+func run(cfg config) error {
+	dsn, schema, events, keep := cfg.dsn, cfg.schema, cfg.events, cfg.keep
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	recv := &receiver{byReplica: map[string]int{}, seen: map[string]bool{}, done: make(chan struct{})}
-	recv.want = events + 1 // and the one emitted in a transaction
+	recv.want = events + 2 // and the two emitted in host transactions
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -86,7 +112,9 @@ func run(dsn, schema string, events int, keep bool) error {
 			return err
 		}
 		defer pool.Close()
-		st, err := pgstore.New(ctx, pool, &pgstore.Options{Schema: schema})
+		opts := cfg.store
+		opts.Schema = schema
+		st, err := pgstore.New(ctx, pool, &opts)
 		if err != nil {
 			return err
 		}
@@ -146,6 +174,12 @@ func run(dsn, schema string, events int, keep bool) error {
 	if err := emitInTx(ctx, host, replicas[0], schema, "evt_order_rolled_back", false); err != nil {
 		return err
 	}
+	// The same on database/sql, over the host's pool.
+	db := stdlib.OpenDBFromPool(host)
+	defer db.Close()
+	if err := emitInSQLTx(ctx, db, replicas[1], schema, "evt_order_shipped"); err != nil {
+		return err
+	}
 
 	select {
 	case <-recv.done:
@@ -194,6 +228,29 @@ func emitInTx(ctx context.Context, pool *pgxpool.Pool, d *webhook.Dispatcher, sc
 }
 
 var errRollback = errors.New("rolled back on purpose")
+
+// emitInSQLTx writes a host row and emits an event in one database/sql
+// transaction, as a host on sqlc, GORM (tx.Statement.ConnPool) or ent
+// would, and commits.
+func emitInSQLTx(ctx context.Context, db *sql.DB, d *webhook.Dispatcher, schema, id string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op after Commit
+	table := pgx.Identifier{schema, "example_shipments"}.Sanitize()
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+table+" (id text PRIMARY KEY)"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" VALUES ($1)", id); err != nil {
+		return err
+	}
+	err = d.EmitTx(ctx, tx, []webhook.Event{{ID: id, Type: "order.shipped", Payload: json.RawMessage(`{"shipped":true}`)}})
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
 
 // receiver verifies signatures and counts deliveries per replica.
 type receiver struct {

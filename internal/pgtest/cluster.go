@@ -11,6 +11,10 @@
 // A watchdog process outlives the test binary and stops the cluster and
 // removes its temp dir if the binary dies without doing so itself (a panic,
 // a test timeout, kill -9), so no server is ever left behind.
+//
+// [NewBouncer] puts a PgBouncer in transaction pooling mode in front of a
+// database, for tests of hosts behind a transaction pooler. It is stopped
+// at cleanup, and with the test binary however that ends.
 package pgtest
 
 import (
@@ -182,29 +186,50 @@ func (c *Cluster) run(name string, args ...string) ([]byte, error) {
 // chownToPostgres hands the temp dir to the postgres user and arranges for
 // the PostgreSQL programs to run as that user.
 func (c *Cluster) chownToPostgres() error {
-	u, err := user.Lookup("postgres")
+	uid, gid, err := postgresIDs()
 	if err != nil {
-		return fmt.Errorf("pgtest: running as root needs a 'postgres' user to run the server (initdb refuses root): %w", err)
+		return err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := filepath.Walk(c.dir, func(path string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, uid, gid)
-	}); err != nil {
-		return fmt.Errorf("pgtest: chown %s: %w", c.dir, err)
+	if err := chownTree(c.dir, uid, gid); err != nil {
+		return err
 	}
 	if p, err := exec.LookPath("runuser"); err == nil {
 		c.asUser = []string{p, "-u", "postgres", "--"}
 		return nil
 	}
 	if p, err := exec.LookPath("setpriv"); err == nil {
-		c.asUser = []string{p, "--reuid=" + u.Uid, "--regid=" + u.Gid, "--init-groups", "--"}
+		id := func(n int) string { return strconv.Itoa(n) }
+		c.asUser = []string{p, "--reuid=" + id(uid), "--regid=" + id(gid), "--init-groups", "--"}
 		return nil
 	}
 	return errors.New("pgtest: running as root needs runuser or setpriv to run the server as the postgres user")
+}
+
+// postgresIDs returns the user and group IDs of the postgres user, which
+// runs the server and PgBouncer when the tests run as root (both refuse
+// root).
+func postgresIDs() (uid, gid int, err error) {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return 0, 0, fmt.Errorf("pgtest: running as root needs a 'postgres' user to run the server and pgbouncer (they refuse root): %w", err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// chownTree hands dir and everything in it to uid and gid.
+func chownTree(dir string, uid, gid int) error {
+	err := filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+	if err != nil {
+		return fmt.Errorf("pgtest: chown %s: %w", dir, err)
+	}
+	return nil
 }
 
 // reaperScript waits for the test binary to exit, then stops the cluster

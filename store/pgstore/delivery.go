@@ -16,11 +16,6 @@ import (
 	webhook "github.com/hooklet/webhook"
 )
 
-// execer is what Enqueue needs from a pool or a transaction.
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
 // Enqueue stores the events and their deliveries in one statement (one
 // round trip, one commit, however many items). An item whose event ID is
 // already stored, or repeats an earlier item, is skipped whole; a delivery
@@ -34,27 +29,37 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	}
 	// The Dispatcher that called wakes its own engine: the listener of
 	// this store skips the notification (see Store.origin).
-	return s.enqueue(ctx, s.pool, p, notifyDeliveries+":"+s.origin)
+	return s.enqueue(ctx, pgxExecutor{s.pool}, p, notifyDeliveries+":"+s.origin)
 }
 
-// EnqueueTx does what [Store.Enqueue] does inside tx, which must be a
-// pgx.Tx on the store's database, without committing it: the events exist
-// if and only if tx commits, and the other processes are notified at
-// commit. Any other tx gets an error wrapping [webhook.ErrInvalidTx].
+// EnqueueTx does what [Store.Enqueue] does inside the host's transaction
+// tx on the store's database, without committing it: the events exist if
+// and only if tx commits, and the NOTIFY that wakes the processes sharing
+// the database (this Store's own [Store.Notifications] too) is sent inside
+// tx, so it is delivered at commit and never for a rollback.
+//
+// tx is a pgx.Tx, a *sql.Tx of a *sql.DB opened with pgx's database/sql
+// driver (github.com/jackc/pgx/v5/stdlib), or any other value with pgx.Tx's
+// Exec method or database/sql's ExecContext method, such as the
+// transactions of sqlc, sqlx, ent (with its sql/execquery feature) or
+// the Statement.ConnPool of a GORM transaction, as long as the statement
+// reaches PostgreSQL through pgx, which encodes the store's array
+// parameters. A pool (*pgxpool.Pool, *sql.DB), nil, or any other value gets
+// an error wrapping [webhook.ErrInvalidTx].
 func (s *Store) EnqueueTx(ctx context.Context, tx any, p *webhook.EnqueueParams) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	ptx, ok := tx.(pgx.Tx)
-	if !ok || ptx == nil {
-		return fmt.Errorf("pgstore: enqueue: %w: want a pgx.Tx, got %T", webhook.ErrInvalidTx, tx)
+	x, err := txExecutor(tx)
+	if err != nil {
+		return fmt.Errorf("pgstore: enqueue: %w", err)
 	}
 	// Nobody knows when tx commits: every listener, this store's too, is
 	// told then.
-	return s.enqueue(ctx, ptx, p, notifyDeliveries)
+	return s.enqueue(ctx, x, p, notifyDeliveries)
 }
 
-func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams, note string) error {
+func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueueParams, note string) error {
 	n := len(p.Items)
 	if n == 0 {
 		return nil
@@ -120,7 +125,7 @@ func (s *Store) enqueue(ctx context.Context, db execer, p *webhook.EnqueueParams
 			dUpdated = append(dUpdated, cmp.Or(d.UpdatedAt, created))
 		}
 	}
-	_, err := db.Exec(ctx, s.q.enqueue,
+	err := db.exec(ctx, s.q.enqueue,
 		evID, evType, evTenant, evTime, evData, evAttrs, p.Now,
 		dID, dEvent, dEndpoint, dState, dAttempts, dNext, dStatus, dError, dCreated, dUpdated,
 		s.channel, note)

@@ -8,3 +8,9 @@ func (s *Store) Listening() <-chan struct{} {
 	defer s.listenMu.Unlock()
 	return s.listener.ready
 }
+
+// Wrap is wrap, for tests of its hints.
+var Wrap = wrap
+
+// LockKey is the advisory lock key of a schema's migrations.
+var LockKey = lockKey

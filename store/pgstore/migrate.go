@@ -59,72 +59,71 @@ func latestVersion() int {
 }
 
 // Migrate creates the schema of opts (nil means the defaults) when missing
-// and applies the migrations it lacks, each in its own transaction, under a
-// session advisory lock: callers racing on one database apply each migration
-// once. It is what [New] does first; hosts that migrate as a separate step
-// call it there and set [Options.SkipMigrate].
+// and applies the migrations it lacks, each in its own transaction that
+// first takes a transaction-scoped advisory lock on the schema: callers
+// racing on one database apply each migration once, and no lock outlives
+// its transaction, so Migrate works through a transaction pooler such as
+// PgBouncer. It is what [New] does first; hosts that migrate as a separate
+// step call it there and set [Options.SkipMigrate].
 func Migrate(ctx context.Context, pool *pgxpool.Pool, opts *Options) error {
 	o := opts.withDefaults()
 	ms, err := migrations()
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	defer conn.Release()
-
-	key := lockKey(o.Schema)
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-		return fmt.Errorf("pgstore: migrate: lock: %w", err)
-	}
-	defer func() {
-		// A session lock outlives a cancelled ctx: release it without one.
-		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key); err != nil {
-			// The connection is broken: closing it ends the session and
-			// with it the lock.
-			_ = conn.Conn().Close(context.WithoutCancel(ctx))
-		}
-	}()
-
-	schema := pgx.Identifier{o.Schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema+
-		"; CREATE TABLE IF NOT EXISTS "+schema+".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {
-		return fmt.Errorf("pgstore: migrate: create schema %s: %w", o.Schema, err)
-	}
-	applied := map[int]bool{}
-	rows, err := conn.Query(ctx, "SELECT version FROM "+schema+".schema_migrations")
-	if err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil {
-		return fmt.Errorf("pgstore: migrate: %w", err)
-	}
-	for _, v := range versions {
-		applied[v] = true
-	}
-	if len(versions) > 0 && slices.Max(versions) > latestVersion() {
-		return fmt.Errorf("pgstore: migrate: schema %s is at version %d, newer than this package's %d",
-			o.Schema, slices.Max(versions), latestVersion())
-	}
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
-		}
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{schema}}", schema)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
-			return err
-		})
+	for {
+		m, err := migrateStep(ctx, pool, o.Schema, ms)
 		if err != nil {
-			return fmt.Errorf("pgstore: migrate: %s: %w", m.name, err)
+			if m.name != "" {
+				return fmt.Errorf("pgstore: migrate: %s: %w%s", m.name, err, poolerHint(err))
+			}
+			return fmt.Errorf("pgstore: migrate: %w%s", err, poolerHint(err))
+		}
+		if m.name == "" {
+			return nil
 		}
 	}
-	return nil
+}
+
+// migrateStep applies, in one transaction under the schema's lock, the
+// first of ms the schema lacks, and returns it; the zero migration when
+// there was none left.
+func migrateStep(ctx context.Context, pool *pgxpool.Pool, schemaName string, ms []migration) (migration, error) {
+	var next migration
+	schema := pgx.Identifier{schemaName}.Sanitize()
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(schemaName)); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema+
+			"; CREATE TABLE IF NOT EXISTS "+schema+".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {
+			return fmt.Errorf("create schema %s: %w", schemaName, err)
+		}
+		rows, _ := tx.Query(ctx, "SELECT version FROM "+schema+".schema_migrations")
+		versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return err
+		}
+		if len(versions) > 0 && slices.Max(versions) > latestVersion() {
+			return fmt.Errorf("schema %s is at version %d, newer than this package's %d",
+				schemaName, slices.Max(versions), latestVersion())
+		}
+		for _, m := range ms {
+			if !slices.Contains(versions, m.version) {
+				next = m
+				break
+			}
+		}
+		if next.name == "" {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, strings.ReplaceAll(next.sql, "{{schema}}", schema)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "INSERT INTO "+schema+".schema_migrations (version, name) VALUES ($1, $2)", next.version, next.name)
+		return err
+	})
+	return next, err
 }
 
 // checkVersion fails unless the schema is at the version this package needs.
@@ -132,7 +131,7 @@ func checkVersion(ctx context.Context, pool *pgxpool.Pool, schemaName string) er
 	var v *int
 	err := pool.QueryRow(ctx, "SELECT max(version) FROM "+pgx.Identifier{schemaName}.Sanitize()+".schema_migrations").Scan(&v)
 	if err != nil {
-		return fmt.Errorf("pgstore: check schema version: %w", err)
+		return fmt.Errorf("pgstore: check schema version: %w%s", err, poolerHint(err))
 	}
 	if v == nil || *v != latestVersion() {
 		got := 0

@@ -25,15 +25,22 @@ const (
 // whose caller knows; EnqueueTx is reported when its transaction commits.
 //
 // The first call starts a listener on a dedicated connection (outside the
-// pool), which reconnects with backoff when lost
-// and then reports both kinds of change, since notifications sent while it
-// was away are gone. After [Options.CheckInterval] without a notification
-// it checks its connection and the endpoints version in one query and
-// reports DeliveriesDue (and EndpointsChanged when the version moved), so a
-// lost notification delays work or endpoint changes by at most that
-// interval. Values are coalesced
-// while the receiver is busy. The channel is closed by [Store.Close]; after
-// Close it is returned closed.
+// pool, made with the pool's configuration or [Options.ListenerConnString]),
+// which reconnects with backoff when lost and then reports both kinds of
+// change, since notifications sent while it was away are gone. After
+// [Options.CheckInterval] without a notification it checks its connection
+// and the endpoints version in one query and reports DeliveriesDue (and
+// EndpointsChanged when the version moved), so a lost notification delays
+// work or endpoint changes by at most that interval.
+//
+// With [Options.PollInterval] set, the first call starts a poller instead:
+// every interval it reads the endpoints version and the earliest due
+// delivery through the pool and reports EndpointsChanged or DeliveriesDue
+// when they moved (this Store's own Enqueue included), DeliveriesDue at
+// least once per check interval, and both after a failed poll.
+//
+// Values are coalesced while the receiver is busy. The channel is closed by
+// [Store.Close]; after Close it is returned closed.
 func (s *Store) Notifications() <-chan webhook.Notification {
 	s.listenMu.Lock()
 	defer s.listenMu.Unlock()
@@ -69,7 +76,11 @@ func newListener(s *Store) *listener {
 	l := &listener{s: s, self: notifyDeliveries + ":" + s.origin, out: make(chan webhook.Notification), cancel: cancel, kick: make(chan struct{}, 1),
 		ready: make(chan struct{})}
 	l.wg.Add(2)
-	go l.listen(ctx)
+	if s.pollInterval > 0 {
+		go l.poll(ctx)
+	} else {
+		go l.listen(ctx)
+	}
 	go l.forward(ctx)
 	return l
 }
@@ -150,7 +161,7 @@ func (l *listener) listen(ctx context.Context) {
 // changes whose notification was lost are still found. It reports whether it got as far as
 // listening.
 func (l *listener) session(ctx context.Context, reconnect bool) bool {
-	cfg := l.s.pool.Config().ConnConfig.Copy()
+	cfg := l.s.listenConfig.Copy()
 	// A timed-out wait must leave the connection usable: a deadline, never
 	// a cancel request that could hit the next query.
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {

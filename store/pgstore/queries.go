@@ -18,6 +18,7 @@ type queries struct {
 	redeliver      string
 	prune          string
 	version        string
+	poll           string
 }
 
 // Notification payloads.
@@ -204,6 +205,12 @@ WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
 SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),
 
 		version: r.Replace(`SELECT endpoints_version FROM {{s}}.meta WHERE id = 1`),
+
+		// What the poller compares from one poll to the next: the first
+		// entry of the due index and the endpoints version.
+		poll: r.Replace(`
+SELECT (SELECT endpoints_version FROM {{s}}.meta WHERE id = 1),
+	(SELECT min(due_at) FROM {{s}}.deliveries WHERE state = 'pending')`),
 
 		nextDue: r.Replace(`
 SELECT min(due_at) FROM {{s}}.deliveries

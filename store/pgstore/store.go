@@ -16,13 +16,59 @@
 // [Store.Notifications] listens on a dedicated connection that reconnects
 // when lost. A lost notification delays work by at most
 // [Options.CheckInterval], never loses it; an idle process issues about one
-// ping per interval and no other polling.
+// ping per interval and no other polling. Where LISTEN cannot work, the
+// store polls instead (see Behind a transaction pooler).
 //
 // # Transactional emit
 //
-// [Store.EnqueueTx] writes events and deliveries inside the host's own
-// pgx.Tx: the webhook exists if and only if the host's transaction commits,
-// and the NOTIFY it sends is delivered at commit.
+// [Store.EnqueueTx] (through [webhook.Dispatcher.EmitTx]) writes events and
+// deliveries inside the host's own transaction: the webhook exists if and
+// only if the host's transaction commits, and the NOTIFY it sends is part of
+// that transaction, delivered at commit. The transaction is a pgx.Tx, or a
+// *sql.Tx for hosts on database/sql with pgx's driver
+// (github.com/jackc/pgx/v5/stdlib), and so for sqlc, sqlx, ent and
+// GORM too (see [Store.EnqueueTx]):
+//
+//	db := stdlib.OpenDBFromPool(pool) // or sql.Open("pgx", dsn)
+//	tx, err := db.BeginTx(ctx, nil)
+//	...
+//	_, err = tx.ExecContext(ctx, "UPDATE orders SET paid = true WHERE id = $1", id)
+//	...
+//	err = d.EmitTx(ctx, tx, webhook.Event{Type: "order.paid", Payload: payload})
+//	...
+//	err = tx.Commit() // the event exists, and the replicas wake, now
+//
+// # Behind a transaction pooler
+//
+// The store keeps no session state on pooled connections: every operation
+// is one statement or one transaction, NOTIFY is sent from inside them, and
+// [Migrate] serializes with a transaction-scoped advisory lock. It runs
+// behind PgBouncer in transaction pooling mode (pool_mode = transaction)
+// once the host does two things:
+//
+//   - The pool must not use server-side prepared statements, which live on
+//     one server connection (PgBouncer 1.21 and later track them when
+//     max_prepared_statements is set; then nothing is needed). Add
+//     default_query_exec_mode=cache_describe to the connection string, or
+//     set pgx.ConnConfig.DefaultQueryExecMode to
+//     pgx.QueryExecModeCacheDescribe (one round trip per statement, binary
+//     format), or to QueryExecModeExec or QueryExecModeSimpleProtocol.
+//     Statements prepared behind the pooler fail intermittently; the
+//     store's errors then point here.
+//   - LISTEN does not survive the transaction: give the listener a direct
+//     connection with [Options.ListenerConnString], or, with no direct
+//     route to the database, set [Options.PollInterval] and the store polls
+//     through the pool with one cheap query per interval.
+//
+// For example:
+//
+//	cfg, err := pgxpool.ParseConfig("postgres://app@pgbouncer:6432/app?default_query_exec_mode=cache_describe")
+//	...
+//	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+//	...
+//	st, err := pgstore.New(ctx, pool, &pgstore.Options{
+//		ListenerConnString: "postgres://app@db:5432/app", // or PollInterval: 200 * time.Millisecond
+//	})
 //
 // # Durability
 //
@@ -47,6 +93,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	webhook "github.com/hooklet/webhook"
@@ -71,9 +118,27 @@ type Options struct {
 	// version (one cheap query) and tells the engine to look for due work,
 	// so that work or endpoint changes whose notification was lost are
 	// found within this interval. An idle process costs about that query
-	// and one look for due work per interval. Defaults to [CheckIntervalDefault],
-	// at least [CheckIntervalMin].
+	// and one look for due work per interval. With PollInterval set, it is
+	// how often the poller reports DeliveriesDue even when nothing moved.
+	// Defaults to [CheckIntervalDefault], at least [CheckIntervalMin].
 	CheckInterval time.Duration
+	// ListenerConnString is the connection string of the listener's
+	// dedicated connection (see [Store.Notifications]), for a pool that
+	// reaches the database through a transaction pooler such as PgBouncer,
+	// where LISTEN does not survive the transaction: point it at the same
+	// database directly (or through a pooler in session mode). The
+	// listener holds one connection. Defaults to the pool's own
+	// configuration.
+	ListenerConnString string
+	// PollInterval, when not zero, replaces the listener: every
+	// PollInterval, [Store.Notifications] reads the endpoints version and
+	// the earliest due delivery through the pool (one cheap indexed query,
+	// valid through any pooler) and reports what moved. It is the way to
+	// run behind a transaction pooler without a direct connection; an
+	// interval of 100 to 500 ms keeps replicas about as quick to wake as
+	// NOTIFY does. It cannot be set with ListenerConnString. Defaults to 0:
+	// listen. At least [PollIntervalMin].
+	PollInterval time.Duration
 }
 
 // Bounds of [Options.CheckInterval].
@@ -81,6 +146,9 @@ const (
 	CheckIntervalDefault = 30 * time.Second
 	CheckIntervalMin     = 10 * time.Millisecond
 )
+
+// PollIntervalMin is the shortest [Options.PollInterval].
+const PollIntervalMin = 10 * time.Millisecond
 
 func (o *Options) withDefaults() Options {
 	var out Options
@@ -106,6 +174,8 @@ type Store struct {
 	origin  string // random: tells this store's notifications from others'
 
 	checkInterval time.Duration
+	listenConfig  *pgx.ConnConfig // the listener's connection; nil when polling
+	pollInterval  time.Duration
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -130,6 +200,24 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	if o.CheckInterval < CheckIntervalMin {
 		return nil, fmt.Errorf("pgstore: CheckInterval %v is below the minimum of %v", o.CheckInterval, CheckIntervalMin)
 	}
+	var listenConfig *pgx.ConnConfig
+	switch {
+	case o.PollInterval != 0 && o.ListenerConnString != "":
+		return nil, errors.New("pgstore: set ListenerConnString or PollInterval, not both")
+	case o.PollInterval != 0:
+		if o.PollInterval < PollIntervalMin {
+			return nil, fmt.Errorf("pgstore: PollInterval %v is below the minimum of %v", o.PollInterval, PollIntervalMin)
+		}
+	case o.ListenerConnString != "":
+		cfg, err := pgx.ParseConfig(o.ListenerConnString)
+		if err != nil {
+			// pgconn's parse error may quote the string, password and all.
+			return nil, errors.New("pgstore: ListenerConnString is not a valid connection string")
+		}
+		listenConfig = cfg
+	default:
+		listenConfig = pool.Config().ConnConfig
+	}
 	if o.SkipMigrate {
 		if err := checkVersion(ctx, pool, o.Schema); err != nil {
 			return nil, err
@@ -144,6 +232,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		origin:  rand.Text(),
 
 		checkInterval: o.CheckInterval,
+		listenConfig:  listenConfig,
+		pollInterval:  o.PollInterval,
 	}
 	return s, nil
 }
@@ -184,6 +274,13 @@ func channelName(schema string) string {
 	return ch
 }
 
+// SQLSTATEs of a prepared statement missing from, or already on, the server
+// connection.
+const (
+	invalidStatementName       = "26000"
+	duplicatePreparedStatement = "42P05"
+)
+
 // wrap maps backend errors to the root sentinels and names the operation.
 func wrap(op string, err error) error {
 	if err == nil {
@@ -192,5 +289,17 @@ func wrap(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("pgstore: %s: %w", op, webhook.ErrNotFound)
 	}
-	return fmt.Errorf("pgstore: %s: %w", op, err)
+	return fmt.Errorf("pgstore: %s: %w%s", op, err, poolerHint(err))
+}
+
+// poolerHint returns what to do about err when it comes from a prepared
+// statement made on one server connection and used on another, as happens
+// to a pool that prepares statements behind a transaction pooler.
+func poolerHint(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == invalidStatementName || pgErr.Code == duplicatePreparedStatement) {
+		return " (behind a transaction pooler such as PgBouncer, set the pool's default_query_exec_mode " +
+			"to cache_describe: see the package doc of pgstore)"
+	}
+	return ""
 }

@@ -1,5 +1,6 @@
-// Loadtest measures Hooklet on PostgreSQL the way ../../shared/bench/river
-// measures a River job per delivery, so the two can be set side by side:
+// Loadtest measures Hooklet on PostgreSQL the way the peer benchmark in
+// bench/river (at the root of this repository) measures a River job per
+// delivery, so the two can be set side by side:
 // a private PostgreSQL cluster (durable commits), a 1 KiB payload, one
 // endpoint, signed requests to a loopback receiver, and these modes:
 //
