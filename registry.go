@@ -124,8 +124,15 @@ func (r *registry) reload(ctx context.Context) error {
 	return r.reloadLocked(ctx)
 }
 
+// reloadLocked reads every endpoint and publishes them all at once. An
+// endpoint whose stored version (UpdatedAt) is the one already published
+// keeps its compiled state: a reload after a change elsewhere compiles
+// only what changed.
 func (r *registry) reloadLocked(ctx context.Context) error {
-	byID := map[string]*endpointState{}
+	r.rw.RLock()
+	prev := r.byID
+	r.rw.RUnlock()
+	byID := make(map[string]*endpointState, len(prev))
 	index := newFanoutIndex[*endpointState]()
 	p := &ListEndpointsParams{Limit: PageLimitMax}
 	for {
@@ -134,7 +141,10 @@ func (r *registry) reloadLocked(ctx context.Context) error {
 			return err
 		}
 		for _, ep := range page.Items {
-			st := r.compileStored(ep)
+			st, ok := prev[ep.ID]
+			if !ok || !st.ep.UpdatedAt.Equal(ep.UpdatedAt) || st.ep.Disabled != ep.Disabled {
+				st = r.compileStored(ep)
+			}
 			byID[ep.ID] = st
 			if !ep.Disabled {
 				index.put(ep.ID, ep.Tenant, ep.EventTypes, st)
