@@ -15,7 +15,7 @@ const testPayload = `{
 	"items": [{"sku": "a1", "qty": 2}, {"sku": "b2", "qty": 5, "tags": ["x"]}],
 	"matrix": [[1, 2], [3]], "empty": [], "obj": {"a": 1, "b": [1, 2]},
 	"created": "2025-01-15T09:00:00.5Z", "dup": 1, "dup": 2,
-	"mixed": ["a", 1, null, {"k": "v"}], "0": "zero key"
+	"mixed": ["a", 1, null, {"k": "v"}], "0": "zero key", "dupobj": {"a": 1, "b": 0, "a": 2}
 }`
 
 func testDocument() *Document {
@@ -65,6 +65,9 @@ func TestMatch(t *testing.T) {
 		{"NestedArrayNotEntered", `{"data.matrix": 3}`, false},
 		{"DuplicateKeyLastWins", `{"data.dup": 2}`, true},
 		{"DuplicateKeyEarlierLost", `{"data.dup": 1}`, false},
+		{"DuplicateKeyObjectEqual", `{"data.dupobj": {"$eq": {"b": 0, "a": 2}}}`, true},
+		{"DuplicateKeyObjectEarlierLost", `{"data.dupobj": {"$eq": {"a": 1, "b": 0}}}`, false},
+		{"DuplicateKeyOperandLastWins", `{"data.dupobj": {"$eq": {"a": 1, "b": 0, "a": 2}}}`, true},
 		{"MixedArrayObjectElement", `{"data.mixed": {"$eq": {"k": "v"}}}`, true},
 		{"MixedArrayNullElement", `{"data.mixed": null}`, true},
 		{"TopID", `{"id": "evt_1"}`, true},

@@ -367,27 +367,22 @@ func equal(a, b *value) bool {
 		}
 		return true
 	}
-	// Objects: compare the distinct keys of each; b is the operand, which
-	// compile has reduced to distinct keys.
-	if len(b.obj) == 0 {
-		return len(a.obj) == 0
+	// Objects: b is the operand, which compile has reduced to distinct
+	// keys. Equal when every key of b has an equal value in a, and every
+	// key of a is one of b's; each step costs a scan of b, never of a, so
+	// the whole is linear in a for a given operand.
+	for i := range b.obj {
+		av, ok := a.get(b.obj[i].key)
+		if !ok || !equal(av, &b.obj[i].val) {
+			return false
+		}
 	}
-	n := 0
 	for i := range a.obj {
-		m := &a.obj[i]
-		if last, _ := a.get(m.key); last != &m.val {
-			continue // an earlier duplicate of a later key
-		}
-		n++
-		if n > len(b.obj) {
-			return false
-		}
-		bv, ok := b.get(m.key)
-		if !ok || !equal(&m.val, bv) {
+		if _, ok := b.get(a.obj[i].key); !ok {
 			return false
 		}
 	}
-	return n == len(b.obj)
+	return true
 }
 
 // timestamp parses s when it is an RFC 3339 timestamp.
