@@ -424,6 +424,8 @@ func (d *Dispatcher) Endpoint(ctx context.Context, id string) (Endpoint, error) 
 }
 
 // Endpoints lists endpoints in ID order, a page at a time; p may be nil.
+// With p.Tenant set it lists that tenant's endpoints only, which every
+// store reads through an index of its own, not by scanning them all.
 func (d *Dispatcher) Endpoints(ctx context.Context, p *ListEndpointsParams) (Page[Endpoint], error) {
 	return d.store.ListEndpoints(ctx, cmp.Or(p, &ListEndpointsParams{}))
 }
