@@ -74,12 +74,12 @@ func BenchmarkEmitFanout(b *testing.B) {
 			ctx := context.Background()
 			defer d.Close(ctx)
 			before := heapAlloc()
-			start := time.Now()
+			start, startCPU := time.Now(), cpuTime()
 			ev := webhook.Event{Type: "invoice.paid", Tenant: "t0", Payload: json.RawMessage(`{"id":"in_1"}`)}
 			if err := d.Emit(ctx, ev); err != nil { // loads the registry
 				b.Fatal(err)
 			}
-			load := time.Since(start)
+			load, loadCPU := time.Since(start), cpuTime()-startCPU
 			perEndpoint := float64(heapAlloc()-before) / float64(n)
 			page, err := d.Deliveries(ctx, &webhook.ListDeliveriesParams{Limit: 100})
 			if err != nil || len(page.Items) != 8 {
@@ -87,13 +87,16 @@ func BenchmarkEmitFanout(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			emitCPU := cpuTime()
 			for b.Loop() {
 				if err := d.Emit(ctx, ev); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportCPU(b, emitCPU)
 			b.ReportMetric(perEndpoint, "B/endpoint")
 			b.ReportMetric(load.Seconds(), "load-s")
+			b.ReportMetric(loadCPU.Seconds(), "load-cpu-s")
 		})
 	}
 }
@@ -119,8 +122,10 @@ func BenchmarkStartBolt(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
+	var cpu time.Duration
 	b.ResetTimer()
 	for b.Loop() {
+		startCPU := cpuTime()
 		st, err := boltstore.Open(path, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -132,6 +137,7 @@ func BenchmarkStartBolt(b *testing.B) {
 		if err := d.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
+		cpu += cpuTime() - startCPU
 		b.StopTimer()
 		if err := d.Close(ctx); err != nil {
 			b.Fatal(err)
@@ -142,4 +148,5 @@ func BenchmarkStartBolt(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n), "endpoints")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 }
