@@ -185,10 +185,10 @@ func (r *registry) compileStored(ep Endpoint) *endpointState {
 }
 
 // fanOut makes one pending delivery, due at now, for every endpoint that
-// takes ev: enabled, of ev's tenant or of none (every tenant when ev has
-// none), with a pattern matching its type and a filter, if any, matching
-// it. The payload is parsed once, and only if a filter reads it. The
-// endpoints must have been loaded.
+// takes ev: enabled, of ev's tenant (of any tenant when ev has none), with
+// a pattern matching its type and a filter, if any, matching it. The
+// candidates come from the index; the payload is parsed once, and only if
+// a candidate's filter reads it. The endpoints must have been loaded.
 func (r *registry) fanOut(ev *Event, now time.Time) []Delivery {
 	r.rw.RLock()
 	candidates := r.index.match(nil, ev.Tenant, ev.Type)
