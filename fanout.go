@@ -30,11 +30,13 @@ type fanoutEntry[T any] struct {
 }
 
 // bucket is a set of entries, unordered; each entry knows its position.
+// It knows where it is filed, to leave once empty: its owner's every
+// bucket, the exact bucket of key, or the bucket of a trie node.
 type bucket[T any] struct {
 	items []*fanoutEntry[T]
 	owner *typeIndex[T]
-	// drop removes the empty bucket from its owner.
-	drop func()
+	key   string
+	node  *trieNode[T]
 }
 
 // bucketSlot records that an entry sits at items[i] of b.
@@ -49,7 +51,10 @@ type typeIndex[T any] struct {
 	exact  map[string]*bucket[T]
 	prefix *trieNode[T]
 	size   int // entries filed, counting each pattern
-	drop   func()
+	// tenant is the tenant whose entries this index holds, in parent's
+	// tenants; parent is nil for the index over all tenants.
+	tenant string
+	parent *fanoutIndex[T]
 }
 
 // trieNode is the node reached by a sequence of type segments; its
@@ -66,12 +71,8 @@ func newFanoutIndex[T any]() *fanoutIndex[T] {
 	return &fanoutIndex[T]{
 		entries: map[string]*fanoutEntry[T]{},
 		tenants: map[string]*typeIndex[T]{},
-		all:     newTypeIndex[T](nil),
+		all:     &typeIndex[T]{},
 	}
-}
-
-func newTypeIndex[T any](drop func()) *typeIndex[T] {
-	return &typeIndex[T]{drop: drop}
 }
 
 // len returns the number of entries.
@@ -91,16 +92,16 @@ func (x *fanoutIndex[T]) get(id string) (T, bool) {
 // [Endpoint.EventTypes]; none means every type), replacing what id held.
 func (x *fanoutIndex[T]) put(id, tenant string, patterns []string, v T) {
 	x.remove(id)
-	e := &fanoutEntry[T]{id: id, val: v}
-	x.entries[id] = e
 	patterns = distinctPatterns(patterns)
+	e := &fanoutEntry[T]{id: id, val: v, slots: make([]bucketSlot[T], 0, 2*max(1, len(patterns)))}
+	x.entries[id] = e
 	x.all.add(e, patterns)
 	if tenant == "" {
 		return
 	}
 	ti, ok := x.tenants[tenant]
 	if !ok {
-		ti = newTypeIndex[T](func() { delete(x.tenants, tenant) })
+		ti = &typeIndex[T]{tenant: tenant, parent: x}
 		x.tenants[tenant] = ti
 	}
 	ti.add(e, patterns)
@@ -137,10 +138,13 @@ func (x *fanoutIndex[T]) match(dst []T, tenant, typ string) []T {
 }
 
 // distinctPatterns reduces patterns to the distinct ones that matter: all
-// of them unless one is "*".
+// of them unless one is "*". The result may share patterns' array.
 func distinctPatterns(patterns []string) []string {
 	if len(patterns) == 0 || slices.Contains(patterns, "*") {
 		return nil
+	}
+	if len(patterns) == 1 {
+		return patterns
 	}
 	out := slices.Clone(patterns)
 	slices.Sort(out)
@@ -151,7 +155,7 @@ func distinctPatterns(patterns []string) []string {
 func (ti *typeIndex[T]) add(e *fanoutEntry[T], patterns []string) {
 	if len(patterns) == 0 {
 		if ti.every == nil {
-			ti.every = &bucket[T]{drop: func() { ti.every = nil }}
+			ti.every = &bucket[T]{owner: ti}
 		}
 		ti.file(ti.every, e)
 		return
@@ -174,7 +178,7 @@ func (ti *typeIndex[T]) add(e *fanoutEntry[T], patterns []string) {
 				n = c
 			}
 			if n.subs == nil {
-				n.subs = &bucket[T]{drop: n.dropSubs}
+				n.subs = &bucket[T]{owner: ti, node: n}
 			}
 			ti.file(n.subs, e)
 			continue
@@ -184,7 +188,7 @@ func (ti *typeIndex[T]) add(e *fanoutEntry[T], patterns []string) {
 			if ti.exact == nil {
 				ti.exact = map[string]*bucket[T]{}
 			}
-			b = &bucket[T]{drop: func() { delete(ti.exact, p) }}
+			b = &bucket[T]{owner: ti, key: p}
 			ti.exact[p] = b
 		}
 		ti.file(b, e)
@@ -194,7 +198,6 @@ func (ti *typeIndex[T]) add(e *fanoutEntry[T], patterns []string) {
 // file puts e in b, which belongs to ti.
 func (ti *typeIndex[T]) file(b *bucket[T], e *fanoutEntry[T]) {
 	ti.size++
-	b.owner = ti
 	e.slots = append(e.slots, bucketSlot[T]{b: b, i: len(b.items)})
 	b.items = append(b.items, e)
 }
@@ -215,14 +218,20 @@ func (b *bucket[T]) remove(i int) {
 			}
 		}
 	}
+	ti := b.owner
 	if len(b.items) == 0 {
-		b.drop()
-	}
-	if ti := b.owner; ti != nil {
-		ti.size--
-		if ti.size == 0 && ti.drop != nil {
-			ti.drop()
+		switch {
+		case b.node != nil:
+			b.node.dropSubs()
+		case b == ti.every:
+			ti.every = nil
+		default:
+			delete(ti.exact, b.key)
 		}
+	}
+	ti.size--
+	if ti.size == 0 && ti.parent != nil {
+		delete(ti.parent.tenants, ti.tenant)
 	}
 }
 
