@@ -81,7 +81,9 @@ func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, releas
 	out.Attempts = []Attempt{a}
 	var v verdict
 	out.State, out.NextAttemptAt, v = st.retry.next(a.Number, status, retryAfter, at.clock.Now())
-	if a.ErrorClass == ClassInternal {
+	if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
+		// Neither changes by waiting: a blocked address stays blocked
+		// until the host allows private networks.
 		out.State, out.NextAttemptAt = StateFailed, time.Time{}
 	}
 	at.observe(&st.ep, v, status, start)

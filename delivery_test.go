@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -230,7 +231,12 @@ func TestDelivery(t *testing.T) {
 		d := newDispatcher(t, webhook.Config{Store: st})
 		ctx := context.Background()
 		require.NoError(t, d.Start(ctx))
-		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+		// A name, not the literal 127.0.0.1 that PutEndpoint would refuse:
+		// the dial guard decides on the address it resolves to.
+		u, err := url.Parse(rc.URL)
+		require.NoError(t, err)
+		u.Host = "localhost:" + u.Port()
+		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: u.String()}))
 		require.NoError(t, d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}))
 		o := st.nextOutcome(t)
 		require.Equal(t, webhook.ClassBlocked, o.Attempts[0].ErrorClass)
@@ -242,7 +248,7 @@ func TestDelivery(t *testing.T) {
 		st := newSignalStore(t)
 		d := newDispatcher(t, webhook.Config{Store: st})
 		ctx := context.Background()
-		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: "https://hooks.example.com/"}))
+		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: "https://hooks.example.com/"}))
 		require.NoError(t, d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}))
 		require.NoError(t, d.DeleteEndpoint(ctx, "ep"))
 		require.NoError(t, d.Start(ctx))
@@ -313,7 +319,7 @@ func TestCloseReleasesInFlight(t *testing.T) {
 	d, err := webhook.New(webhook.Config{Store: ms, AllowPrivateNetworks: true})
 	require.NoError(t, err)
 	ctx := context.Background()
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 	require.NoError(t, d.Start(ctx))
 	require.NoError(t, d.Emit(ctx, webhook.Event{ID: "evt_1", Type: "a", Payload: json.RawMessage(`{}`)}))
 	rc.next(t) // in flight
@@ -350,7 +356,7 @@ func TestCloseFinishesInFlight(t *testing.T) {
 	d, err := webhook.New(webhook.Config{Store: ms, AllowPrivateNetworks: true})
 	require.NoError(t, err)
 	ctx := context.Background()
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 	require.NoError(t, d.Start(ctx))
 	require.NoError(t, d.Emit(ctx, webhook.Event{ID: "evt_1", Type: "a", Payload: json.RawMessage(`{}`)}))
 	rc.next(t) // in flight

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"mime"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -53,11 +54,20 @@ type Endpoint struct {
 	// User-Agent) cannot be overridden.
 	Headers map[string]string
 	// Secrets sign each request; every secret that has not expired signs,
-	// so a rotation keeps the old secret until its ExpiresAt.
+	// so a rotation keeps the old secret until its ExpiresAt (see
+	// [Dispatcher.RotateSecret]). At least one must sign when the endpoint
+	// is saved, unless Unsigned is set. At most 8.
 	Secrets []Secret
 	// Signature selects how requests are signed; the zero value is
 	// Standard Webhooks. See [SignatureScheme].
 	Signature SignatureScheme
+	// Unsigned sends requests without a signature: the endpoint holds no
+	// secret, and receivers cannot tell its requests from forged ones.
+	// Without it, [Dispatcher.PutEndpoint] refuses an endpoint none of
+	// whose secrets signs, so that a forgotten or expired secret is an
+	// error rather than silently unsigned requests. An endpoint signed by a
+	// custom [Config.Signer] needs neither.
+	Unsigned bool
 	// Disabled stops deliveries: a disabled endpoint receives no new
 	// deliveries and its pending ones end failed (replayable).
 	Disabled bool
@@ -95,8 +105,13 @@ func (ep Endpoint) Clone() Endpoint {
 // Secret is a key that signs requests to an endpoint. Its String and
 // GoString methods never reveal the key.
 type Secret struct {
-	// Key is the secret in its text form, e.g. "whsec_" followed by the
-	// base64 of 24 to 64 random bytes.
+	// Key is the secret in its text form, used exactly as written: a
+	// "whsec_" secret (the base64 of 24 to 64 random bytes, see
+	// [NewSecret]), a "whsk_" ed25519 signing key (see [NewSigningKey]),
+	// or, with the [SignatureHMACHex] scheme only, a raw shared secret
+	// without prefix, such as one a GitHub-style receiver already holds.
+	// A "whpk_" public key is not a secret and is refused; so is a key
+	// with a control character or a leading or trailing space.
 	Key string
 	// ExpiresAt, when set, is the instant the secret stops signing. Use it to
 	// rotate: add the new secret and give the old one an expiry.
@@ -134,19 +149,45 @@ var reservedHeaders = map[string]bool{
 	"Transfer-Encoding": true, "Connection": true,
 }
 
-// validate checks ep; it does not compile the template.
-func (ep *Endpoint) validate() error {
+// endpointCheck is what validating an endpoint depends on beyond the
+// endpoint itself.
+type endpointCheck struct {
+	// now decides which secrets have expired.
+	now time.Time
+	// refusePrivate is set when the dial guard is on: a URL whose host is
+	// a literal address the guard refuses is refused at once.
+	refusePrivate bool
+	// customSigner is set when Config.Signer is the host's own: an endpoint
+	// it signs for needs no secret of ours.
+	customSigner bool
+}
+
+// validate checks every field of ep; it does not compile the template.
+// Text fields must be valid UTF-8 without NUL, so that every store keeps
+// them byte for byte, and without the control characters that would make
+// every attempt fail. Errors name the field, never print a secret, and
+// carry no control character.
+func (ep *Endpoint) validate(c endpointCheck) error {
 	if ep.ID == "" {
 		return invalidEndpoint("ID", "is required", nil)
 	}
 	if len(ep.ID) > maxEndpointIDLen {
 		return invalidEndpoint("ID", fmt.Sprintf("longer than %d bytes", maxEndpointIDLen), nil)
 	}
+	if reason := checkText(ep.ID, textName); reason != "" {
+		return invalidEndpoint("ID", reason, nil)
+	}
 	if len(ep.Tenant) > maxTenantLen {
 		return invalidEndpoint("Tenant", fmt.Sprintf("longer than %d bytes", maxTenantLen), nil)
 	}
-	if err := validateURL(ep.URL); err != nil {
+	if reason := checkText(ep.Tenant, textName); reason != "" {
+		return invalidEndpoint("Tenant", reason, nil)
+	}
+	if err := validateURL(ep.URL, c.refusePrivate); err != nil {
 		return err
+	}
+	if reason := checkText(ep.Description, textMultiline); reason != "" {
+		return invalidEndpoint("Description", reason, nil)
 	}
 	if len(ep.EventTypes) > maxEventTypes {
 		return invalidEndpoint("EventTypes", fmt.Sprintf("more than %d patterns", maxEventTypes), nil)
@@ -156,27 +197,38 @@ func (ep *Endpoint) validate() error {
 			return invalidEndpoint(fmt.Sprintf("EventTypes[%d]", i), err.Error(), nil)
 		}
 	}
-	if len(ep.Settings) > 0 && !json.Valid(ep.Settings) {
-		return invalidEndpoint("Settings", "is not valid JSON", nil)
+	if reason := checkText(ep.Template, textMultiline); reason != "" {
+		return invalidEndpoint("Template", reason, nil)
+	}
+	if ep.ContentType != "" {
+		if reason := checkText(ep.ContentType, textLine); reason != "" {
+			return invalidEndpoint("ContentType", reason, nil)
+		}
+		if mt, _, err := mime.ParseMediaType(ep.ContentType); err != nil || !strings.Contains(mt, "/") {
+			return invalidEndpoint("ContentType", "is not a media type such as \"text/plain; charset=utf-8\"", nil)
+		}
+	}
+	if len(ep.Settings) > 0 {
+		if reason := checkJSON(ep.Settings); reason != "" {
+			return invalidEndpoint("Settings", reason, nil)
+		}
 	}
 	if len(ep.Headers) > maxHeaders {
 		return invalidEndpoint("Headers", fmt.Sprintf("more than %d headers", maxHeaders), nil)
 	}
 	for k, v := range ep.Headers {
 		if err := validateHeader(k, v); err != nil {
-			return invalidEndpoint("Headers["+k+"]", err.Error(), nil)
-		}
-	}
-	if len(ep.Secrets) > maxSecrets {
-		return invalidEndpoint("Secrets", fmt.Sprintf("more than %d secrets", maxSecrets), nil)
-	}
-	for i, s := range ep.Secrets {
-		if _, err := parseSecret(s.Key); err != nil {
-			return invalidEndpoint(fmt.Sprintf("Secrets[%d]", i), "malformed", err)
+			return invalidEndpoint("Headers["+fieldKey(k)+"]", err.Error(), nil)
 		}
 	}
 	if err := ep.Signature.validate(); err != nil {
 		return invalidEndpoint("Signature", err.Error(), nil)
+	}
+	if err := ep.validateSecrets(c); err != nil {
+		return err
+	}
+	if reason := checkText(ep.DisabledReason, textLine); reason != "" {
+		return invalidEndpoint("DisabledReason", reason, nil)
 	}
 	if ep.MaxConcurrency < 0 {
 		return invalidEndpoint("MaxConcurrency", "must not be negative", nil)
@@ -189,12 +241,45 @@ func (ep *Endpoint) validate() error {
 	return nil
 }
 
-func validateURL(raw string) error {
+// validateSecrets checks each key for the endpoint's scheme, and that the
+// endpoint signs: at least one secret that has not expired signs under
+// its scheme, unless it is Unsigned (and then it holds none).
+func (ep *Endpoint) validateSecrets(c endpointCheck) error {
+	if len(ep.Secrets) > maxSecrets {
+		return invalidEndpoint("Secrets", fmt.Sprintf("more than %d secrets", maxSecrets), nil)
+	}
+	kind := ep.Signature.Kind
+	signing := 0
+	for i, s := range ep.Secrets {
+		if reason, err := checkKey(s.Key, kind); reason != "" {
+			return invalidEndpoint(fmt.Sprintf("Secrets[%d]", i), reason, err)
+		}
+		if s.activeAt(c.now) && signsWith(kindOfKey(s.Key), kind) {
+			signing++
+		}
+	}
+	switch {
+	case ep.Unsigned && len(ep.Secrets) > 0:
+		return invalidEndpoint("Unsigned", "is set while Secrets are given: remove the secrets, or clear Unsigned to sign", nil)
+	case ep.Unsigned, signing > 0, c.customSigner && kind != SignatureHMACHex:
+		return nil
+	case len(ep.Secrets) == 0:
+		return invalidEndpoint("Secrets", "no secret: add one (see NewSecret), or set Unsigned to send unsigned requests", nil)
+	case kind == SignatureHMACHex:
+		return invalidEndpoint("Secrets", fmt.Sprintf("no secret signs with the %q scheme (whsk_ keys do not, and expired ones do not): add one, or set Unsigned to send unsigned requests", kind), nil)
+	}
+	return invalidEndpoint("Secrets", "every secret has expired: add one (see Dispatcher.RotateSecret), or set Unsigned to send unsigned requests", nil)
+}
+
+func validateURL(raw string, refusePrivate bool) error {
 	if raw == "" {
 		return invalidEndpoint("URL", "is required", nil)
 	}
 	if len(raw) > maxURLLen {
 		return invalidEndpoint("URL", fmt.Sprintf("longer than %d bytes", maxURLLen), nil)
+	}
+	if reason := checkText(raw, textName); reason != "" {
+		return invalidEndpoint("URL", reason, nil)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -209,6 +294,12 @@ func validateURL(raw string) error {
 	}
 	if u.User != nil {
 		return invalidEndpoint("URL", "must not carry credentials; use Headers", nil)
+	}
+	if reason := checkPort(u.Port()); reason != "" {
+		return invalidEndpoint("URL", reason, nil)
+	}
+	if refusePrivate && privateLiteral(u.Hostname()) {
+		return invalidEndpoint("URL", "host is a loopback, private or otherwise non-public address, which the dial guard refuses; set Config.AllowPrivateNetworks to allow it", nil)
 	}
 	return nil
 }
@@ -227,6 +318,9 @@ func validatePattern(p string) error {
 	if p == "" || strings.Contains(p, "*") {
 		return fmt.Errorf("%q: '*' is allowed only as the whole pattern or as a final \".*\"", p)
 	}
+	if reason := checkText(p, textName); reason != "" {
+		return fmt.Errorf("%s", reason)
+	}
 	return nil
 }
 
@@ -236,17 +330,15 @@ func validateHeader(name, value string) error {
 	}
 	for i := 0; i < len(name); i++ {
 		if !isTokenChar(name[i]) {
-			return fmt.Errorf("name has invalid character %q", name[i])
+			return fmt.Errorf("name has the invalid character %q", name[i])
 		}
 	}
 	canon := textproto.CanonicalMIMEHeaderKey(name)
 	if reservedHeaders[canon] || strings.HasPrefix(canon, "Webhook-") {
 		return fmt.Errorf("is set by Hooklet and cannot be overridden")
 	}
-	for i := 0; i < len(value); i++ {
-		if c := value[i]; c == '\r' || c == '\n' || c == 0 {
-			return fmt.Errorf("value contains a control character")
-		}
+	if reason := checkText(value, textLine); reason != "" {
+		return fmt.Errorf("value %s", reason)
 	}
 	return nil
 }

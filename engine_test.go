@@ -50,7 +50,7 @@ func TestGroupCommitRetryWakesEngine(t *testing.T) {
 	d := newDispatcher(t, webhook.Config{Store: gs, AllowPrivateNetworks: true})
 	ctx := context.Background()
 	rc := newReceiver(t, nil)
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL, EventTypes: []string{"a"}}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL, EventTypes: []string{"a"}}))
 	require.NoError(t, d.Start(ctx))
 
 	// The first write holds the committer; the next callers queue behind it
@@ -119,7 +119,7 @@ func TestConcurrentPutEndpointAgreesWithStore(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				url := fmt.Sprintf("%s/%d/%d", srv.URL, round, i)
-				assert.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: url}))
+				assert.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: url}))
 			}()
 		}
 		wg.Wait()
@@ -171,7 +171,7 @@ func TestAutoDisableKeepsHostEdit(t *testing.T) {
 		OnEndpointDisabled: func(context.Context, webhook.Endpoint) { t.Error("endpoint disabled despite the edit") }})
 	ctx := context.Background()
 	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGone) })
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 	require.NoError(t, d.Start(ctx))
 	require.NoError(t, d.Emit(ctx, webhook.Event{Type: "a", Payload: json.RawMessage(`{}`)}))
 	require.Equal(t, webhook.StateFailed, es.nextOutcome(t).State)
@@ -233,7 +233,7 @@ func TestEmitTxWithoutNotifierDelivers(t *testing.T) {
 	d := newDispatcher(t, webhook.Config{Store: ts, AllowPrivateNetworks: true})
 	ctx := context.Background()
 	rc := newReceiver(t, nil)
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 	require.NoError(t, d.Start(ctx))
 	// The engine found nothing to do and is idle.
 	select {

@@ -23,10 +23,12 @@ type Event struct {
 	// Tenant scopes the event: when set, only endpoints of the same tenant
 	// receive it. An event without a tenant goes to every matching endpoint.
 	Tenant string
-	// Time is when the event happened. Defaults to the time of Emit.
+	// Time is when the event happened, in the years 0000 to 9999 (those an
+	// RFC 3339 timestamp can carry). Defaults to the time of Emit.
 	Time time.Time
-	// Payload is the event's data as JSON. Required, at most
-	// [Config.MaxPayloadBytes].
+	// Payload is the event's data as JSON text in UTF-8 (RFC 8259 8.1:
+	// invalid UTF-8 inside a string is refused, though encoding/json
+	// accepts it). Required, at most [Config.MaxPayloadBytes].
 	Payload json.RawMessage
 	// Attributes are free-form string metadata (correlation ID,
 	// organization, ...), available to templates and filters.
@@ -100,8 +102,8 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 			Reason: fmt.Sprintf("%d bytes exceeds the limit of %d", len(e.Payload), maxPayload),
 			Err:    ErrPayloadTooLarge}
 	}
-	if !json.Valid(e.Payload) {
-		return invalidEvent("Payload", "is not valid JSON")
+	if reason := checkJSON(e.Payload); reason != "" {
+		return invalidEvent("Payload", reason)
 	}
 	if e.ID == "" {
 		e.ID = ids.next("evt_", now)
@@ -110,5 +112,8 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 		e.Time = now
 	}
 	e.Time = e.Time.UTC()
+	if reason := checkTime(e.Time); reason != "" {
+		return invalidEvent("Time", reason)
+	}
 	return nil
 }

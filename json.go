@@ -64,6 +64,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*e = Event{ID: j.ID, Type: j.Type, Tenant: j.Tenant, Time: j.Time,
 		Payload: j.Payload, Attributes: j.Attributes}
 	return nil
@@ -170,6 +171,7 @@ type endpointJSON struct {
 	Headers        map[string]string `json:"headers,omitempty"`
 	Secrets        []Secret          `json:"secrets,omitempty"`
 	Signature      *signatureJSON    `json:"signature,omitempty"`
+	Unsigned       bool              `json:"unsigned,omitempty"`
 	Disabled       bool              `json:"disabled"`
 	DisabledReason string            `json:"disabled_reason,omitempty"`
 	MaxConcurrency int               `json:"max_concurrency,omitempty"`
@@ -187,7 +189,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 	j := endpointJSON{
 		ID: ep.ID, Tenant: ep.Tenant, URL: ep.URL, Description: ep.Description,
 		EventTypes: ep.EventTypes, Filter: ep.Filter, Template: ep.Template, ContentType: ep.ContentType,
-		Settings: ep.Settings, Disabled: ep.Disabled, DisabledReason: ep.DisabledReason,
+		Settings: ep.Settings, Unsigned: ep.Unsigned, Disabled: ep.Disabled, DisabledReason: ep.DisabledReason,
 		MaxConcurrency: ep.MaxConcurrency, Retry: ep.Retry,
 		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
 	}
@@ -226,7 +228,7 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 		ID: j.ID, Tenant: j.Tenant, URL: j.URL, Description: j.Description,
 		EventTypes: j.EventTypes, Filter: j.Filter, Template: j.Template, ContentType: j.ContentType,
 		Settings: j.Settings, Headers: j.Headers, Secrets: j.Secrets,
-		Disabled: j.Disabled, DisabledReason: j.DisabledReason,
+		Unsigned: j.Unsigned, Disabled: j.Disabled, DisabledReason: j.DisabledReason,
 		MaxConcurrency: j.MaxConcurrency, Retry: j.Retry,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}
@@ -266,6 +268,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*d = Delivery{
 		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID, State: j.State,
 		Attempts: j.Attempts, NextAttemptAt: j.NextAttemptAt,

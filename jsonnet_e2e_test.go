@@ -81,7 +81,7 @@ func TestTemplatedDelivery(t *testing.T) {
 	t.Run("InvalidTemplateRefused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, webhook.Config{Transformer: webhook.NewJsonnetTransformer(webhook.JsonnetOptions{})})
-		err := b.d.PutEndpoint(b.ctx, webhook.Endpoint{ID: "ep", URL: "http://127.0.0.1:1/", Template: "{\n  a: import \"/etc/passwd\" }"})
+		err := b.d.PutEndpoint(b.ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: "http://127.0.0.1:1/", Template: "{\n  a: import \"/etc/passwd\" }"})
 		require.ErrorIs(t, err, webhook.ErrInvalidEndpoint)
 		require.ErrorIs(t, err, webhook.ErrInvalidTemplate)
 		var te *webhook.TemplateError

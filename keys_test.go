@@ -38,9 +38,9 @@ func TestNewKeys(t *testing.T) {
 
 	// Both are valid endpoint secrets.
 	ep := Endpoint{ID: "ep", URL: "https://example.com", Secrets: []Secret{s, sk}}
-	require.NoError(t, ep.validate())
+	require.NoError(t, ep.validate(endpointCheck{}))
 	ep.Secrets = []Secret{{Key: pk}}
-	require.ErrorIs(t, ep.validate(), ErrInvalidSecret)
+	require.ErrorIs(t, ep.validate(endpointCheck{}), ErrInvalidSecret)
 }
 
 func TestSecretRedaction(t *testing.T) {

@@ -23,6 +23,8 @@ type endpointState struct {
 	// badFilter is set on a stored endpoint whose filter no longer
 	// compiles: it receives nothing until it is saved again.
 	badFilter bool
+	// secrets are redacted from recorded response bodies; see secretsOf.
+	secrets [][]byte
 }
 
 // endpointCompiler resolves an endpoint into the state the engine uses.
@@ -54,7 +56,7 @@ func (c *endpointCompiler) compile(ep Endpoint) (*endpointState, error) {
 
 // resolve returns ep's state without its template.
 func (c *endpointCompiler) resolve(ep Endpoint) *endpointState {
-	st := &endpointState{ep: ep, retry: c.retry.withDefaults(), concurrency: c.concurrency}
+	st := &endpointState{ep: ep, retry: c.retry.withDefaults(), concurrency: c.concurrency, secrets: secretsOf(&ep)}
 	if ep.Retry != nil {
 		st.retry = ep.Retry.withDefaults()
 	}
@@ -270,7 +272,11 @@ func version(now, prev time.Time) time.Time {
 // save creates or replaces an endpoint: it compiles ep, stamps it, stores
 // it and publishes it. ep must be validated. Saves, disables and reloads
 // are serialised, so the registry ends with what the store holds.
-func (r *registry) save(ctx context.Context, ep Endpoint) error {
+//
+// With ifUpdatedAt set, the write is conditional (see
+// [PutEndpointParams.IfUpdatedAt]): it fails with ErrConflict when the
+// stored version is not that one.
+func (r *registry) save(ctx context.Context, ep Endpoint, ifUpdatedAt time.Time) error {
 	st, err := r.compiler.compile(ep) // a template may take a while: not under mu
 	if err != nil {
 		return err
@@ -285,8 +291,11 @@ func (r *registry) save(ctx context.Context, ep Endpoint) error {
 	if old, ok := r.get(ep.ID); ok {
 		st.ep.CreatedAt, prev = old.ep.CreatedAt, old.ep.UpdatedAt
 	}
+	if ifUpdatedAt.After(prev) {
+		prev = ifUpdatedAt
+	}
 	st.ep.UpdatedAt = version(r.clock.Now(), prev)
-	if err := r.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: st.ep}); err != nil {
+	if err := r.store.PutEndpoint(ctx, &PutEndpointParams{Endpoint: st.ep, IfUpdatedAt: ifUpdatedAt}); err != nil {
 		return err
 	}
 	r.putLocked(st)

@@ -63,7 +63,9 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 	}
 	if buf.Len() > 0 {
-		a.ResponseBody = bytes.Clone(buf.Bytes())
+		// Receivers that echo the request must not put its credentials
+		// in the attempt record.
+		a.ResponseBody = redact(bytes.Clone(buf.Bytes()), st.secrets)
 	}
 	var retryAfter time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {

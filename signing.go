@@ -94,11 +94,13 @@ func (StandardSigner) Sign(h http.Header, m *Message) error {
 // HMACHexSigner signs the body alone with HMAC-SHA256 and sends the
 // lowercase hex digest in one header, as GitHub does with
 // "X-Hub-Signature-256: sha256=<hex>". The HMAC key is the secret's full
-// text as written ("whsec_..."), so a receiver configures exactly that
-// string. Every active "whsec_" secret adds one value of the header, in
-// the order of [Message.Secrets]; "whsk_" keys are skipped, since an
-// ed25519 key cannot be shared with a receiver. It sets webhook-id and
-// webhook-timestamp too, so receivers can still deduplicate.
+// text as written, so a receiver configures exactly that string: a
+// "whsec_..." secret, or a raw shared secret without prefix that the
+// receiver already holds (GitHub-style receivers). Every active "whsec_"
+// or raw secret adds one value of the header, in the order of
+// [Message.Secrets]; "whsk_" keys are skipped, since an ed25519 key cannot
+// be shared with a receiver. It sets webhook-id and webhook-timestamp too,
+// so receivers can still deduplicate.
 //
 // The zero value is GitHub's scheme.
 type HMACHexSigner struct {
@@ -116,7 +118,7 @@ const (
 )
 
 // Sign implements [Signer]. It returns a [*KeyError] for a malformed
-// secret.
+// "whsec_" secret.
 func (s HMACHexSigner) Sign(h http.Header, m *Message) error {
 	name, prefix := s.Header, s.Prefix
 	if name == "" {
@@ -130,11 +132,16 @@ func (s HMACHexSigner) Sign(h http.Header, m *Message) error {
 		if !sec.activeAt(m.Timestamp) {
 			continue
 		}
-		k, err := parseSecret(sec.Key)
-		if err != nil {
-			return err
-		}
-		if k.Kind() != signature.KindSecret {
+		switch kindOfKey(sec.Key) {
+		case keyRaw:
+			if sec.Key == "" {
+				return fmt.Errorf("%w: empty key", ErrInvalidSecret)
+			}
+		case keySecret:
+			if _, err := parseSecret(sec.Key); err != nil {
+				return err
+			}
+		default:
 			continue
 		}
 		sum := textMACs.sum(sec.Key, m.Body)

@@ -268,7 +268,7 @@ func TestSignatureSchemeValidation(t *testing.T) {
 	}
 
 	ep := Endpoint{ID: "ep", URL: "https://example.com", Signature: SignatureScheme{Kind: "rsa"}}
-	err := ep.validate()
+	err := ep.validate(endpointCheck{})
 	require.ErrorIs(t, err, ErrInvalidEndpoint)
 	var ve *ValidationError
 	require.ErrorAs(t, err, &ve)

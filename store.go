@@ -170,7 +170,7 @@ const (
 	ClassNone             ErrorClass = ""
 	ClassTimeout          ErrorClass = "timeout"           // no answer within the request timeout
 	ClassConnection       ErrorClass = "connection"        // refused, reset, DNS, TLS
-	ClassBlocked          ErrorClass = "blocked"           // the dial guard refused the address
+	ClassBlocked          ErrorClass = "blocked"           // the dial guard refused the address; final, never retried
 	ClassTemplate         ErrorClass = "template"          // the template failed at render time
 	ClassEndpointDisabled ErrorClass = "endpoint_disabled" // the endpoint was disabled or deleted
 	ClassInternal         ErrorClass = "internal"          // anything else, e.g. a signer error

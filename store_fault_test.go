@@ -78,7 +78,7 @@ func TestStoreFaults(t *testing.T) {
 	d := newDispatcher(t, webhook.Config{Store: fs, AllowPrivateNetworks: true})
 	ctx := context.Background()
 	rc := newReceiver(t, nil)
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 
 	// Emit: the error comes back and nothing is stored.
 	fs.failEnqueue.Store(1)
@@ -128,7 +128,7 @@ func TestGroupCommitIsolatesRefusedEvents(t *testing.T) {
 	d := newDispatcher(t, webhook.Config{Store: poisonStore{ss}, AllowPrivateNetworks: true})
 	ctx := context.Background()
 	rc := newReceiver(t, nil)
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 	require.NoError(t, d.Start(ctx))
 	const n = 64
 	errs := make(chan error, n)
@@ -197,7 +197,7 @@ func TestRefusedOutcomeIsIsolated(t *testing.T) {
 			_, _ = w.Write([]byte("poison"))
 		}
 	})
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 	evs := []webhook.Event{{ID: "evt_poison", Type: "a", Payload: json.RawMessage(`{}`)}}
 	for i := range 20 {
 		evs = append(evs, webhook.Event{ID: fmt.Sprintf("evt_%02d", i), Type: "a", Payload: json.RawMessage(`{}`)})

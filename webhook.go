@@ -59,6 +59,18 @@ type Config struct {
 	// AllowPrivateNetworks lets the default Transport reach loopback,
 	// private and link-local addresses. Tests and examples that deliver to
 	// a local receiver set it; production services rarely should.
+	//
+	// Without it, the dial guard refuses every address that is not public
+	// unicast: loopback, private, link-local (cloud metadata included),
+	// carrier-grade NAT, reserved and documentation ranges, multicast, and
+	// the IPv6 forms that reach an IPv4 address (IPv4-mapped, -compatible
+	// and -translated, Teredo, NAT64 with the local-use prefix
+	// 64:ff9b:1::/48; NAT64 64:ff9b::/96 and 6to4 are allowed when the
+	// IPv4 address they carry is public). No option re-allows one range:
+	// this one allows them all. [Dispatcher.PutEndpoint] refuses a URL
+	// whose host is a literal address of these ranges, and a delivery the
+	// guard refuses fails at once, with [ClassBlocked], without retries.
+	// Neither applies to a Transport the host supplies.
 	AllowPrivateNetworks bool
 
 	// Retry is the retry policy of endpoints that have none of their own.
@@ -403,10 +415,20 @@ func (d *Dispatcher) PutEndpoint(ctx context.Context, ep Endpoint) error {
 		return ErrClosed
 	}
 	ep = ep.Clone()
-	if err := ep.validate(); err != nil {
+	if err := ep.validate(d.endpointCheck()); err != nil {
 		return err
 	}
-	return d.registry.save(ctx, ep)
+	return d.registry.save(ctx, ep, time.Time{})
+}
+
+// endpointCheck returns what validating an endpoint depends on now.
+func (d *Dispatcher) endpointCheck() endpointCheck {
+	_, standard := d.cfg.Signer.(StandardSigner)
+	return endpointCheck{
+		now:           d.clock.Now(),
+		refusePrivate: d.ownTransport != nil && !d.cfg.AllowPrivateNetworks,
+		customSigner:  !standard,
+	}
 }
 
 // DeleteEndpoint removes an endpoint. Its pending deliveries end failed.

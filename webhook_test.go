@@ -217,7 +217,7 @@ func TestEmit(t *testing.T) {
 		d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true})
 		require.NoError(t, err)
 		ctx := context.Background()
-		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: rc.URL}))
+		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: rc.URL}))
 		require.NoError(t, d.Emit(ctx, webhook.Event{ID: "evt_1", Type: "a", Payload: json.RawMessage(`{}`)}))
 		require.NoError(t, d.Close(ctx))
 		page, err := d.Deliveries(ctx, nil)
@@ -275,7 +275,7 @@ func TestPutEndpoint(t *testing.T) {
 func TestPutEndpointTemplateErrorHasPosition(t *testing.T) {
 	t.Parallel()
 	b := setup(t, webhook.Config{})
-	err := b.d.PutEndpoint(b.ctx, webhook.Endpoint{ID: "ep", URL: "https://hooks.example.com/", Template: "{\n  a: ,\n}"})
+	err := b.d.PutEndpoint(b.ctx, webhook.Endpoint{Secrets: []webhook.Secret{{Key: testSecret}}, ID: "ep", URL: "https://hooks.example.com/", Template: "{\n  a: ,\n}"})
 	require.ErrorIs(t, err, webhook.ErrInvalidEndpoint)
 	var te *webhook.TemplateError
 	require.ErrorAs(t, err, &te)

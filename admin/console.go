@@ -294,9 +294,7 @@ func parseForm(r *http.Request, s *scope, f *endpointForm) webhook.Endpoint {
 	}
 	ep := webhook.Endpoint{ID: f.ID, Tenant: f.Tenant, URL: f.URL, Description: f.Description,
 		Template: f.Template, ContentType: f.ContentType, Disabled: f.Disabled}
-	for _, t := range strings.FieldsFunc(f.EventTypes, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
-		ep.EventTypes = append(ep.EventTypes, t)
-	}
+	ep.EventTypes = strings.FieldsFunc(f.EventTypes, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
 	if f.Settings != "" {
 		if !json.Valid([]byte(f.Settings)) {
 			f.Errors = append(f.Errors, "Settings must be JSON.")

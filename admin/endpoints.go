@@ -29,7 +29,7 @@ type saveResult struct {
 
 // saveEndpoint creates or replaces an endpoint in scope. When
 // secretsGiven is false the stored secrets are kept, or, for a new
-// endpoint, a fresh secret is generated. A header whose value is
+// endpoint, a fresh secret is generated, unless the endpoint is Unsigned. A header whose value is
 // [webhook.Redacted] keeps its stored value. In portal mode the endpoint
 // belongs to the portal's tenant, and an ID another tenant holds answers
 // 404.
@@ -66,7 +66,7 @@ func (s *scope) saveEndpoint(ctx context.Context, ep webhook.Endpoint, secretsGi
 		ep.Headers = maps.Clone(ep.Headers)
 		ep.Headers[k] = kept
 	}
-	if !secretsGiven {
+	if !secretsGiven && !ep.Unsigned { // an Unsigned endpoint holds no secret
 		if exists {
 			ep.Secrets = old.Secrets
 		} else {

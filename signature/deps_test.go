@@ -2,8 +2,6 @@ package signature_test
 
 import (
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -15,9 +13,7 @@ import (
 func TestOnlyStandardLibrary(t *testing.T) {
 	t.Parallel()
 	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
+	require.NoError(t, err, "the go command must be on PATH")
 	const pkg = "github.com/hooklet/webhook/signature"
 	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", pkg).CombinedOutput()
 	require.NoError(t, err, "go list: %s", out)

@@ -100,6 +100,19 @@ func putEndpointCases() []testCase {
 			requireSameEndpoint(t, want, got)
 			require.Nil(t, got.Retry, "a nil Retry must come back nil (the dispatcher's policy applies)")
 		}},
+		{"RoundTripsUnsigned", func(t *testing.T, s webhook.Store) {
+			want := minimalEndpoint("ep_unsigned", "")
+			want.Unsigned = true
+			putEndpoint(t, s, want)
+			got := getEndpoint(t, s, "ep_unsigned")
+			requireSameEndpoint(t, want, got)
+			require.True(t, got.Unsigned)
+
+			// Replacing it with a signed version clears the flag.
+			want = fullEndpoint("ep_unsigned")
+			putEndpoint(t, s, want)
+			require.False(t, getEndpoint(t, s, "ep_unsigned").Unsigned)
+		}},
 		{"KeepsEmptyRetrySchedule", func(t *testing.T, s webhook.Store) {
 			// A nil Schedule means the default schedule; an empty one
 			// means a single attempt. The store must keep them apart.

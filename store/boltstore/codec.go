@@ -381,6 +381,7 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.string(string(ep.Signature.Kind))
 	e.string(ep.Signature.Header)
 	e.string(ep.Signature.Prefix)
+	e.bool(ep.Unsigned)
 	e.bytes(ep.Filter)
 	return e.b
 }
@@ -426,6 +427,9 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 		ep.Signature.Kind = webhook.SignatureKind(d.string())
 		ep.Signature.Header = d.string()
 		ep.Signature.Prefix = d.string()
+	}
+	if d.more() { // absent from records written before unsigned endpoints
+		ep.Unsigned = d.bool()
 	}
 	if d.more() { // absent from records written before filters
 		ep.Filter = d.bytes()

@@ -18,7 +18,7 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Filter"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Filter"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
@@ -47,6 +47,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		MaxConcurrency: 3, Retry: &webhook.RetryPolicy{Jitter: -1, MaxRetryAfter: time.Minute},
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
+		Unsigned:  true,
 		Filter:    []byte(`{"data.a":1}`),
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
@@ -67,22 +68,31 @@ func TestCodecRoundTrip(t *testing.T) {
 
 	// Truncated records are errors, never panics; the exceptions are a
 	// record cut right before the signature scheme or right before the
-	// filter, which is how records written before schemes or filters look.
+	// unsigned flag or right before the filter, which is how records
+	// written before those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	sig := ep.Signature
-	noFilter := len(full) - (1 + len(ep.Filter))
-	noSignature := noFilter - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
+	beforeFilter := len(full) - (1 + len(ep.Filter))
+	beforeUnsigned := beforeFilter - 1
+	beforeSignature := beforeUnsigned - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
 		got, err := decodeEndpoint("ep", full[:i])
 		switch i {
-		case noSignature:
+		case beforeSignature:
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
+			require.False(t, got.Unsigned)
 			require.Nil(t, got.Filter)
 			continue
-		case noFilter:
+		case beforeUnsigned:
 			require.NoError(t, err)
 			require.Equal(t, sig, got.Signature)
+			require.False(t, got.Unsigned)
+			require.Nil(t, got.Filter)
+			continue
+		case beforeFilter:
+			require.NoError(t, err)
+			require.True(t, got.Unsigned)
 			require.Nil(t, got.Filter)
 			continue
 		}

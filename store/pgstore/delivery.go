@@ -95,6 +95,9 @@ func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueuePara
 		evData = append(evData, payload)
 		var attrs *string
 		if ev.Attributes != nil {
+			if !validMap(ev.Attributes) {
+				return fmt.Errorf("pgstore: enqueue: %w: event %q: an attribute is not valid UTF-8", webhook.ErrInvalidEvent, ev.ID)
+			}
 			b, err := json.Marshal(ev.Attributes)
 			if err != nil {
 				return fmt.Errorf("pgstore: enqueue: attributes: %w", err)
@@ -133,7 +136,7 @@ func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueuePara
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "deliveries" {
 		return fmt.Errorf("pgstore: enqueue: %w: %s", webhook.ErrDuplicateDelivery, pgErr.Detail)
 	}
-	return wrap("enqueue", err)
+	return wrapInput("enqueue", err, webhook.ErrInvalidEvent)
 }
 
 // uniqueViolation is the SQLSTATE of a duplicate key.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -14,7 +15,7 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
-	created_at, updated_at, signature_kind, signature_header, signature_prefix, filter`
+	created_at, updated_at, signature_kind, signature_header, signature_prefix, unsigned, filter`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -40,6 +41,10 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 	var headers, retry []byte
 	var err error
 	if ep.Headers != nil {
+		// encoding/json would store invalid UTF-8 rewritten.
+		if !validMap(ep.Headers) {
+			return fmt.Errorf("pgstore: put endpoint: %w: a header is not valid UTF-8", webhook.ErrInvalidEndpoint)
+		}
 		if headers, err = json.Marshal(ep.Headers); err != nil {
 			return fmt.Errorf("pgstore: put endpoint: headers: %w", err)
 		}
@@ -67,17 +72,17 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
 		nullJSON(headers), keys, expires, ep.Disabled, ep.DisabledReason, ep.MaxConcurrency, nullJSON(retry),
 		ep.CreatedAt, ep.UpdatedAt, string(ep.Signature.Kind), ep.Signature.Header, ep.Signature.Prefix,
-		filter, s.channel,
+		ep.Unsigned, filter, s.channel,
 	}
 	if p.IfUpdatedAt.IsZero() {
 		_, err = s.pool.Exec(ctx, s.q.putEndpoint, args...)
-		return wrap("put endpoint", err)
+		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
 	}
 	var written, found bool
 	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt)...).Scan(&written, &found, nil)
 	switch {
 	case err != nil:
-		return wrap("put endpoint", err)
+		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
 	case written:
 		return nil
 	case !found:
@@ -153,7 +158,7 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
-		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &filter)
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Unsigned, &filter)
 	if err != nil {
 		return ep, err
 	}
@@ -192,6 +197,17 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	ep.CreatedAt = ep.CreatedAt.UTC()
 	ep.UpdatedAt = ep.UpdatedAt.UTC()
 	return ep, nil
+}
+
+// validMap reports whether every key and value of m is valid UTF-8, which
+// a JSON document keeps as is.
+func validMap(m map[string]string) bool {
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // nullJSON turns an absent JSON document into SQL NULL.

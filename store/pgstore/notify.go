@@ -154,6 +154,10 @@ func (l *listener) listen(ctx context.Context) {
 	}
 }
 
+// versionCheckTimeoutMin is the least time the listener's periodic version
+// check may take before the connection is given up as broken.
+const versionCheckTimeoutMin = 5 * time.Second
+
 // session connects, listens and posts notifications until the connection
 // fails or ctx ends. Every check interval without a notification, it reads
 // the endpoints version (which also checks the connection) and posts
@@ -208,7 +212,9 @@ func (l *listener) session(ctx context.Context, reconnect bool) bool {
 			// Quiet for a whole interval: check the connection and the
 			// endpoints version in one cheap query.
 			var v int64
-			qctx, cancel := context.WithTimeout(ctx, l.s.checkInterval)
+			// Bounded, but never so tightly that a busy database turns
+			// the check into a reconnect.
+			qctx, cancel := context.WithTimeout(ctx, max(l.s.checkInterval, versionCheckTimeoutMin))
 			err := conn.QueryRow(qctx, l.s.q.version).Scan(&v)
 			cancel()
 			if err != nil {

@@ -122,7 +122,7 @@ func TestMigrate(t *testing.T) {
 
 	// A schema at version 1 gets only what it lacks.
 	q := pgx.Identifier{schema}.Sanitize()
-	_, err = pool.Exec(ctx, "DROP TABLE "+q+".meta; ALTER TABLE "+q+".endpoints DROP COLUMN signature_kind, DROP COLUMN signature_header, DROP COLUMN signature_prefix, DROP COLUMN filter; DELETE FROM "+q+".schema_migrations WHERE version > 1")
+	_, err = pool.Exec(ctx, "DROP TABLE "+q+".meta; ALTER TABLE "+q+".endpoints DROP COLUMN signature_kind, DROP COLUMN signature_header, DROP COLUMN signature_prefix, DROP COLUMN unsigned, DROP COLUMN filter; DELETE FROM "+q+".schema_migrations WHERE version > 1")
 	require.NoError(t, err)
 	_, err = pgstore.New(ctx, pool, &pgstore.Options{Schema: schema, SkipMigrate: true})
 	require.Error(t, err, "an outdated schema is refused with SkipMigrate")

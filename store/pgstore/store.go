@@ -282,6 +282,26 @@ const (
 )
 
 // wrap maps backend errors to the root sentinels and names the operation.
+// SQLSTATEs of text PostgreSQL cannot hold: a NUL or invalid UTF-8 in
+// text, or \u0000 in jsonb.
+const (
+	characterNotInRepertoire = "22021"
+	untranslatableCharacter  = "22P05"
+)
+
+// wrapInput is wrap for a write of records the caller gave: text that
+// PostgreSQL cannot hold is reported as kind (webhook.ErrInvalidEndpoint
+// or webhook.ErrInvalidEvent), not as a database failure. The Dispatcher
+// validates records so that this never happens; a caller of the store
+// itself gets a typed error.
+func wrapInput(op string, err error, kind error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == characterNotInRepertoire || pgErr.Code == untranslatableCharacter) {
+		return fmt.Errorf("pgstore: %s: %w: %s", op, kind, pgErr.Message)
+	}
+	return wrap(op, err)
+}
+
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
