@@ -27,6 +27,7 @@ func ExampleEndpoint_filter() {
 			Filter: json.RawMessage(`{"data.amount": {"$gte": 1000}, "data.customer.tier": {"$in": ["gold", "platinum"]}}`)},
 		{ID: "ep_all_orders", URL: "https://example.com/all", EventTypes: []string{"order.*"}},
 	} {
+		ep.Secrets = []webhook.Secret{webhook.NewSecret()}
 		if err := d.PutEndpoint(ctx, ep); err != nil {
 			panic(err)
 		}
@@ -49,7 +50,7 @@ func ExampleEndpoint_filter() {
 
 	// A filter that does not compile is refused, naming the fault.
 	err = d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep_bad", URL: "https://example.com/bad",
-		Filter: json.RawMessage(`{"data.amount": {"$gte": true}}`)})
+		Secrets: []webhook.Secret{webhook.NewSecret()}, Filter: json.RawMessage(`{"data.amount": {"$gte": true}}`)})
 	var fe *webhook.FilterError
 	fmt.Println(errors.Is(err, webhook.ErrInvalidEndpoint), errors.As(err, &fe))
 	fmt.Println(fe.Path, "-", fe.Reason)

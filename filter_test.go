@@ -35,7 +35,7 @@ func setupRouting(t *testing.T) *routingBundle {
 // filter let through.
 func (b *routingBundle) put(t *testing.T, id, tenant string, types []string, filter string) {
 	t.Helper()
-	ep := webhook.Endpoint{ID: id, Tenant: tenant, URL: "https://example.com/" + id, EventTypes: types}
+	ep := webhook.Endpoint{ID: id, Tenant: tenant, URL: "https://example.com/" + id, EventTypes: types, Secrets: []webhook.Secret{{Key: testSecret}}}
 	if filter != "" {
 		ep.Filter = json.RawMessage(filter)
 	}
@@ -71,7 +71,8 @@ func TestPutEndpointFilter(t *testing.T) {
 			{`{"data.a":`, `$`, "not valid JSON"},
 		}
 		for _, c := range bad {
-			err := b.d.PutEndpoint(b.ctx, webhook.Endpoint{ID: "ep", URL: "https://example.com/x", Filter: json.RawMessage(c.filter)})
+			err := b.d.PutEndpoint(b.ctx, webhook.Endpoint{ID: "ep", URL: "https://example.com/x", Filter: json.RawMessage(c.filter),
+				Secrets: []webhook.Secret{{Key: testSecret}}})
 			require.ErrorIs(t, err, webhook.ErrInvalidEndpoint)
 			var fe *webhook.FilterError
 			require.ErrorAs(t, err, &fe, c.filter)
@@ -80,7 +81,7 @@ func TestPutEndpointFilter(t *testing.T) {
 		}
 		var fe *webhook.FilterError
 		require.True(t, errors.As(b.d.PutEndpoint(b.ctx, webhook.Endpoint{ID: "ep", URL: "https://example.com/x",
-			Filter: json.RawMessage(`{"data.a": {"$regex": "("}}`)}), &fe))
+			Filter: json.RawMessage(`{"data.a": {"$regex": "("}}`), Secrets: []webhook.Secret{{Key: testSecret}}}), &fe))
 		require.NotNil(t, fe.Err, "the regexp cause is kept")
 		stored, err := b.d.Endpoint(b.ctx, "ep")
 		require.NoError(t, err)
@@ -91,7 +92,7 @@ func TestPutEndpointFilter(t *testing.T) {
 		t.Parallel()
 		b := setupRouting(t)
 		f := json.RawMessage(`{ "data.x" : 1 }`)
-		ep := webhook.Endpoint{ID: "ep", URL: "https://example.com/x", Filter: f}
+		ep := webhook.Endpoint{ID: "ep", URL: "https://example.com/x", Filter: f, Secrets: []webhook.Secret{{Key: testSecret}}}
 		require.NoError(t, b.d.PutEndpoint(b.ctx, ep))
 		f[3] = 'X' // the caller's bytes are not shared
 		stored, err := b.d.Endpoint(b.ctx, "ep")

@@ -60,7 +60,7 @@ func TestEndpointChangedElsewhere(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"ep_a", "ep_b", "ep_c"} {
 		require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: id, Tenant: "acme", URL: "https://example.com/" + id,
-			Template: "{}", EventTypes: []string{"invoice.*"}}))
+			Template: "{}", EventTypes: []string{"invoice.*"}, Secrets: []webhook.Secret{{Key: testSecret}}}))
 	}
 	require.NoError(t, d.Start(ctx))
 	require.EqualValues(t, 3, tr.n.Load())
@@ -87,7 +87,8 @@ func TestEndpointChangedElsewhere(t *testing.T) {
 		t.Fatal("no reload")
 	}
 	// A save waits for the reload in progress to be published.
-	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep_z", URL: "https://example.com/z", Template: "{}", EventTypes: []string{"none"}}))
+	require.NoError(t, d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep_z", URL: "https://example.com/z", Template: "{}",
+		EventTypes: []string{"none"}, Secrets: []webhook.Secret{{Key: testSecret}}}))
 	require.EqualValues(t, 6, tr.n.Load(), "only the two changed endpoints (and ep_z) are compiled again")
 
 	b := &routingBundle{d: d, ctx: ctx}
