@@ -19,12 +19,16 @@ type attempter struct {
 	// observe is told the verdict on every answer; see
 	// endpointHealth.observe.
 	observe func(ep *Endpoint, v verdict, status int, start time.Time)
+	// tel gets the metrics and span of every attempt.
+	tel *telemetry
 }
 
 // attempt makes one attempt at a leased delivery and returns its outcome.
 // It reports release when ctx was cancelled (Close ran out of patience):
 // the lease is then given back without recording anything.
 func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, release bool) {
+	ctx, span := at.tel.startAttempt(ctx, l)
+	defer func() { at.tel.endAttempt(ctx, span, l, &out, release) }()
 	out.Lease = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
 	st, ok, err := at.lookup(ctx, l.Delivery.EndpointID)
 	if err != nil {
@@ -50,7 +54,9 @@ func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, releas
 	defer putBuf(body)
 	contentType := "application/json"
 	if st.tmpl != nil {
+		rstart := at.clock.Now()
 		r, err := st.tmpl.Render(ctx, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
+		at.tel.rendered(ctx, at.clock.Now().Sub(rstart), err, r.Skip)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {

@@ -16,6 +16,7 @@ type committer struct {
 	clock    Clock
 	maxBatch int    // most events in one write, unless one request has more
 	wake     func() // tells the engine that deliveries may be due
+	metrics  *metrics
 	reqs     chan *emitRequest
 
 	mu     sync.RWMutex // guards closed against sends on reqs
@@ -32,12 +33,13 @@ var emitRequestPool = sync.Pool{New: func() any { return &emitRequest{done: make
 
 // newCommitter starts a committer that writes to store and calls wake
 // after every write that stored something.
-func newCommitter(store Store, clock Clock, maxBatch int, wake func()) *committer {
+func newCommitter(store Store, clock Clock, maxBatch int, wake func(), m *metrics) *committer {
 	c := &committer{
 		store:    store,
 		clock:    clock,
 		maxBatch: maxBatch,
 		wake:     wake,
+		metrics:  m,
 		reqs:     make(chan *emitRequest, maxBatch),
 		done:     make(chan struct{}),
 	}
@@ -113,22 +115,31 @@ func (c *committer) loop() {
 		start := time.Now()
 		err := c.enqueue(items)
 		b.wrote(len(batch), time.Since(start))
-		stored := err == nil
+		stored := 0
+		if err == nil {
+			stored = len(items)
+		}
 		if err != nil && len(batch) > 1 {
 			// One caller's events may be what the store refused: write
 			// each caller's alone, so only that caller sees the error.
-			for _, r := range batch {
-				rerr := c.enqueue(r.items)
-				stored = stored || rerr == nil
-				r.done <- rerr
+			errs := make([]error, len(batch))
+			for i, r := range batch {
+				if errs[i] = c.enqueue(r.items); errs[i] == nil {
+					stored += len(r.items)
+				}
+			}
+			c.metrics.commit(len(items), stored)
+			for i, r := range batch {
+				r.done <- errs[i]
 			}
 		} else {
+			c.metrics.commit(len(items), stored)
 			for _, r := range batch {
 				r.done <- err
 			}
 		}
 		clear(items) // drop references to payloads
-		if stored {
+		if stored > 0 {
 			c.wake()
 		}
 	}

@@ -46,6 +46,47 @@
 // [Config.AllowPrivateNetworks] is set; redirects are not followed.
 // Secrets never appear in errors, logs, String output or attempt records.
 //
+// # Observability
+//
+// Hooklet reports metrics and spans through the OpenTelemetry API only:
+// [Config.MeterProvider] and [Config.TracerProvider] default to the global
+// providers, which record nothing until the host installs an SDK. Emit
+// stores the W3C trace context of its ctx with each event
+// ([Event.TraceParent], [Event.TraceState]); each attempt is a span
+// ([SpanAttempt]) that continues and links to it, in whichever process
+// makes the attempt, and every request carries traceparent and tracestate.
+// The metric names ([MetricAttempts], ...) and attribute keys
+// ([AttrStatusClass], ...) are constants; docs/observability.md lists them
+// all. The queue gauges need a store that is a [QueueStatser].
+//
+// # Logging
+//
+// The engine logs through [Config.Logger] with stable keys: delivery_id,
+// endpoint_id, event_type and attempt name what a line is about, error
+// (with error_class) what went wrong, count and try the size and retry of a
+// store call. No line carries a secret, a payload or an endpoint URL. The
+// levels:
+//
+//   - Debug: every attempt (with status_code, duration and the delivery's
+//     next state).
+//   - Info: a delivery that failed for good (a dead letter, replayable);
+//     an outcome refused because another owner took the lease; a pruning
+//     round that deleted something.
+//   - Warn: a store error the engine retries (leasing, recording outcomes,
+//     extending or releasing leases, reloading endpoints, pruning); an
+//     endpoint disabled; a stored endpoint that no longer compiles.
+//   - Error: not used: whatever goes wrong in the engine is retried or
+//     recorded on the delivery.
+//
+// # Retention
+//
+// A started Dispatcher prunes finished deliveries, their attempts and the
+// events left without deliveries every [RetentionInterval]:
+// succeeded and skipped ones after [Config.Retention] (default 30 days),
+// failed ones after [Config.RetentionFailed] (default 90 days), in bounded
+// store calls. Every Dispatcher sharing a store prunes it; Prune is
+// idempotent and bounded, so they need no coordination.
+//
 // # Implementing a Store
 //
 // Hooklet ships three stores (store/memstore, store/boltstore and
@@ -61,7 +102,8 @@
 //     [LeaseParams], [ExtendLeasesParams], [CompleteParams] (of
 //     [Outcome]s), [ReleaseParams], [NextDueParams], [GetEventParams],
 //     [GetDeliveryParams], [ListDeliveriesParams], [ListAttemptsParams],
-//     [RedeliverParams] and [PruneParams];
+//     [RedeliverParams] and [PruneParams] (whose FailedBefore keeps failed
+//     deliveries to a cut-off of their own);
 //   - what the lease methods hand out and take back: [Lease], [LeaseRef]
 //     and [BatchResult];
 //   - [Page] for the listings, sized by [PageLimit] ([PageLimitDefault],
@@ -74,7 +116,9 @@
 //     a store that enqueues inside a transaction the host holds (what
 //     [Dispatcher.EmitTx] needs), and [Notifier], for a store shared by
 //     several processes, which reports others' changes as [Notification]s
-//     so that no engine polls.
+//     so that no engine polls; and [QueueStatser] ([QueueStatsParams],
+//     [QueueStats]), for a store that counts its queue cheaply, which
+//     the queue gauges need.
 //
 // A store never reads the clock (every time comes in the params) and
 // copies records on the way in and out. The package storetest is the

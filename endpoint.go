@@ -39,6 +39,15 @@ type Endpoint struct {
 	// [MaxFilterBytes], [MaxFilterDepth] and [MaxFilterNodes] for the
 	// limits.
 	Filter json.RawMessage
+	// Ordered makes the endpoint receive the events of each
+	// [Event.OrderingKey] one at a time, in emit order: the next event of
+	// a key is sent only once the one before it has succeeded, failed for
+	// good or been skipped, so a failing event holds back the rest of its
+	// key while it is retried. Events of different keys go in parallel,
+	// up to MaxConcurrency. The setting applies to events emitted while it
+	// holds: deliveries already enqueued keep the mode they were enqueued
+	// with (see [Delivery.Ordered]).
+	Ordered bool
 	// Template reshapes the payload sent to this endpoint; empty sends the
 	// Standard Webhooks envelope {"type","timestamp","data"}. It is compiled
 	// by [Config.Transformer] when the endpoint is saved.

@@ -23,6 +23,13 @@ type Event struct {
 	// Tenant scopes the event: when set, only endpoints of the same tenant
 	// receive it. An event without a tenant goes to every matching endpoint.
 	Tenant string
+	// OrderingKey names the sequence the event belongs to at endpoints
+	// that are [Endpoint.Ordered]: such an endpoint receives the events of
+	// one key one at a time, in emit order, and events of different keys
+	// in parallel. Events without a key form one sequence per ordered
+	// endpoint. Endpoints that are not ordered ignore it. At most 256
+	// bytes of valid UTF-8 without control characters.
+	OrderingKey string
 	// Time is when the event happened, in the years 0000 to 9999 (those an
 	// RFC 3339 timestamp can carry). Defaults to the time of Emit.
 	Time time.Time
@@ -33,6 +40,15 @@ type Event struct {
 	// Attributes are free-form string metadata (correlation ID,
 	// organization, ...), available to templates and filters.
 	Attributes map[string]string
+
+	// TraceParent and TraceState are the W3C trace context of the span
+	// that emitted the event (the traceparent and tracestate headers). Emit
+	// fills them from its ctx when both are empty; they are stored with the
+	// event, so every attempt, in any process and after any restart, links
+	// its span to the emitting one and sends them on to the receiver. Empty
+	// when the emitter was not traced.
+	TraceParent string
+	TraceState  string
 }
 
 // Clone returns a deep copy of e: its Payload and Attributes are not shared
@@ -48,6 +64,10 @@ const (
 	maxTypeLen   = 256
 	maxIDLen     = 256
 	maxTenantLen = 256
+	maxKeyLen    = 256
+
+	maxTraceParentLen = 256
+	maxTraceStateLen  = 512
 
 	maxAttributes   = 64
 	maxAttributeLen = 4096
@@ -72,7 +92,7 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 	if e.Type == "" {
 		return invalidEvent("Type", "is required")
 	}
-	for field, v := range map[string]string{"ID": e.ID, "Type": e.Type, "Tenant": e.Tenant} {
+	for field, v := range map[string]string{"ID": e.ID, "Type": e.Type, "Tenant": e.Tenant, "OrderingKey": e.OrderingKey} {
 		if !cleanString(v) {
 			return invalidEvent(field, "must be valid UTF-8 without control characters")
 		}
@@ -94,6 +114,12 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 	if len(e.Tenant) > maxTenantLen {
 		return invalidEvent("Tenant", fmt.Sprintf("longer than %d bytes", maxTenantLen))
 	}
+	if err := e.validateTrace(); err != nil {
+		return err
+	}
+	if len(e.OrderingKey) > maxKeyLen {
+		return invalidEvent("OrderingKey", fmt.Sprintf("longer than %d bytes", maxKeyLen))
+	}
 	if len(e.Payload) == 0 {
 		return invalidEvent("Payload", "is required")
 	}
@@ -114,6 +140,18 @@ func (e *Event) validate(now time.Time, maxPayload int) error {
 	e.Time = e.Time.UTC()
 	if reason := checkTime(e.Time); reason != "" {
 		return invalidEvent("Time", reason)
+	}
+	return nil
+}
+
+// validateTrace checks the trace context fields: free of control
+// characters and bounded, since they are stored and sent as headers.
+func (e *Event) validateTrace() error {
+	switch {
+	case !cleanString(e.TraceParent) || len(e.TraceParent) > maxTraceParentLen:
+		return invalidEvent("TraceParent", fmt.Sprintf("must be valid UTF-8 without control characters, at most %d bytes", maxTraceParentLen))
+	case !cleanString(e.TraceState) || len(e.TraceState) > maxTraceStateLen:
+		return invalidEvent("TraceState", fmt.Sprintf("must be valid UTF-8 without control characters, at most %d bytes", maxTraceStateLen))
 	}
 	return nil
 }

@@ -89,13 +89,13 @@ func (h *endpointHealth) disableAsync(failed *Endpoint, reason string) {
 		defer cancel()
 		ep, ok, err := h.disable(ctx, &failedCopy, reason)
 		if err != nil {
-			h.log.Warn("webhook: disabling endpoint", "endpoint", failedCopy.ID, "error", err)
+			h.log.Warn("webhook: disabling endpoint", "endpoint_id", failedCopy.ID, "error", err)
 			return
 		}
 		if !ok {
 			return
 		}
-		h.log.Warn("webhook: endpoint disabled", "endpoint", ep.ID, "reason", reason)
+		h.log.Warn("webhook: endpoint disabled", "endpoint_id", ep.ID, "reason", reason)
 		if h.onDisabled != nil {
 			h.onDisabled(ctx, ep)
 		}

@@ -41,20 +41,26 @@ var ErrRedacted = errors.New("webhook: value was redacted")
 
 // eventJSON is the JSON form of an [Event].
 type eventJSON struct {
-	ID         string            `json:"id"`
-	Type       string            `json:"type"`
-	Tenant     string            `json:"tenant,omitempty"`
-	Time       time.Time         `json:"time,omitzero"`
-	Payload    json.RawMessage   `json:"payload,omitempty"`
-	Attributes map[string]string `json:"attributes,omitempty"`
+	ID          string            `json:"id"`
+	Type        string            `json:"type"`
+	Tenant      string            `json:"tenant,omitempty"`
+	OrderingKey string            `json:"ordering_key,omitempty"`
+	Time        time.Time         `json:"time,omitzero"`
+	Payload     json.RawMessage   `json:"payload,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
+
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // MarshalJSON writes the event as {"id", "type", "tenant", "time",
-// "payload", "attributes"}; the payload is embedded as JSON.
+// "payload", "attributes", "traceparent", "tracestate"}; the payload is
+// embedded as JSON.
 func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(eventJSON{
-		ID: e.ID, Type: e.Type, Tenant: e.Tenant, Time: utcTime(e.Time),
+		ID: e.ID, Type: e.Type, Tenant: e.Tenant, OrderingKey: e.OrderingKey, Time: utcTime(e.Time),
 		Payload: e.Payload, Attributes: e.Attributes,
+		TraceParent: e.TraceParent, TraceState: e.TraceState,
 	})
 }
 
@@ -65,8 +71,9 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
-	*e = Event{ID: j.ID, Type: j.Type, Tenant: j.Tenant, Time: j.Time,
-		Payload: j.Payload, Attributes: j.Attributes}
+	*e = Event{ID: j.ID, Type: j.Type, Tenant: j.Tenant, OrderingKey: j.OrderingKey, Time: j.Time,
+		Payload: j.Payload, Attributes: j.Attributes,
+		TraceParent: j.TraceParent, TraceState: j.TraceState}
 	return nil
 }
 
@@ -165,6 +172,7 @@ type endpointJSON struct {
 	Description    string            `json:"description,omitempty"`
 	EventTypes     []string          `json:"event_types,omitempty"`
 	Filter         json.RawMessage   `json:"filter,omitempty"`
+	Ordered        bool              `json:"ordered,omitempty"`
 	Template       string            `json:"template,omitempty"`
 	ContentType    string            `json:"content_type,omitempty"`
 	Settings       json.RawMessage   `json:"settings,omitempty"`
@@ -193,6 +201,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 		MaxConcurrency: ep.MaxConcurrency, Retry: ep.Retry,
 		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
 	}
+	j.Ordered = ep.Ordered
 	if ep.Headers != nil {
 		j.Headers = make(map[string]string, len(ep.Headers))
 		for k, v := range ep.Headers {
@@ -232,6 +241,7 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 		MaxConcurrency: j.MaxConcurrency, Retry: j.Retry,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}
+	ep.Ordered = j.Ordered
 	if j.Signature != nil {
 		ep.Signature = SignatureScheme{Kind: j.Signature.Kind, Header: j.Signature.Header, Prefix: j.Signature.Prefix}
 	}
@@ -243,6 +253,8 @@ type deliveryJSON struct {
 	ID             string        `json:"id"`
 	EventID        string        `json:"event_id"`
 	EndpointID     string        `json:"endpoint_id"`
+	OrderingKey    string        `json:"ordering_key,omitempty"`
+	Ordered        bool          `json:"ordered,omitempty"`
 	State          DeliveryState `json:"state"`
 	Attempts       int           `json:"attempts"`
 	NextAttemptAt  time.Time     `json:"next_attempt_at,omitzero"`
@@ -255,7 +267,8 @@ type deliveryJSON struct {
 // MarshalJSON writes the delivery in snake_case.
 func (d Delivery) MarshalJSON() ([]byte, error) {
 	return json.Marshal(deliveryJSON{
-		ID: d.ID, EventID: d.EventID, EndpointID: d.EndpointID, State: d.State,
+		ID: d.ID, EventID: d.EventID, EndpointID: d.EndpointID,
+		OrderingKey: d.OrderingKey, Ordered: d.Ordered, State: d.State,
 		Attempts: d.Attempts, NextAttemptAt: utcTime(d.NextAttemptAt),
 		LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: utcTime(d.CreatedAt), UpdatedAt: utcTime(d.UpdatedAt),
@@ -270,7 +283,8 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 	}
 	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*d = Delivery{
-		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID, State: j.State,
+		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID,
+		OrderingKey: j.OrderingKey, Ordered: j.Ordered, State: j.State,
 		Attempts: j.Attempts, NextAttemptAt: j.NextAttemptAt,
 		LastStatusCode: j.LastStatusCode, LastError: j.LastError,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,

@@ -124,7 +124,7 @@ func (r *recorder) complete(batch []Outcome) error {
 		return err
 	}
 	for _, s := range res.Stale {
-		r.log.Info("webhook: outcome refused, lease taken by another owner", "delivery", s.DeliveryID)
+		r.log.Info("webhook: outcome refused, lease taken by another owner", "delivery_id", s.DeliveryID)
 	}
 	return nil
 }

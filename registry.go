@@ -173,7 +173,7 @@ func (r *registry) compileStored(ep Endpoint) *endpointState {
 	if err == nil {
 		return st
 	}
-	r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint", ep.ID, "error", err)
+	r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint_id", ep.ID, "error", err)
 	st = r.compiler.resolve(ep)
 	if st.filter, err = compileFilter(ep.Filter); err != nil {
 		st.badFilter = true
@@ -190,7 +190,9 @@ func (r *registry) compileStored(ep Endpoint) *endpointState {
 // takes ev: enabled, of ev's tenant (of any tenant when ev has none), with
 // a pattern matching its type and a filter, if any, matching it. The
 // candidates come from the index; the payload is parsed once, and only if
-// a candidate's filter reads it. The endpoints must have been loaded.
+// a candidate's filter reads it. Each delivery carries ev's ordering key
+// and whether its endpoint is ordered now, so the store keeps the mode the
+// event was emitted under. The endpoints must have been loaded.
 func (r *registry) fanOut(ev *Event, now time.Time) []Delivery {
 	r.rw.RLock()
 	candidates := r.index.match(nil, ev.Tenant, ev.Type)
@@ -215,6 +217,8 @@ func (r *registry) fanOut(ev *Event, now time.Time) []Delivery {
 			ID:            ids.next("dlv_", now),
 			EventID:       ev.ID,
 			EndpointID:    st.ep.ID,
+			OrderingKey:   ev.OrderingKey,
+			Ordered:       st.ep.Ordered,
 			State:         StatePending,
 			NextAttemptAt: now,
 			CreatedAt:     now,
@@ -243,7 +247,7 @@ func (r *registry) lookup(ctx context.Context, id string) (*endpointState, bool,
 	err := r.refreshLocked(ctx, id)
 	r.mu.Unlock()
 	if err != nil {
-		r.log.Warn("webhook: reading an endpoint", "endpoint", id, "error", err)
+		r.log.Warn("webhook: reading an endpoint", "endpoint_id", id, "error", err)
 		return nil, false, err
 	}
 	st, ok := r.get(id)

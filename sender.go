@@ -41,6 +41,7 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 	}
 	h["Content-Type"] = []string{contentType}
 	h["User-Agent"] = []string{s.userAgent}
+	injectTrace(ctx, h)
 	msg := Message{ID: l.Event.ID, Timestamp: now, Body: body, Secrets: activeSecrets(st.ep.Secrets, now)}
 	if err := signerFor(&st.ep, s.signer).Sign(h, &msg); err != nil {
 		return 0, 0, internalError{fmt.Errorf("signing: %w", err)}

@@ -50,6 +50,20 @@ type Store interface {
 	// Now. Each lease carries a fresh token. Deliveries of the endpoints in
 	// ExcludeEndpoints are not leased. Deliveries are handed out earliest
 	// due first.
+	//
+	// Ordered deliveries ([Delivery.Ordered]) are handed out one at a time
+	// per sequence: Lease hands out only the head of each (EndpointID,
+	// OrderingKey), the earliest enqueued of its pending ordered
+	// deliveries, and no other delivery of that sequence, not even while
+	// the head is leased or waiting for a retry. Enqueue order is the
+	// order in which Enqueue calls (and the host transactions of
+	// [TxEnqueuer.EnqueueTx]) committed, items in slice order within a
+	// call; the store, not the caller, enforces it, for every process
+	// sharing it. A head that Complete leaves pending, that is released,
+	// or whose lease expires stays the head; once it ends succeeded,
+	// failed or skipped, the next delivery of its sequence is the head.
+	// An empty OrderingKey is a sequence like any other. Unordered
+	// deliveries neither wait for nor hold back ordered ones.
 	Lease(ctx context.Context, p *LeaseParams) ([]Lease, error)
 	// ExtendLeases moves the deadline of leases still held with the given
 	// tokens. Leases whose token is stale are listed in the result and left
@@ -66,7 +80,9 @@ type Store interface {
 	Release(ctx context.Context, p *ReleaseParams) error
 	// NextDue returns the earliest instant at which Lease with the same
 	// ExcludeEndpoints could return a delivery, and false when no delivery is
-	// pending. The instant may be at or before Now.
+	// pending. The instant may be at or before Now. Ordered deliveries
+	// that are not the head of their sequence do not count: the earliest
+	// instant is never one at which Lease would hand out nothing.
 	NextDue(ctx context.Context, p *NextDueParams) (time.Time, bool, error)
 
 	// GetEvent returns one event or ErrNotFound.
@@ -79,13 +95,19 @@ type Store interface {
 	// ListAttempts returns one delivery's attempts in the order they were
 	// made, a page at a time (see [PageLimit]).
 	ListAttempts(ctx context.Context, p *ListAttemptsParams) (Page[Attempt], error)
-	// Redeliver makes a finished (succeeded or failed) delivery pending
-	// again, due at Now, keeping its attempts. A pending delivery is left as
-	// it is. Missing: ErrNotFound.
+	// Redeliver makes a finished (succeeded, failed or skipped) delivery
+	// pending again, due at Now, keeping its attempts. A pending delivery
+	// is left as it is. Missing: ErrNotFound. An ordered delivery made
+	// pending again joins the end of its sequence, as if enqueued at that
+	// moment: it waits for every delivery of its (EndpointID, OrderingKey)
+	// already pending, and is due at Now only when none is. It never
+	// overtakes a head in flight, so a sequence still has one delivery in
+	// flight at a time.
 	Redeliver(ctx context.Context, p *RedeliverParams) error
 	// Prune deletes up to Limit finished deliveries last updated before
-	// Before, with their attempts, and the events left with no delivery that
-	// were stored before Before. It returns how many deliveries it deleted;
+	// Before (failed ones: before FailedBefore, when set), with their
+	// attempts, and the events left with no delivery that were stored
+	// before Before. It returns how many deliveries it deleted;
 	// callers repeat while the count equals Limit.
 	Prune(ctx context.Context, p *PruneParams) (int, error)
 }
@@ -148,7 +170,16 @@ type Delivery struct {
 	ID         string
 	EventID    string
 	EndpointID string
-	State      DeliveryState
+	// OrderingKey is the event's [Event.OrderingKey], and Ordered whether
+	// the endpoint was [Endpoint.Ordered] when the event was fanned out to
+	// it. Both are fixed at enqueue: an endpoint that becomes ordered
+	// orders the events emitted from then on, and its deliveries already
+	// enqueued go unordered, neither waiting for nor holding back the
+	// ordered ones; one that stops being ordered still sends the ordered
+	// deliveries it has one at a time per key. See [Store.Lease].
+	OrderingKey string
+	Ordered     bool
+	State       DeliveryState
 	// Attempts counts the attempts recorded so far.
 	Attempts int
 	// NextAttemptAt is when a pending delivery is next due.
@@ -344,8 +375,25 @@ type RedeliverParams struct {
 
 // PruneParams are the parameters of [Store.Prune].
 type PruneParams struct {
+	// Before is the cut-off of succeeded and skipped deliveries, and of
+	// events left with no delivery: those last updated (stored) strictly
+	// before it are deleted.
 	Before time.Time
-	Limit  int
+	// FailedBefore, when non-zero, is the cut-off of failed deliveries,
+	// which are then kept until it rather than Before (usually earlier, so
+	// that failures stay longer for inspection and replay). Zero: Before
+	// applies to failed deliveries too.
+	FailedBefore time.Time
+	Limit        int
+}
+
+// Cutoff returns the cut-off that applies to a finished delivery in state
+// st: FailedBefore for a failed one when it is set, Before otherwise.
+func (p *PruneParams) Cutoff(st DeliveryState) time.Time {
+	if st == StateFailed && !p.FailedBefore.IsZero() {
+		return p.FailedBefore
+	}
+	return p.Before
 }
 
 // TxEnqueuer is implemented by stores that can enqueue inside a transaction

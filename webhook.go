@@ -12,6 +12,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of [Config].
@@ -125,9 +129,11 @@ type Config struct {
 	// [UserAgentDefault].
 	UserAgent string
 
-	// Logger receives operational messages (store errors, disabled
-	// endpoints). Defaults to [slog.Default]. Nothing logged carries a
-	// secret or a payload.
+	// Logger receives operational messages: store errors, disabled
+	// endpoints, deliveries that failed for good and, at Debug, every
+	// attempt, with stable keys (delivery_id, endpoint_id, event_type,
+	// attempt, error); see the package doc. Defaults to [slog.Default].
+	// Nothing logged carries a secret or a payload.
 	Logger *slog.Logger
 
 	// DisableAfter disables an endpoint whose attempts have all failed for
@@ -140,6 +146,36 @@ type Config struct {
 	// 410 Gone, or after DisableAfter of failures), with the endpoint as
 	// stored. It runs on its own goroutine. Defaults to nil: nobody is told.
 	OnEndpointDisabled func(ctx context.Context, ep Endpoint)
+
+	// MeterProvider receives Hooklet's metrics (docs/observability.md
+	// lists them). Defaults to the global provider, otel.GetMeterProvider,
+	// which records nothing until the host sets one. Hooklet uses only
+	// the OpenTelemetry API: the host brings the SDK and its exporter.
+	MeterProvider metric.MeterProvider
+
+	// MetricsEndpointAttribute adds the endpoint ID (hooklet.endpoint.id)
+	// to the attempt and delivery metrics. Each endpoint then has series
+	// of its own, so set it only when endpoints are few. Defaults to
+	// false.
+	MetricsEndpointAttribute bool
+
+	// TracerProvider makes the span of every attempt, which continues and
+	// links to the trace of the Emit call that stored the event. Defaults
+	// to the global provider, otel.GetTracerProvider. Whatever the
+	// provider, every request carries the trace context (traceparent,
+	// tracestate) of its attempt, or of the emitter.
+	TracerProvider trace.TracerProvider
+
+	// Retention is how long finished deliveries (and their attempts and
+	// events) are kept after their last update: a started Dispatcher
+	// prunes older ones every [RetentionInterval]. Defaults to
+	// [RetentionDefault] (30 days); a negative value disables pruning.
+	Retention time.Duration
+
+	// RetentionFailed is how long failed deliveries are kept, when
+	// pruning runs. Defaults to [RetentionFailedDefault] (90 days); a
+	// negative value keeps them until they are replayed or pruned by hand.
+	RetentionFailed time.Duration
 
 	// Test holds knobs for tests. Production code leaves it zero.
 	Test TestConfig
@@ -168,6 +204,14 @@ func (c Config) withDefaults() Config {
 	c.MaxEmitBatch = cmp.Or(c.MaxEmitBatch, MaxEmitBatchDefault)
 	c.UserAgent = cmp.Or(c.UserAgent, UserAgentDefault)
 	c.DisableAfter = cmp.Or(c.DisableAfter, DisableAfterDefault)
+	c.Retention = cmp.Or(c.Retention, RetentionDefault)
+	c.RetentionFailed = cmp.Or(c.RetentionFailed, RetentionFailedDefault)
+	if c.MeterProvider == nil {
+		c.MeterProvider = otel.GetMeterProvider()
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = otel.GetTracerProvider()
+	}
 	if c.Owner == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
@@ -227,6 +271,8 @@ type Dispatcher struct {
 	health    *endpointHealth
 	committer *committer
 	engine    *deliveryEngine
+	metrics   *metrics
+	pruner    *pruner // nil when Retention is negative
 
 	mu      sync.Mutex // orders Start and Close
 	started bool
@@ -244,6 +290,16 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg:   cfg,
 		store: cfg.Store,
 		clock: cfg.Test.Clock,
+	}
+	m, err := newMetrics(cfg.MeterProvider, cfg.MetricsEndpointAttribute)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: metrics: %w", err)
+	}
+	d.metrics = m
+	if qs, ok := cfg.Store.(QueueStatser); ok {
+		if err := m.observeQueue(cfg.MeterProvider, qs, cfg.Test.Clock); err != nil {
+			return nil, fmt.Errorf("webhook: metrics: %w", err)
+		}
 	}
 	rt := cfg.Transport
 	if rt == nil {
@@ -266,12 +322,16 @@ func New(cfg Config) (*Dispatcher, error) {
 		},
 		lookup:  d.registry.lookup,
 		observe: d.health.observe,
+		tel:     &telemetry{metrics: m, tracing: newTracing(cfg.TracerProvider), log: cfg.Logger},
 	}
 	d.engine = newDeliveryEngine(cfg.Store, cfg.Test.Clock, cfg.Logger, engineLimits{
 		owner: cfg.Owner, workers: cfg.Workers,
 		leaseBatchSize: cfg.LeaseBatchSize, leaseDuration: cfg.LeaseDuration,
 	}, d.registry.concurrencyOf, at.attempt, d.registry.reload)
-	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake)
+	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
+	if cfg.Retention > 0 {
+		d.pruner = newPruner(cfg.Store, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
+	}
 	return d, nil
 }
 
@@ -293,6 +353,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	d.started = true
 	d.engine.start()
+	if d.pruner != nil {
+		d.pruner.start()
+	}
 	return nil
 }
 
@@ -313,6 +376,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 
 	err := d.committer.close(ctx)
 	if started {
+		if d.pruner != nil {
+			d.pruner.stop()
+		}
 		err = cmp.Or(d.engine.stop(ctx), err)
 	} else {
 		d.engine.cancelRun()
@@ -321,6 +387,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	if d.ownTransport != nil {
 		d.ownTransport.CloseIdleConnections()
 	}
+	d.metrics.close()
 	return err
 }
 
@@ -337,14 +404,17 @@ func (d *Dispatcher) Emit(ctx context.Context, ev Event) error {
 }
 
 // EmitBatch is [Dispatcher.Emit] for many events, stored in one write. It
-// fills the ID and Time of each event that has none, in place. When one
-// event is invalid nothing is stored, and the error names its index.
+// fills the ID, Time and trace context (from ctx) of each event that has
+// none, in place. When one event is invalid nothing is stored, and the
+// error names its index.
 func (d *Dispatcher) EmitBatch(ctx context.Context, events []Event) error {
+	start := d.clock.Now()
 	items, err := d.prepare(ctx, events)
-	if err != nil {
-		return err
+	if err == nil {
+		err = d.committer.submit(ctx, items)
 	}
-	return d.committer.submit(ctx, items)
+	d.metrics.emit(ctx, start, d.clock.Now(), err)
+	return err
 }
 
 // EmitTx is [Dispatcher.EmitBatch] inside a transaction the host holds, for
@@ -386,6 +456,7 @@ func (d *Dispatcher) prepare(ctx context.Context, events []Event) ([]EnqueueItem
 		return nil, nil
 	}
 	now := d.clock.Now()
+	traceFrom(ctx, events)
 	for i := range events {
 		if err := events[i].validate(now, d.cfg.MaxPayloadBytes); err != nil {
 			if len(events) > 1 {
@@ -490,18 +561,10 @@ func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 	return nil
 }
 
-// Prune deletes finished deliveries, their attempts and their events once
-// they are older than age, in bounded batches. It returns how many
+// Prune deletes finished deliveries, failed ones included, their attempts
+// and their events once they are older than age, in bounded batches, as
+// the background pruning of [Config.Retention] does. It returns how many
 // deliveries it deleted.
 func (d *Dispatcher) Prune(ctx context.Context, age time.Duration) (int, error) {
-	before := d.clock.Now().Add(-age)
-	const batch = 1000
-	total := 0
-	for {
-		n, err := d.store.Prune(ctx, &PruneParams{Before: before, Limit: batch})
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
+	return pruneAll(ctx, d.store, &PruneParams{Before: d.clock.Now().Add(-age), Limit: pruneBatch}, d.metrics)
 }

@@ -57,7 +57,10 @@ func capabilityGroups(probe webhook.Store) []group {
 		gs = append(gs, group{"TxEnqueuer", txEnqueuerCases(probe)})
 	}
 	if _, ok := probe.(PeerOpener); ok {
-		gs = append(gs, group{"Peer", peerCases()})
+		gs = append(gs, group{"Peer", append(peerCases(), orderedPeerCases()...)})
+	}
+	if _, ok := probe.(webhook.QueueStatser); ok {
+		gs = append(gs, group{"QueueStats", queueStatsCases()})
 	}
 	if _, ok := probe.(webhook.Notifier); ok {
 		gs = append(gs, group{"Notifier", notifierCases(probe)})

@@ -31,6 +31,7 @@ func fullEndpoint(id string) webhook.Endpoint {
 		Disabled:       true,
 		DisabledReason: "410 Gone",
 		MaxConcurrency: 7,
+		Ordered:        true,
 		Signature:      webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Signature", Prefix: "sha256="},
 		Retry: &webhook.RetryPolicy{
 			Schedule:          []time.Duration{time.Second, 90 * time.Second, 2 * time.Hour},

@@ -17,12 +17,16 @@ import (
 // byte. The suite builds its events with it; a store's own tests may too.
 func NewEvent(id string, t time.Time) webhook.Event {
 	return webhook.Event{
-		ID:         id,
-		Type:       "invoice.paid",
-		Tenant:     "acme",
-		Time:       t,
-		Payload:    json.RawMessage(`{"id": "in_1",  "amount":42}`),
-		Attributes: map[string]string{"correlation_id": "c-" + id},
+		ID:          id,
+		Type:        "invoice.paid",
+		Tenant:      "acme",
+		OrderingKey: "customer_" + id,
+		Time:        t,
+		Payload:     json.RawMessage(`{"id": "in_1",  "amount":42}`),
+		Attributes:  map[string]string{"correlation_id": "c-" + id},
+
+		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		TraceState:  "vendor=" + id,
 	}
 }
 

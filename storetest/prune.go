@@ -152,6 +152,73 @@ func pruneCases() []testCase {
 			requireNoEvent(t, s, "evt_old")
 			getEvent(t, s, "evt_new")
 		}},
+		{"FailedKeptLonger", func(t *testing.T, s webhook.Store) {
+			// Failed deliveries follow FailedBefore, the others Before,
+			// whichever is earlier, and a failure past its own cut-off is
+			// pruned in the same call as the others.
+			for i, st := range []webhook.DeliveryState{webhook.StateSucceeded, webhook.StateFailed, webhook.StateSkipped, webhook.StateFailed} {
+				seedOne(t, s, i, endpointID(i), base)
+				finish(t, s, deliveryID(i), at(time.Duration(i+1)*time.Minute), st, 500)
+			}
+			// Finished at 1, 2, 3 and 4 minutes. A FailedBefore of 2 min
+			// keeps both failures (dlv 1 is not strictly before it); one of
+			// 3 min then takes dlv 1 only.
+			n, err := s.Prune(t.Context(), &webhook.PruneParams{Before: at(time.Hour), FailedBefore: at(2 * time.Minute), Limit: 10})
+			require.NoError(t, err)
+			require.Equal(t, 2, n)
+			require.Equal(t, []string{deliveryID(1), deliveryID(3)}, deliveryIDs(allDeliveries(t, s, webhook.ListDeliveriesParams{})))
+			requireNoEvent(t, s, eventID(0))
+			getEvent(t, s, eventID(1))
+
+			n, err = s.Prune(t.Context(), &webhook.PruneParams{Before: at(time.Hour), FailedBefore: at(3 * time.Minute), Limit: 10})
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			requireNoDelivery(t, s, deliveryID(1))
+			requireNoEvent(t, s, eventID(1))
+			getDelivery(t, s, deliveryID(3))
+		}},
+		{"FailedBeforeLaterThanBefore", func(t *testing.T, s webhook.Store) {
+			// FailedBefore may also be the later cut-off: failures then go
+			// sooner than the others.
+			for i, st := range []webhook.DeliveryState{webhook.StateSucceeded, webhook.StateFailed} {
+				seedOne(t, s, i, endpointID(i), base)
+				finish(t, s, deliveryID(i), at(time.Minute), st, 500)
+			}
+			n, err := s.Prune(t.Context(), &webhook.PruneParams{Before: at(time.Second), FailedBefore: at(time.Hour), Limit: 10})
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			require.Equal(t, []string{deliveryID(0)}, deliveryIDs(allDeliveries(t, s, webhook.ListDeliveriesParams{})))
+		}},
+		{"FailedBeforeRespectsLimit", func(t *testing.T, s webhook.Store) {
+			// Young failures among old successes neither count against
+			// Limit nor stop later calls from reaching what lies beyond.
+			const n = 12
+			seedMany(t, s, n, base)
+			for i := range n {
+				st := webhook.StateSucceeded
+				if i%2 == 0 {
+					st = webhook.StateFailed
+				}
+				finish(t, s, deliveryID(i), at(time.Duration(i+1)*time.Second), st, 200)
+			}
+			p := &webhook.PruneParams{Before: at(time.Hour), FailedBefore: at(time.Second / 2), Limit: 4}
+			var counts []int
+			for {
+				c, err := s.Prune(t.Context(), p)
+				require.NoError(t, err)
+				counts = append(counts, c)
+				if c < p.Limit {
+					break
+				}
+				require.Less(t, len(counts), 10, "prune never finished")
+			}
+			require.Equal(t, []int{4, 2}, counts)
+			ds := deliveryIDs(allDeliveries(t, s, webhook.ListDeliveriesParams{}))
+			require.Len(t, ds, n/2)
+			for _, id := range ds {
+				require.Equal(t, webhook.StateFailed, getDelivery(t, s, id).State)
+			}
+		}},
 		{"NothingToDo", func(t *testing.T, s webhook.Store) {
 			require.Equal(t, 0, prune(t, s, at(time.Hour), 10))
 		}},

@@ -33,11 +33,17 @@
 //     filters match nothing is an empty page. Next is empty exactly on the
 //     last page, and cursors are positions in ID order that survive
 //     inserts and deletes between pages.
-//   - Prune compares UpdatedAt < Before, and an event's stored time is the
+//   - Prune compares UpdatedAt < Before (for failed deliveries
+//     UpdatedAt < FailedBefore, when set), and an event's stored time is the
 //     Now of the Enqueue that stored it; a Prune call that returns less
 //     than Limit has also removed every prunable event.
 //   - A call whose ctx is already done returns an error wrapping the
 //     context's error and changes nothing.
+//   - An ordered sequence is (EndpointID, OrderingKey) over the pending
+//     deliveries with Ordered set; a delivery's place in it is fixed when it
+//     is enqueued or redelivered, whatever its ID or NextAttemptAt. A
+//     redelivered delivery waiting behind others has NextAttemptAt equal to
+//     the Redeliver's Now, and is due at it once it heads its sequence.
 //   - A conditional PutEndpoint compares IfUpdatedAt with the stored
 //     UpdatedAt as instants, at the precision the store keeps; the
 //     UpdatedAt a read returns always matches.
@@ -52,6 +58,8 @@
 //     that the suite can begin the host transactions it enqueues in.
 //   - Peer: a [PeerOpener] shares its storage with the peers it opens, and
 //     leases stay exclusive across them.
+//   - QueueStats: a [webhook.QueueStatser] counts pending, due and
+//     delayed deliveries and finds the oldest due one.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.
@@ -133,6 +141,7 @@ func groups() []group {
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},
+		{"Ordering", orderingCases()},
 	}
 }
 

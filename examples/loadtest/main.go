@@ -11,6 +11,9 @@
 //     recorded, against a raw keep-alive POST loop that signs each request
 //     the same way, both aimed at the same loopback receiver;
 //
+//     With -ordered, the same backlog also goes to ordered endpoints, its
+//     events spread over -keys ordering keys, against the unordered drain;
+//
 //   - backlog (on request): the live heap while -backlog events are emitted
 //     and then while the engine runs against them, every request hanging.
 //
@@ -61,6 +64,8 @@ var (
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
 	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the untemplated drain to this file")
+	ordered   = flag.Bool("ordered", false, "deliver: also drain the backlog through ordered endpoints, and compare")
+	keys      = flag.Int("keys", 1, "deliver with -ordered: ordering keys the backlog's events are spread over")
 )
 
 func main() {
@@ -310,13 +315,20 @@ func deliverPhase(payload json.RawMessage) error {
 	url := "http://" + ln.Addr().String() + "/hooks"
 
 	raw := rawSend(url, payload)
-	lib, err := drain(rc, "deliver", url, payload, "")
+	lib, err := drain(rc, "deliver", url, payload, "", 0)
 	if err != nil {
 		return err
 	}
 	report("deliver", raw, lib, "req/s")
+	if *ordered {
+		ord, err := drain(rc, "ordered", url, payload, "", max(*keys, 1))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("RESULT %-10s keys=%d unordered=%.0f req/s  ordered=%.0f req/s  ratio=%.2f\n", "ordered", max(*keys, 1), lib, ord, ord/lib)
+	}
 	if *templated {
-		tpl, err := drain(rc, "templated", url, payload, lyticsTemplate)
+		tpl, err := drain(rc, "templated", url, payload, lyticsTemplate, 0)
 		if err != nil {
 			return err
 		}
@@ -337,18 +349,28 @@ local event = import "lytemplates.libsonnet";
 }`
 
 // drain emits a backlog of -events events, starts a Dispatcher and returns
-// the deliveries per second until the receiver has them all.
-func drain(rc *receiver, name, url string, payload json.RawMessage, template string) (float64, error) {
+// the deliveries per second until the receiver has them all. With keys > 0
+// the endpoints are ordered and event i has ordering key i mod keys.
+func drain(rc *receiver, name, url string, payload json.RawMessage, template string, keys int) (float64, error) {
 	d, st, err := newDispatcher(name, url, template)
 	if err != nil {
 		return 0, err
 	}
 	defer st.Close()
 	ctx := context.Background()
+	if keys > 0 {
+		if err := makeOrdered(ctx, d); err != nil {
+			return 0, err
+		}
+	}
 	const chunk = 1000
 	batch := make([]webhook.Event, 0, chunk)
 	for i := range *events {
-		batch = append(batch, webhook.Event{Type: "invoice.paid", Payload: payload})
+		ev := webhook.Event{Type: "invoice.paid", Payload: payload}
+		if keys > 0 {
+			ev.OrderingKey = fmt.Sprint("key_", i%keys)
+		}
+		batch = append(batch, ev)
 		if len(batch) == chunk || i == *events-1 {
 			if err := d.EmitBatch(ctx, batch); err != nil {
 				return 0, err
@@ -384,6 +406,21 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 	}
 	st.print()
 	return float64(total) / elapsed.Seconds(), nil
+}
+
+// makeOrdered makes every endpoint of d ordered.
+func makeOrdered(ctx context.Context, d *webhook.Dispatcher) error {
+	for i := range *endpoints {
+		ep, err := d.Endpoint(ctx, fmt.Sprintf("ep_%03d", i))
+		if err != nil {
+			return err
+		}
+		ep.Ordered = true
+		if err := d.PutEndpoint(ctx, ep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rawSend posts signed 1 KiB bodies from -c goroutines for -d.

@@ -267,6 +267,10 @@ func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
 	e.string(d.LastError)
 	e.time(d.CreatedAt)
 	e.time(d.UpdatedAt)
+	if d.Ordered || d.OrderingKey != "" {
+		e.string(d.OrderingKey)
+		e.bool(d.Ordered)
+	}
 	return e.b
 }
 
@@ -289,6 +293,10 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	dl.LastError = d.string()
 	dl.CreatedAt = d.time()
 	dl.UpdatedAt = d.time()
+	if d.more() { // absent from unkeyed deliveries and older records
+		dl.OrderingKey = d.string()
+		dl.Ordered = d.bool()
+	}
 	return dl, d.done()
 }
 
@@ -302,7 +310,7 @@ type eventRecord struct {
 
 func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries []string) []byte {
 	if buf == nil {
-		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.Payload)
+		n := 64 + len(ev.Type) + len(ev.Tenant) + len(ev.OrderingKey) + len(ev.Payload) + len(ev.TraceParent) + len(ev.TraceState)
 		for k, v := range ev.Attributes {
 			n += 4 + len(k) + len(v)
 		}
@@ -320,6 +328,11 @@ func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries [
 	e.stringMap(ev.Attributes)
 	e.time(storedAt)
 	e.strings(deliveries)
+	e.string(ev.TraceParent)
+	e.string(ev.TraceState)
+	if ev.OrderingKey != "" {
+		e.string(ev.OrderingKey)
+	}
 	return e.b
 }
 
@@ -334,6 +347,13 @@ func decodeEvent(id string, b []byte) (eventRecord, error) {
 	r.Attributes = d.stringMap()
 	r.StoredAt = d.time()
 	r.Deliveries = d.strings()
+	if d.more() {
+		r.TraceParent = d.string()
+		r.TraceState = d.string()
+	}
+	if d.more() { // absent without a key, and from older records
+		r.OrderingKey = d.string()
+	}
 	return r, d.done()
 }
 
@@ -382,6 +402,7 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.string(ep.Signature.Header)
 	e.string(ep.Signature.Prefix)
 	e.bool(ep.Unsigned)
+	e.bool(ep.Ordered)
 	e.bytes(ep.Filter)
 	return e.b
 }
@@ -430,6 +451,9 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 	}
 	if d.more() { // absent from records written before unsigned endpoints
 		ep.Unsigned = d.bool()
+	}
+	if d.more() { // absent from records written before ordered endpoints
+		ep.Ordered = d.bool()
 	}
 	if d.more() { // absent from records written before filters
 		ep.Filter = d.bytes()

@@ -18,13 +18,14 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Filter"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered", "Filter"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
-		reflect.TypeFor[webhook.Event]():           {"ID", "Type", "Tenant", "Time", "Payload", "Attributes"},
+		reflect.TypeFor[webhook.Event](): {"ID", "Type", "Tenant", "OrderingKey", "Time", "Payload", "Attributes",
+			"TraceParent", "TraceState"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
-			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt"},
+			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered"},
 		reflect.TypeFor[webhook.Attempt](): {"DeliveryID", "Number", "StartedAt", "Duration", "StatusCode",
 			"ErrorClass", "Error", "ResponseBody", "ResponseTruncated"},
 	}
@@ -48,6 +49,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
 		Unsigned:  true,
+		Ordered:   true,
 		Filter:    []byte(`{"data.a":1}`),
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
@@ -59,6 +61,16 @@ func TestCodecRoundTrip(t *testing.T) {
 	gotD, err := decodeDelivery("dlv", encodeDelivery(nil, &d))
 	require.NoError(t, err)
 	require.Equal(t, d, gotD)
+	d.OrderingKey, d.Ordered = "customer_42", true
+	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
+	require.NoError(t, err)
+	require.Equal(t, d, gotD)
+
+	ev := webhook.Event{ID: "evt", Type: "invoice.paid", Tenant: "t", OrderingKey: "customer_42", Time: ts,
+		Payload: []byte(`{}`), Attributes: map[string]string{"a": "b"}}
+	gotE, err := decodeEvent("evt", encodeEvent(nil, &ev, ts, []string{"dlv"}))
+	require.NoError(t, err)
+	require.Equal(t, ev, gotE.Event)
 
 	a := webhook.Attempt{DeliveryID: "dlv", Number: 4, StartedAt: ts, Duration: time.Second, StatusCode: 0,
 		ErrorClass: webhook.ClassTimeout, Error: "timeout", ResponseBody: []byte{}, ResponseTruncated: true}
@@ -67,13 +79,14 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.Equal(t, a, gotA)
 
 	// Truncated records are errors, never panics; the exceptions are a
-	// record cut right before the signature scheme or right before the
-	// unsigned flag or right before the filter, which is how records
-	// written before those fields existed look.
+	// record cut right before the signature scheme, the unsigned flag, the
+	// ordered flag or the filter, which is how records written before
+	// those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	sig := ep.Signature
 	beforeFilter := len(full) - (1 + len(ep.Filter))
-	beforeUnsigned := beforeFilter - 1
+	beforeOrdered := beforeFilter - 1
+	beforeUnsigned := beforeOrdered - 1
 	beforeSignature := beforeUnsigned - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
 		got, err := decodeEndpoint("ep", full[:i])
@@ -88,11 +101,16 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, sig, got.Signature)
 			require.False(t, got.Unsigned)
+			continue
+		case beforeOrdered:
+			require.NoError(t, err)
+			require.True(t, got.Unsigned)
+			require.False(t, got.Ordered)
 			require.Nil(t, got.Filter)
 			continue
 		case beforeFilter:
 			require.NoError(t, err)
-			require.True(t, got.Unsigned)
+			require.True(t, got.Ordered)
 			require.Nil(t, got.Filter)
 			continue
 		}

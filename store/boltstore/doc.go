@@ -66,4 +66,9 @@
 // are also indexed by endpoint. A listing filtered by state alone reads
 // deliveries in ID order and stops after [ListScanLimit] records per page.
 // Prune deletes at most Limit deliveries per transaction.
+//
+// Ordered deliveries are also kept per sequence (endpoint, ordering key) in
+// enqueue order, and only the head of each is in the due index: a backlog
+// behind one key costs Lease and NextDue nothing, and the Complete that
+// ends a head moves the next one into the due index in the same commit.
 package boltstore

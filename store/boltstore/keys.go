@@ -24,7 +24,8 @@ var (
 
 // Keyspaces.
 const (
-	// spaceMeta: "version" -> the layout version.
+	// spaceMeta: "version" -> the layout version; "seq" -> the last
+	// place given in an ordered sequence (8 bytes, big-endian).
 	spaceMeta byte = iota
 	// spaceEndpointRecords: endpoint ID -> endpoint record.
 	spaceEndpointRecords
@@ -57,6 +58,12 @@ const (
 	// spaceOrphans: (stored at, event ID) -> nothing, for events left with
 	// no delivery, oldest first for Prune.
 	spaceOrphans
+	// spaceSequences: (prefix(endpoint ID), prefix(ordering key), place)
+	// -> delivery ID, for every pending ordered delivery, in the order its
+	// sequence delivers them. Only the first of each sequence, its head,
+	// has an entry in the due index; the others wait here, out of every
+	// Lease's way, until the head ends.
+	spaceSequences
 	// spaceTenantEndpoints: (prefix(tenant), endpoint ID) -> nothing, for
 	// endpoints with a tenant, so that listing a tenant's endpoints reads
 	// only theirs. Files written before it existed get it at Open; the
@@ -194,6 +201,13 @@ func tenantEndpointKey(tenant, endpointID string) []byte {
 func timeKey(t time.Time, id string) []byte {
 	k := make([]byte, 0, timeLen+len(id))
 	return append(appendTime(k, t), id...)
+}
+
+// sequencePrefix is (prefix(endpoint), prefix(ordering key)): the start of
+// one ordered sequence in spaceSequences.
+func sequencePrefix(endpointID, key string) []byte {
+	k := make([]byte, 0, 4+len(endpointID)+len(key)+8)
+	return appendPrefix(appendPrefix(k, endpointID), key)
 }
 
 // attemptKey is (prefix(delivery ID), number).

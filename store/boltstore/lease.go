@@ -319,6 +319,11 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			if err := q.save(&old, &d); err != nil {
 				return err
 			}
+			if d.Ordered && state.Finished() {
+				if err := q.leaveSequence(&d); err != nil {
+					return err
+				}
+			}
 		}
 		return q.fixHeads(p.Now)
 	})

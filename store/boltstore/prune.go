@@ -3,14 +3,15 @@ package boltstore
 import (
 	"context"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	webhook "github.com/hooklet/webhook"
 )
 
-// Prune deletes up to Limit finished deliveries last updated before Before,
-// oldest first, with their attempts, and the events left with no delivery
+// Prune deletes up to Limit finished deliveries last updated before Before
+// (failed ones before FailedBefore, when set), oldest first, with their attempts, and the events left with no delivery
 // that were stored before Before. Each call is one transaction bounded by
 // Limit (default [PruneLimitDefault]), so it never holds the write lock for
 // long. Events left with no delivery are deleted up to Limit per call as
@@ -26,6 +27,10 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		limit = PruneLimitDefault
 	}
 	before := appendTime(nil, p.Before)
+	scanTo := before
+	if p.FailedBefore.After(p.Before) {
+		scanTo = appendTime(nil, p.FailedBefore)
+	}
 	var n int
 	err := s.update(func(tx *bolt.Tx) error {
 		n = 0
@@ -33,8 +38,15 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		// Collect first: bbolt cursors must not run over keys being deleted.
 		var ids []string
 		c := q.finished.Cursor()
-		for k, _ := c.First(); k != nil && len(ids) < limit && string(k[:timeLen]) < string(before); k, _ = c.Next() {
-			ids = append(ids, string(k[timeLen:]))
+		for k, v := c.First(); k != nil && len(ids) < limit && string(k[:timeLen]) < string(scanTo); k, v = c.Next() {
+			id := string(k[timeLen:])
+			ok, err := q.prunable(p, id, parseTime(k), v)
+			if err != nil {
+				return err
+			}
+			if ok {
+				ids = append(ids, id)
+			}
 		}
 		attempts := sp(tx, spaceAttempts)
 		byEndpoint := sp(tx, spaceEndpointIndex)
@@ -99,6 +111,26 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		return 0, err
 	}
 	return n, nil
+}
+
+// prunable reports whether the finished delivery id, last updated at
+// updated, is old enough for p. The entry's value is its state code; an
+// entry written before states were kept there is looked up.
+func (q *queue) prunable(p *webhook.PruneParams, id string, updated time.Time, v []byte) (bool, error) {
+	if p.FailedBefore.IsZero() {
+		return updated.Before(p.Before), nil
+	}
+	var st webhook.DeliveryState
+	if len(v) == 1 && int(v[0]) < len(stateNames) && stateNames[v[0]] != "" {
+		st = stateNames[v[0]]
+	} else {
+		d, ok, err := q.getDelivery(id)
+		if err != nil || !ok {
+			return false, err
+		}
+		st = d.State
+	}
+	return updated.Before(p.Cutoff(st)), nil
 }
 
 // pruneOrphans deletes up to limit events with no delivery stored before

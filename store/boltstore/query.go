@@ -355,7 +355,8 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 }
 
 // Redeliver makes a finished delivery pending again, due at Now, keeping
-// its attempts; a pending one is left as it is. A missing delivery is an
+// its attempts; a pending one is left as it is. An ordered one joins the
+// end of its sequence. A missing delivery is an
 // error wrapping [webhook.ErrNotFound].
 func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error {
 	if err := s.begin(ctx); err != nil {
@@ -377,6 +378,12 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		d.State = webhook.StatePending
 		d.NextAttemptAt = p.Now
 		d.UpdatedAt = p.Now
+		if d.Ordered {
+			// At the end of its sequence: due now only when it leads.
+			if err := q.joinSequence(&d); err != nil {
+				return err
+			}
+		}
 		if err := q.save(&old, &d); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -23,6 +24,7 @@ type queue struct {
 	headIndex  space
 	leases     space
 	finished   space
+	sequences  space
 	dirty      map[string]struct{}
 }
 
@@ -35,6 +37,7 @@ func newQueue(tx *bolt.Tx) *queue {
 		headIndex:  sp(tx, spaceHeadIndex),
 		leases:     sp(tx, spaceLeases),
 		finished:   sp(tx, spaceFinished),
+		sequences:  sp(tx, spaceSequences),
 		dirty:      make(map[string]struct{}),
 	}
 }
@@ -79,14 +82,15 @@ func (q *queue) getLease(deliveryID string) (leaseRecord, bool, error) {
 }
 
 // save writes d and moves its entry in the due or finished index from
-// where old had it; old is nil for a delivery not stored yet. The heads of
-// the endpoints touched follow at the transaction's fixHeads.
+// where old had it; old is nil for a delivery not stored yet. A pending
+// ordered delivery has a due entry only while it heads its sequence. The
+// heads of the endpoints touched follow at the transaction's fixHeads.
 func (q *queue) save(old, d *webhook.Delivery) error {
 	if old != nil {
 		var err error
 		if old.State.Finished() {
 			err = q.delFinished(old)
-		} else {
+		} else if q.queued(old) {
 			err = q.delDue(old.EndpointID, old.NextAttemptAt, old.ID)
 		}
 		if err != nil {
@@ -96,7 +100,7 @@ func (q *queue) save(old, d *webhook.Delivery) error {
 	var err error
 	if d.State.Finished() {
 		err = q.addFinished(d)
-	} else {
+	} else if q.queued(d) {
 		err = q.addDue(d.EndpointID, d.NextAttemptAt, d.ID)
 	}
 	if err != nil {
@@ -105,9 +109,68 @@ func (q *queue) save(old, d *webhook.Delivery) error {
 	return q.putDelivery(d)
 }
 
-// addFinished adds a delivery to the finished index.
+// queued reports whether the pending delivery d belongs in the due index:
+// it is unordered, or the head of its sequence.
+func (q *queue) queued(d *webhook.Delivery) bool {
+	if !d.Ordered {
+		return true
+	}
+	prefix := sequencePrefix(d.EndpointID, d.OrderingKey)
+	k, v := q.sequences.Cursor().Seek(prefix)
+	return hasPrefix(k, prefix) && string(v) == d.ID
+}
+
+// joinSequence puts the ordered delivery d at the end of its sequence.
+// Call it before saving d as pending.
+func (q *queue) joinSequence(d *webhook.Delivery) error {
+	meta := sp(q.tx, spaceMeta)
+	var n uint64
+	if v := meta.Get([]byte("seq")); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
+	}
+	n++
+	if err := meta.Put([]byte("seq"), binary.BigEndian.AppendUint64(nil, n)); err != nil {
+		return err
+	}
+	k := binary.BigEndian.AppendUint64(sequencePrefix(d.EndpointID, d.OrderingKey), n)
+	return q.sequences.Put(k, []byte(d.ID))
+}
+
+// leaveSequence takes the ordered delivery d, which has just ended, out of
+// its sequence; when it was the head, the next one becomes due.
+func (q *queue) leaveSequence(d *webhook.Delivery) error {
+	prefix := sequencePrefix(d.EndpointID, d.OrderingKey)
+	c := q.sequences.Cursor()
+	first := true
+	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
+		if string(v) != d.ID {
+			first = false
+			continue
+		}
+		if err := q.sequences.Delete(append([]byte{}, k...)); err != nil {
+			return err
+		}
+		if !first {
+			return nil
+		}
+		k, v = c.Seek(prefix)
+		if !hasPrefix(k, prefix) {
+			return nil
+		}
+		next, ok, err := q.getDelivery(string(v))
+		if err != nil || !ok {
+			return err
+		}
+		return q.addDue(next.EndpointID, next.NextAttemptAt, next.ID)
+	}
+	return nil
+}
+
+// addFinished adds a delivery to the finished index, with its state's
+// code as the value so that Prune tells failed deliveries apart without
+// reading them. Entries written by earlier versions have no value.
 func (q *queue) addFinished(d *webhook.Delivery) error {
-	return q.finished.Put(timeKey(d.UpdatedAt, d.ID), nil)
+	return q.finished.Put(timeKey(d.UpdatedAt, d.ID), []byte{stateCodes[d.State]})
 }
 
 func (q *queue) delFinished(d *webhook.Delivery) error {
@@ -256,6 +319,11 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 				}
 				if d.UpdatedAt.IsZero() {
 					d.UpdatedAt = p.Now
+				}
+				if d.Ordered && d.State == webhook.StatePending {
+					if err := q.joinSequence(&d); err != nil {
+						return err
+					}
 				}
 				if err := q.save(nil, &d); err != nil {
 					return err

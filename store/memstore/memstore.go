@@ -30,6 +30,7 @@ type Store struct {
 	tenantIDs   map[string]*idSet // the endpoints of each tenant
 	events      map[string]*eventRec
 	deliveries  map[string]*deliveryRec
+	seq         uint64 // the enqueue order of ordered deliveries
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -45,6 +46,32 @@ type deliveryRec struct {
 	token    string // empty when not leased
 	until    time.Time
 	attempts []webhook.Attempt
+	seq      uint64 // place in its ordered sequence; 0 when unordered
+}
+
+// seqKey names an ordered sequence: an endpoint and an ordering key.
+type seqKey struct{ endpoint, key string }
+
+// heads returns the head of every ordered sequence that has a pending
+// delivery: the one enqueued first.
+func (s *Store) heads() map[seqKey]*deliveryRec {
+	h := map[seqKey]*deliveryRec{}
+	for _, r := range s.deliveries {
+		if !r.d.Ordered || r.d.State != webhook.StatePending {
+			continue
+		}
+		k := seqKey{r.d.EndpointID, r.d.OrderingKey}
+		if cur, ok := h[k]; !ok || r.seq < cur.seq {
+			h[k] = r
+		}
+	}
+	return h
+}
+
+// leasable reports whether r may be leased now that heads are known: an
+// unordered delivery always, an ordered one only as its sequence's head.
+func leasable(r *deliveryRec, heads map[seqKey]*deliveryRec) bool {
+	return !r.d.Ordered || heads[seqKey{r.d.EndpointID, r.d.OrderingKey}] == r
 }
 
 // due reports when the pending delivery r can next be leased.
@@ -223,7 +250,12 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	for _, it := range items {
 		s.events[it.Event.ID] = &eventRec{event: webhook.Event.Clone(it.Event), storedAt: p.Now}
 		for _, d := range it.Deliveries {
-			s.deliveries[d.ID] = &deliveryRec{d: d}
+			r := &deliveryRec{d: d}
+			if d.Ordered {
+				s.seq++
+				r.seq = s.seq
+			}
+			s.deliveries[d.ID] = r
 			if ev, ok := s.events[d.EventID]; ok {
 				ev.deliveries++
 			}
@@ -233,7 +265,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 }
 
 // Lease hands up to Limit due deliveries to the caller, earliest due
-// first (ties by ID).
+// first (ties by ID), and of each ordered sequence only its head.
 func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Lease, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
@@ -243,9 +275,10 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 		return nil, nil
 	}
 	excluded := set(p.ExcludeEndpoints)
+	heads := s.heads()
 	var due []*deliveryRec
 	for _, r := range s.deliveries {
-		if r.d.State == webhook.StatePending && !excluded[r.d.EndpointID] && !r.due().After(p.Now) {
+		if r.d.State == webhook.StatePending && !excluded[r.d.EndpointID] && !r.due().After(p.Now) && leasable(r, heads) {
 			due = append(due, r)
 		}
 	}
@@ -347,17 +380,18 @@ func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
 }
 
 // NextDue returns the earliest instant a pending, not excluded delivery
-// becomes leasable.
+// that is not waiting behind the head of its sequence becomes leasable.
 func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Time, bool, error) {
 	if err := s.lock(ctx); err != nil {
 		return time.Time{}, false, err
 	}
 	defer s.mu.Unlock()
 	excluded := set(p.ExcludeEndpoints)
+	heads := s.heads()
 	var next time.Time
 	found := false
 	for _, r := range s.deliveries {
-		if r.d.State != webhook.StatePending || excluded[r.d.EndpointID] {
+		if r.d.State != webhook.StatePending || excluded[r.d.EndpointID] || !leasable(r, heads) {
 			continue
 		}
 		if due := r.due(); !found || due.Before(next) {
@@ -445,7 +479,8 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 	return pg, nil
 }
 
-// Redeliver makes a finished delivery pending again, due at Now.
+// Redeliver makes a finished delivery pending again, due at Now; an
+// ordered one joins the end of its sequence.
 func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error {
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -462,11 +497,15 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	r.d.NextAttemptAt = p.Now
 	r.d.UpdatedAt = p.Now
 	r.token, r.until = "", time.Time{}
+	if r.d.Ordered {
+		s.seq++
+		r.seq = s.seq
+	}
 	return nil
 }
 
 // Prune deletes up to Limit finished deliveries last updated before
-// Before, oldest first, with their attempts, then every event stored before
+// Before (failed ones before FailedBefore, when set), oldest first, with their attempts, then every event stored before
 // Before that has no delivery left.
 func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
 	if err := s.lock(ctx); err != nil {
@@ -475,7 +514,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 	defer s.mu.Unlock()
 	var old []*deliveryRec
 	for _, r := range s.deliveries {
-		if r.d.State.Finished() && r.d.UpdatedAt.Before(p.Before) {
+		if r.d.State.Finished() && r.d.UpdatedAt.Before(p.Cutoff(r.d.State)) {
 			old = append(old, r)
 		}
 	}

@@ -72,10 +72,14 @@ func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueuePara
 		evTime   = make([]time.Time, 0, n)
 		evData   = make([][]byte, 0, n)
 		evAttrs  = make([]*string, 0, n)
+		evParent = make([]string, 0, n)
+		evState  = make([]string, 0, n)
+		evKey    = make([]string, 0, n)
 
-		dID, dEvent, dEndpoint, dState, dError []string
-		dAttempts, dStatus                     []int32
-		dNext, dCreated, dUpdated              []time.Time
+		dID, dEvent, dEndpoint, dState, dError, dKey []string
+		dAttempts, dStatus                           []int32
+		dNext, dCreated, dUpdated                    []time.Time
+		dOrdered                                     []bool
 	)
 	for i := range p.Items {
 		it := &p.Items[i]
@@ -87,6 +91,7 @@ func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueuePara
 		evID = append(evID, ev.ID)
 		evType = append(evType, ev.Type)
 		evTenant = append(evTenant, ev.Tenant)
+		evKey = append(evKey, ev.OrderingKey)
 		evTime = append(evTime, ev.Time)
 		payload := []byte(ev.Payload)
 		if payload == nil {
@@ -106,6 +111,8 @@ func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueuePara
 			attrs = &a
 		}
 		evAttrs = append(evAttrs, attrs)
+		evParent = append(evParent, ev.TraceParent)
+		evState = append(evState, ev.TraceState)
 		for j := range it.Deliveries {
 			d := &it.Deliveries[j]
 			dID = append(dID, d.ID)
@@ -126,12 +133,14 @@ func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueuePara
 			}
 			dCreated = append(dCreated, created)
 			dUpdated = append(dUpdated, cmp.Or(d.UpdatedAt, created))
+			dKey = append(dKey, d.OrderingKey)
+			dOrdered = append(dOrdered, d.Ordered)
 		}
 	}
 	err := db.exec(ctx, s.q.enqueue,
 		evID, evType, evTenant, evTime, evData, evAttrs, p.Now,
 		dID, dEvent, dEndpoint, dState, dAttempts, dNext, dStatus, dError, dCreated, dUpdated,
-		s.channel, note)
+		s.channel, note, evParent, evState, evKey, dKey, dOrdered)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "deliveries" {
 		return fmt.Errorf("pgstore: enqueue: %w: %s", webhook.ErrDuplicateDelivery, pgErr.Detail)
@@ -170,8 +179,9 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 			attrs []byte
 		)
 		err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
-			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt,
+			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
+			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
 			&x.l.Token, &x.due)
 		if err != nil {
 			return x, err
@@ -216,6 +226,9 @@ func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams)
 // still holds its lease appends its attempts (numbered after the
 // delivery's earlier ones) and moves the delivery to its next state; the
 // others are refused, listed as stale, and nothing of them is written.
+// When an outcome ends a delivery, a second statement in the same
+// transaction and round trip makes the next delivery of each ordered
+// sequence whose head ended due.
 func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhook.BatchResult, error) {
 	if err := s.check(); err != nil {
 		return webhook.BatchResult{}, err
@@ -236,9 +249,11 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		aBody                     [][]byte
 		aTruncated                []bool
 	)
+	ended := false // some outcome ends its delivery
 	for i := range p.Outcomes {
 		o := &p.Outcomes[i]
 		oID[i], oToken[i], oState[i] = o.Lease.DeliveryID, o.Lease.Token, string(o.State)
+		ended = ended || o.State.Finished()
 		next := o.NextAttemptAt
 		if next.IsZero() {
 			next = p.Now
@@ -262,12 +277,31 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			aTruncated = append(aTruncated, a.ResponseTruncated)
 		}
 	}
-	rows, _ := s.pool.Query(ctx, s.q.complete,
-		oID, oToken, oState, oNext, oN, oStatus, oError,
+	args := []any{oID, oToken, oState, oNext, oN, oStatus, oError,
 		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
-		p.Now)
-	stale, err := collectRefs(rows)
-	return webhook.BatchResult{Stale: stale}, wrap("complete", err)
+		p.Now}
+	if !ended {
+		rows, _ := s.pool.Query(ctx, s.q.complete, args...)
+		stale, err := collectRefs(rows)
+		return webhook.BatchResult{Stale: stale}, wrap("complete", err)
+	}
+	// An outcome may end the head of an ordered sequence: advance runs
+	// after complete, in the same implicit transaction of one pipelined
+	// round trip, with a snapshot taken once complete holds the
+	// sequences' rows (see the queries).
+	b := &pgx.Batch{}
+	var stale []webhook.LeaseRef
+	b.Queue(s.q.complete, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		stale, err = collectRefs(rows)
+		return err
+	})
+	b.Queue(s.q.advance, oID, s.channel)
+	err := s.pool.SendBatch(ctx, b).Close()
+	if err != nil {
+		return webhook.BatchResult{}, wrap("complete", err)
+	}
+	return webhook.BatchResult{Stale: stale}, nil
 }
 
 // Release gives leased deliveries back without an attempt, due at Now, and
@@ -315,7 +349,7 @@ func (s *Store) GetEvent(ctx context.Context, p *webhook.GetEventParams) (webhoo
 		attrs []byte
 	)
 	err := s.pool.QueryRow(ctx, "SELECT "+eventColumns+" FROM "+s.q.schema+".events WHERE id = $1", p.ID).
-		Scan(&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs)
+		Scan(&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs, &ev.TraceParent, &ev.TraceState, &ev.OrderingKey)
 	if err == nil {
 		err = fixEvent(&ev, attrs)
 	}
@@ -428,8 +462,8 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	return nil
 }
 
-// Prune deletes up to Limit finished deliveries last updated before Before,
-// with their attempts and the events left without deliveries, in one short
+// Prune deletes up to Limit finished deliveries last updated before Before
+// (failed ones before FailedBefore, when set), with their attempts and the events left without deliveries, in one short
 // statement that skips rows other pruners hold. It returns how many
 // deliveries it deleted; callers repeat while the count equals Limit.
 func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
@@ -441,7 +475,11 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		limit = PruneLimitDefault
 	}
 	var n int
-	err := s.pool.QueryRow(ctx, s.q.prune, p.Before, limit).Scan(&n)
+	failedBefore := p.Before
+	if !p.FailedBefore.IsZero() {
+		failedBefore = p.FailedBefore
+	}
+	err := s.pool.QueryRow(ctx, s.q.prune, p.Before, limit, failedBefore).Scan(&n)
 	return n, wrap("prune", err)
 }
 
@@ -454,7 +492,7 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 		state string
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
-		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt)
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err

@@ -15,7 +15,7 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
-	created_at, updated_at, signature_kind, signature_header, signature_prefix, unsigned, filter`
+	created_at, updated_at, signature_kind, signature_header, signature_prefix, unsigned, ordered, filter`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -72,14 +72,14 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
 		nullJSON(headers), keys, expires, ep.Disabled, ep.DisabledReason, ep.MaxConcurrency, nullJSON(retry),
 		ep.CreatedAt, ep.UpdatedAt, string(ep.Signature.Kind), ep.Signature.Header, ep.Signature.Prefix,
-		ep.Unsigned, filter, s.channel,
+		ep.Unsigned, s.channel,
 	}
 	if p.IfUpdatedAt.IsZero() {
-		_, err = s.pool.Exec(ctx, s.q.putEndpoint, args...)
+		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(args, ep.Ordered, filter)...)
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
 	}
 	var written, found bool
-	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt)...).Scan(&written, &found, nil)
+	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt, ep.Ordered, filter)...).Scan(&written, &found, nil)
 	switch {
 	case err != nil:
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
@@ -158,7 +158,7 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
-		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Unsigned, &filter)
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Unsigned, &ep.Ordered, &filter)
 	if err != nil {
 		return ep, err
 	}

@@ -14,6 +14,3 @@ var Wrap = wrap
 
 // LockKey is the advisory lock key of a schema's migrations.
 var LockKey = lockKey
-
-// LatestVersion is the schema version this package migrates to.
-var LatestVersion = latestVersion

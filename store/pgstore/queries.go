@@ -16,6 +16,7 @@ type queries struct {
 	release        string
 	nextDue        string
 	redeliver      string
+	advance        string
 	prune          string
 	version        string
 	poll           string
@@ -28,9 +29,9 @@ const (
 )
 
 const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attempt_at,
-	last_status_code, last_error, created_at, updated_at`
+	last_status_code, last_error, created_at, updated_at, ordering_key, ordered`
 
-const eventColumns = `id, type, tenant, time, payload, attributes`
+const eventColumns = `id, type, tenant, time, payload, attributes, trace_parent, trace_state, ordering_key`
 
 // lockHeld starts a statement over lease refs ($1 delivery IDs, $2
 // tokens): r holds the refs, locked the deliveries they still hold, locked
@@ -52,7 +53,7 @@ func newQueries(schema string) queries {
 		putEndpoint: r.Replace(`
 WITH up AS (
 	INSERT INTO {{s}}.endpoints (` + endpointColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $23, $24)
 	ON CONFLICT (id) DO UPDATE SET
 		tenant = EXCLUDED.tenant, url = EXCLUDED.url, description = EXCLUDED.description,
 		event_types = EXCLUDED.event_types, template = EXCLUDED.template,
@@ -63,12 +64,12 @@ WITH up AS (
 		retry = EXCLUDED.retry, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
 		signature_kind = EXCLUDED.signature_kind, signature_header = EXCLUDED.signature_header,
 		signature_prefix = EXCLUDED.signature_prefix, unsigned = EXCLUDED.unsigned,
-		filter = EXCLUDED.filter
+		ordered = EXCLUDED.ordered, filter = EXCLUDED.filter
 	RETURNING 1
 ), bump AS (
 	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
 )
-SELECT pg_notify($23, '` + notifyEndpoints + `') FROM up`),
+SELECT pg_notify($22, '` + notifyEndpoints + `') FROM up`),
 
 		// The conditional form: one UPDATE that matches the stored
 		// updated_at, compared at the microsecond precision PostgreSQL
@@ -82,14 +83,14 @@ WITH up AS (
 		content_type = $7, settings = $8, headers = $9, secret_keys = $10,
 		secret_expires = $11, disabled = $12, disabled_reason = $13, max_concurrency = $14,
 		retry = $15, created_at = $16, updated_at = $17, signature_kind = $18,
-		signature_header = $19, signature_prefix = $20, unsigned = $21, filter = $22
-	WHERE id = $1 AND updated_at = $24
+		signature_header = $19, signature_prefix = $20, unsigned = $21, ordered = $24, filter = $25
+	WHERE id = $1 AND updated_at = $23
 	RETURNING 1
 ), bump AS (
 	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1
 	WHERE id = 1 AND EXISTS (SELECT 1 FROM up)
 ), note AS (
-	SELECT pg_notify($23, '` + notifyEndpoints + `') FROM up
+	SELECT pg_notify($22, '` + notifyEndpoints + `') FROM up
 )
 SELECT EXISTS (SELECT 1 FROM up), EXISTS (SELECT 1 FROM {{s}}.endpoints WHERE id = $1),
 	(SELECT count(*) FROM note)`),
@@ -105,24 +106,47 @@ SELECT del.id, pg_notify($2, '` + notifyEndpoints + `') FROM del`),
 
 		// Events first, ON CONFLICT DO NOTHING; deliveries only for the
 		// events this statement inserted, so a repeated event adds nothing.
-		// One statement, one round trip, atomic.
+		// Ordered deliveries take their places from their sequences' rows,
+		// locked in key order (so that two enqueues cannot deadlock) until
+		// commit; the first of a sequence that had nothing pending is its
+		// head and due, the others wait at 'infinity'. One statement, one
+		// round trip, atomic.
 		enqueue: r.Replace(`
 WITH ev AS (
-	INSERT INTO {{s}}.events (id, type, tenant, time, payload, attributes, stored_at)
-	SELECT e.id, e.type, e.tenant, e.time, e.payload, e.attributes::jsonb, $7
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[], $6::text[])
-		AS e(id, type, tenant, time, payload, attributes)
+	INSERT INTO {{s}}.events (id, type, tenant, time, payload, attributes, stored_at,
+		trace_parent, trace_state, ordering_key)
+	SELECT e.id, e.type, e.tenant, e.time, e.payload, e.attributes::jsonb, $7,
+		e.trace_parent, e.trace_state, e.okey
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bytea[], $6::text[],
+			$20::text[], $21::text[], $22::text[])
+		AS e(id, type, tenant, time, payload, attributes, trace_parent, trace_state, okey)
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id
+), d AS MATERIALIZED (
+	SELECT d.*, d.ordered AND d.state = 'pending' AS queued,
+		row_number() OVER (w ORDER BY d.ord) AS rn, count(*) OVER w AS cnt
+	FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::timestamptz[],
+			$14::int[], $15::text[], $16::timestamptz[], $17::timestamptz[], $23::text[], $24::boolean[])
+		WITH ORDINALITY
+		AS d(id, event_id, endpoint_id, state, attempts, next_at, status, error, created_at, updated_at,
+			okey, ordered, ord)
+	JOIN ev ON ev.id = d.event_id
+	WINDOW w AS (PARTITION BY d.endpoint_id, d.okey, d.ordered AND d.state = 'pending')
+), sq AS (
+	INSERT INTO {{s}}.sequences AS s (endpoint_id, ordering_key, last_seq, pending)
+	SELECT endpoint_id, okey, max(cnt), max(cnt) FROM d WHERE queued
+	GROUP BY endpoint_id, okey ORDER BY endpoint_id, okey
+	ON CONFLICT (endpoint_id, ordering_key) DO UPDATE
+	SET last_seq = s.last_seq + EXCLUDED.last_seq, pending = s.pending + EXCLUDED.pending
+	RETURNING s.endpoint_id, s.ordering_key, s.last_seq, s.pending
 ), dl AS (
 	INSERT INTO {{s}}.deliveries (id, event_id, endpoint_id, state, attempts, next_attempt_at, due_at,
-		last_status_code, last_error, created_at, updated_at)
-	SELECT d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_at, d.next_at,
-		d.status, d.error, d.created_at, d.updated_at
-	FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::timestamptz[],
-			$14::int[], $15::text[], $16::timestamptz[], $17::timestamptz[])
-		AS d(id, event_id, endpoint_id, state, attempts, next_at, status, error, created_at, updated_at)
-	JOIN ev ON ev.id = d.event_id
+		last_status_code, last_error, created_at, updated_at, ordering_key, ordered, seq)
+	SELECT d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_at,
+		CASE WHEN d.queued AND (d.rn > 1 OR sq.pending > d.cnt) THEN 'infinity' ELSE d.next_at END,
+		d.status, d.error, d.created_at, d.updated_at, d.okey, d.ordered,
+		CASE WHEN d.queued THEN sq.last_seq - d.cnt + d.rn ELSE 0 END
+	FROM d LEFT JOIN sq ON d.queued AND sq.endpoint_id = d.endpoint_id AND sq.ordering_key = d.okey
 	RETURNING state
 )
 SELECT pg_notify($18, $19)
@@ -144,8 +168,9 @@ SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, d
 FROM picked, {{s}}.events AS e
 WHERE d.id = picked.id AND e.id = d.event_id
 RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
-	d.last_status_code, d.last_error, d.created_at, d.updated_at,
+	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
+	e.trace_parent, e.trace_state, e.ordering_key,
 	d.lease_token, picked.due_at`),
 
 		extend: r.Replace(lockHeld + `
@@ -181,7 +206,19 @@ WITH o AS (
 		updated_at = $17
 	FROM o, locked
 	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
-	RETURNING d.id, o.token, d.attempts - o.n AS base
+	RETURNING d.id, o.token, d.attempts - o.n AS base, d.endpoint_id, d.ordering_key,
+		d.ordered AND d.state <> 'pending' AS ended
+), ended AS (
+	SELECT endpoint_id, ordering_key, count(*) AS n FROM up WHERE ended GROUP BY endpoint_id, ordering_key
+), seqlock AS MATERIALIZED (
+	SELECT s.endpoint_id, s.ordering_key FROM {{s}}.sequences AS s
+	JOIN ended USING (endpoint_id, ordering_key)
+	ORDER BY s.endpoint_id, s.ordering_key FOR UPDATE OF s
+), seqdone AS (
+	UPDATE {{s}}.sequences AS s SET pending = s.pending - ended.n
+	FROM ended, seqlock
+	WHERE s.endpoint_id = ended.endpoint_id AND s.ordering_key = ended.ordering_key
+		AND seqlock.endpoint_id = s.endpoint_id AND seqlock.ordering_key = s.ordering_key
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
 		error_class, error, response_body, response_truncated)
@@ -215,14 +252,57 @@ SELECT (SELECT endpoints_version FROM {{s}}.meta WHERE id = 1),
 
 		nextDue: r.Replace(`
 SELECT min(due_at) FROM {{s}}.deliveries
-WHERE state = 'pending' AND endpoint_id <> ALL($1::text[])`),
+WHERE state = 'pending' AND due_at < 'infinity' AND endpoint_id <> ALL($1::text[])`),
 
+		// Run after complete in the same transaction, with a snapshot of
+		// its own: complete holds the rows of the sequences whose heads it
+		// ended, so every enqueue to them has committed or waits, and this
+		// statement sees the next of each. It gives that one its due_at
+		// (unless it already has it) and drops the rows of sequences left
+		// empty. $1 names the outcomes' deliveries.
+		advance: r.Replace(`
+WITH ended AS (
+	SELECT DISTINCT endpoint_id, ordering_key FROM {{s}}.deliveries
+	WHERE id = ANY($1::text[]) AND ordered AND state <> 'pending'
+), heads AS (
+	SELECT h.id FROM ended, LATERAL (
+		SELECT id, due_at FROM {{s}}.deliveries AS d
+		WHERE d.endpoint_id = ended.endpoint_id AND d.ordering_key = ended.ordering_key
+			AND d.ordered AND d.state = 'pending'
+		ORDER BY d.seq LIMIT 1
+	) AS h
+	WHERE h.due_at = 'infinity'
+), due AS (
+	UPDATE {{s}}.deliveries AS d SET due_at = d.next_attempt_at
+	FROM heads WHERE d.id = heads.id
+	RETURNING 1
+), gone AS (
+	DELETE FROM {{s}}.sequences AS s USING ended
+	WHERE s.endpoint_id = ended.endpoint_id AND s.ordering_key = ended.ordering_key AND s.pending <= 0
+)
+SELECT pg_notify($2, '` + notifyDeliveries + `') FROM (SELECT 1 FROM due LIMIT 1) AS n`),
+
+		// An ordered delivery joins the end of its sequence: it takes the
+		// next place from the sequence's row, locked until commit, and is
+		// due at once only when nothing else of its sequence is pending.
 		redeliver: r.Replace(`
-WITH up AS (
-	UPDATE {{s}}.deliveries SET
-		state = 'pending', next_attempt_at = $2, due_at = $2, updated_at = $2,
-		lease_owner = NULL, lease_token = NULL, lease_until = NULL
+WITH cur AS MATERIALIZED (
+	SELECT id, endpoint_id, ordering_key, ordered FROM {{s}}.deliveries
 	WHERE id = $1 AND state <> 'pending'
+	FOR UPDATE
+), sq AS (
+	INSERT INTO {{s}}.sequences AS s (endpoint_id, ordering_key, last_seq, pending)
+	SELECT endpoint_id, ordering_key, 1, 1 FROM cur WHERE ordered
+	ON CONFLICT (endpoint_id, ordering_key) DO UPDATE
+	SET last_seq = s.last_seq + 1, pending = s.pending + 1
+	RETURNING s.last_seq, s.pending
+), up AS (
+	UPDATE {{s}}.deliveries AS d SET
+		state = 'pending', next_attempt_at = $2::timestamptz, updated_at = $2::timestamptz,
+		due_at = CASE WHEN (SELECT pending FROM sq) > 1 THEN 'infinity' ELSE $2::timestamptz END,
+		seq = COALESCE((SELECT last_seq FROM sq), 0),
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL
+	FROM cur WHERE d.id = cur.id
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
@@ -230,12 +310,14 @@ SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
 
 		// A bounded batch of finished deliveries, their attempts, and the
 		// events this leaves without deliveries; plus up to the same number
-		// of old events that never had a delivery. Rows already locked by
-		// another pruner are skipped.
+		// of old events that never had a delivery. Failed deliveries have
+		// their own cut-off ($3). Rows already locked by another pruner are
+		// skipped.
 		prune: r.Replace(`
 WITH victims AS (
 	SELECT id, event_id FROM {{s}}.deliveries
-	WHERE state <> 'pending' AND updated_at < $1
+	WHERE state <> 'pending' AND updated_at < $1 AND state <> 'failed'
+		OR state = 'failed' AND updated_at < $3
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ), del_attempts AS (

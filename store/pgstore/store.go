@@ -10,6 +10,19 @@
 // expires (its owner crashed or stalled) is taken back by any replica, and
 // an outcome or extension that carries the stale token is refused.
 //
+// # Ordered endpoints
+//
+// Each ordered delivery takes a place in its sequence (endpoint, ordering
+// key) from a row of the sequences table that its enqueue updates and keeps
+// locked until commit: enqueues into one sequence, from any replica or host
+// transaction, commit one after the other, and places follow commit order.
+// Only the head of a sequence is in the range leases scan; the others wait
+// at due_at 'infinity' until the transaction that ends the head (Complete,
+// in the same round trip) makes the next one due. Enqueues into different
+// sequences do not wait for each other. Under REPEATABLE READ or
+// SERIALIZABLE, an EnqueueTx racing another enqueue into the same sequence
+// may fail with a serialization error, to be retried as usual.
+//
 // # Waking other replicas
 //
 // Enqueue, EnqueueTx, Release, Redeliver and endpoint changes send a NOTIFY;

@@ -13,6 +13,9 @@
 //   - latency: an open-loop pacer at -rate events/s; from the intended emit
 //     time to the receiver, p50 and p99, over -d after -warmup.
 //
+// With -ordered, the endpoint is ordered and the events are spread over
+// -keys ordering keys, round robin.
+//
 // Each mode runs with 1 and 2 Dispatchers (drain, stream, latency), each
 // with its own pool and store, as replicas would. It prints one RESULT line
 // per run.
@@ -61,6 +64,8 @@ var (
 	poolSize = flag.Int("pool", 32, "connections per pool")
 	modes    = flag.String("modes", "emit,drain,stream,latency", "modes to run")
 	replicas = flag.String("dispatchers", "1,2", "Dispatcher counts for drain, stream and latency")
+	ordered  = flag.Bool("ordered", false, "make the endpoint ordered")
+	keys     = flag.Int("keys", 1, "with -ordered: ordering keys the events are spread over")
 )
 
 func main() {
@@ -140,6 +145,7 @@ func newSetup(ctx context.Context, url string, k int, rc *receiver) (*setup, err
 	}
 	err = s.ds[0].PutEndpoint(ctx, webhook.Endpoint{
 		ID: "ep", URL: rc.url, Secrets: []webhook.Secret{{Key: secret}}, MaxConcurrency: *workers * k,
+		Ordered: *ordered,
 	})
 	if err != nil {
 		return nil, err
@@ -183,7 +189,12 @@ var payload = func() json.RawMessage {
 var seq atomic.Int64
 
 func event() webhook.Event {
-	return webhook.Event{ID: fmt.Sprintf("evt_%012d", seq.Add(1)), Type: "invoice.paid", Payload: payload}
+	i := seq.Add(1)
+	ev := webhook.Event{ID: fmt.Sprintf("evt_%012d", i), Type: "invoice.paid", Payload: payload}
+	if *ordered {
+		ev.OrderingKey = fmt.Sprint("key_", i%int64(max(*keys, 1)))
+	}
+	return ev
 }
 
 func runMode(mode string, k int, url string, rc *receiver) error {

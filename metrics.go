@@ -1,0 +1,334 @@
+package webhook
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// instrumentationName names the meter and the tracer of Hooklet.
+const instrumentationName = "github.com/hooklet/webhook"
+
+// Metric names, all under hooklet.; docs/observability.md describes each.
+const (
+	MetricEventsEmitted      = "hooklet.events.emitted"
+	MetricEmitDuration       = "hooklet.emit.duration"
+	MetricCommitEvents       = "hooklet.commit.events"
+	MetricDeliveriesFinished = "hooklet.deliveries.finished"
+	MetricAttempts           = "hooklet.attempts"
+	MetricAttemptDuration    = "hooklet.attempt.duration"
+	MetricTemplatesRendered  = "hooklet.templates.rendered"
+	MetricTemplateDuration   = "hooklet.template.duration"
+	MetricQueueDepth         = "hooklet.queue.depth"
+	MetricQueueLag           = "hooklet.queue.lag"
+	MetricDeliveriesPruned   = "hooklet.deliveries.pruned"
+)
+
+const (
+	metricUnitSeconds = "s"
+	// queueStatsTimeout bounds the store query behind the queue gauges.
+	queueStatsTimeout = 5 * time.Second
+)
+
+// Attribute keys of Hooklet's metrics and spans.
+const (
+	// AttrDeliveryState is a finished delivery's state: succeeded, failed
+	// or skipped.
+	AttrDeliveryState = attribute.Key("hooklet.delivery.state")
+	// AttrEndpointID is the endpoint's ID: on spans always, on metrics only
+	// with [Config.MetricsEndpointAttribute].
+	AttrEndpointID = attribute.Key("hooklet.endpoint.id")
+	// AttrStatusClass is the class of an attempt's HTTP status: 2xx, 3xx,
+	// 4xx, 5xx, or none when no answer came.
+	AttrStatusClass = attribute.Key("hooklet.attempt.status_class")
+	// AttrErrorType is the [ErrorClass] of an attempt that got no answer,
+	// or the status code of an answer that failed it (as in the
+	// OpenTelemetry HTTP conventions); absent on success.
+	AttrErrorType = attribute.Key("error.type")
+	// AttrQueueState splits the queue depth into due and delayed
+	// deliveries.
+	AttrQueueState = attribute.Key("hooklet.queue.state")
+	// AttrTemplateResult is a render's result: ok, skip or error.
+	AttrTemplateResult = attribute.Key("hooklet.template.result")
+)
+
+// Status classes of attempts, the first index of metrics.attemptOpts.
+var statusClasses = [...]string{"none", "2xx", "3xx", "4xx", "5xx", "other"}
+
+func statusClass(status int) int {
+	switch {
+	case status == 0:
+		return 0
+	case status >= 200 && status < 600:
+		return status/100 - 1
+	default:
+		return len(statusClasses) - 1
+	}
+}
+
+// Error classes in the order of the second index of metrics.attemptOpts.
+var errorClasses = [...]ErrorClass{ClassNone, ClassTimeout, ClassConnection, ClassBlocked,
+	ClassTemplate, ClassEndpointDisabled, ClassInternal}
+
+func errorClassIndex(c ErrorClass) int {
+	for i, x := range errorClasses {
+		if x == c {
+			return i
+		}
+	}
+	return len(errorClasses) - 1 // unknown: internal
+}
+
+// measureOpts are the options of one attribute set, made once so that
+// recording allocates nothing.
+type measureOpts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+func newMeasureOpts(kvs ...attribute.KeyValue) *measureOpts {
+	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
+	return &measureOpts{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
+}
+
+// metrics holds Hooklet's instruments. Every method is safe for
+// concurrent use and, on the hot path, costs one instrument call per
+// measurement with an attribute set made in advance.
+type metrics struct {
+	emitted      metric.Int64Counter
+	emitDuration metric.Float64Histogram
+	commitEvents metric.Int64Histogram
+	finished     metric.Int64Counter
+	attempts     metric.Int64Counter
+	attemptDur   metric.Float64Histogram
+	rendered     metric.Int64Counter
+	renderDur    metric.Float64Histogram
+	pruned       metric.Int64Counter
+
+	none       *measureOpts
+	emitFailed *measureOpts
+	// attemptOpts by status class and error class (see attemptIndex),
+	// finishedOpts by state, renderOpts by result.
+	attemptOpts  [len(statusClasses)][len(errorClasses) + 1]*measureOpts
+	finishedOpts map[DeliveryState]*measureOpts
+	renderOpts   [3]*measureOpts
+
+	// byEndpoint caches attribute sets that carry the endpoint ID, by
+	// endpointKey, when endpointAttr is set.
+	endpointAttr bool
+	byEndpoint   sync.Map
+
+	reg metric.Registration // the queue callbacks; nil without them
+}
+
+type endpointKey struct {
+	endpointID string
+	kind       uint8 // 0: attempt, 1: finished
+	a, b       uint8
+}
+
+// newMetrics makes the instruments of mp. It fails only when the
+// provider refuses an instrument.
+func newMetrics(mp metric.MeterProvider, endpointAttr bool) (*metrics, error) {
+	m := mp.Meter(instrumentationName)
+	x := &metrics{endpointAttr: endpointAttr, none: newMeasureOpts()}
+	var errs [9]error
+	x.emitted, errs[0] = m.Int64Counter(MetricEventsEmitted, metric.WithUnit("{event}"),
+		metric.WithDescription("Events accepted by Emit and durable in the store."))
+	x.emitDuration, errs[1] = m.Float64Histogram(MetricEmitDuration, metric.WithUnit(metricUnitSeconds),
+		metric.WithDescription("Time from an Emit call until its events are durable, or it fails."),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+	x.commitEvents, errs[2] = m.Int64Histogram(MetricCommitEvents, metric.WithUnit("{event}"),
+		metric.WithDescription("Events written by one group-commit store write."),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096))
+	x.finished, errs[3] = m.Int64Counter(MetricDeliveriesFinished, metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries that reached a final state."))
+	x.attempts, errs[4] = m.Int64Counter(MetricAttempts, metric.WithUnit("{attempt}"),
+		metric.WithDescription("Delivery attempts made."))
+	x.attemptDur, errs[5] = m.Float64Histogram(MetricAttemptDuration, metric.WithUnit(metricUnitSeconds),
+		metric.WithDescription("Duration of one attempt, from signing to the end of the response read."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+	x.rendered, errs[6] = m.Int64Counter(MetricTemplatesRendered, metric.WithUnit("{render}"),
+		metric.WithDescription("Endpoint templates rendered."))
+	x.renderDur, errs[7] = m.Float64Histogram(MetricTemplateDuration, metric.WithUnit(metricUnitSeconds),
+		metric.WithDescription("Duration of one template render."),
+		metric.WithExplicitBucketBoundaries(0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1))
+	x.pruned, errs[8] = m.Int64Counter(MetricDeliveriesPruned, metric.WithUnit("{delivery}"),
+		metric.WithDescription("Finished deliveries deleted by retention."))
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	x.emitFailed = newMeasureOpts(AttrErrorType.String("_OTHER"))
+	for s := range x.attemptOpts {
+		for e := range x.attemptOpts[s] {
+			x.attemptOpts[s][e] = newMeasureOpts(attemptAttrs(s, e)...)
+		}
+	}
+	x.finishedOpts = map[DeliveryState]*measureOpts{}
+	for _, st := range []DeliveryState{StateSucceeded, StateFailed, StateSkipped} {
+		x.finishedOpts[st] = newMeasureOpts(AttrDeliveryState.String(string(st)))
+	}
+	for i, r := range []string{"ok", "skip", "error"} {
+		kvs := []attribute.KeyValue{AttrTemplateResult.String(r)}
+		if r == "error" {
+			kvs = append(kvs, AttrErrorType.String(string(ClassTemplate)))
+		}
+		x.renderOpts[i] = newMeasureOpts(kvs...)
+	}
+	return x, nil
+}
+
+// failedAnswer is the error index of an attempt whose answer failed it:
+// error.type is then the status class, a bounded stand-in for the status
+// code.
+const failedAnswer = len(errorClasses)
+
+// attemptIndex returns the indexes into metrics.attemptOpts of attempt a.
+func attemptIndex(a *Attempt) (s, e int) {
+	s, e = statusClass(a.StatusCode), errorClassIndex(a.ErrorClass)
+	if e == 0 && (a.StatusCode < 200 || a.StatusCode > 299) {
+		e = failedAnswer
+	}
+	return s, e
+}
+
+// attemptAttrs are the attributes of an attempt in status class s with
+// error index e (see attemptIndex).
+func attemptAttrs(s, e int, extra ...attribute.KeyValue) []attribute.KeyValue {
+	kvs := append([]attribute.KeyValue{AttrStatusClass.String(statusClasses[s])}, extra...)
+	switch {
+	case e == failedAnswer:
+		kvs = append(kvs, AttrErrorType.String(statusClasses[s]))
+	case e != 0:
+		kvs = append(kvs, AttrErrorType.String(string(errorClasses[e])))
+	}
+	return kvs
+}
+
+// observeQueue registers the queue depth and lag gauges, answered by qs
+// at every collection.
+func (x *metrics) observeQueue(mp metric.MeterProvider, qs QueueStatser, clock Clock) error {
+	m := mp.Meter(instrumentationName)
+	depth, err := m.Int64ObservableGauge(MetricQueueDepth, metric.WithUnit("{delivery}"),
+		metric.WithDescription("Pending deliveries, due now or delayed to a later attempt."))
+	if err != nil {
+		return err
+	}
+	lag, err := m.Float64ObservableGauge(MetricQueueLag, metric.WithUnit(metricUnitSeconds),
+		metric.WithDescription("How long the oldest due delivery has waited for its attempt; 0 when none is due."))
+	if err != nil {
+		return err
+	}
+	due := metric.WithAttributeSet(attribute.NewSet(AttrQueueState.String("due")))
+	delayed := metric.WithAttributeSet(attribute.NewSet(AttrQueueState.String("delayed")))
+	x.reg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, queueStatsTimeout)
+		defer cancel()
+		now := clock.Now()
+		st, err := qs.QueueStats(ctx, &QueueStatsParams{Now: now})
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(depth, st.Due, due)
+		o.ObserveInt64(depth, st.Delayed, delayed)
+		var l float64
+		if !st.OldestDue.IsZero() {
+			l = max(0, now.Sub(st.OldestDue).Seconds())
+		}
+		o.ObserveFloat64(lag, l)
+		return nil
+	}, depth, lag)
+	return err
+}
+
+// close unregisters the callbacks.
+func (x *metrics) close() {
+	if x.reg != nil {
+		_ = x.reg.Unregister()
+	}
+}
+
+// emit records one Emit or EmitBatch call that ran from start to end.
+func (x *metrics) emit(ctx context.Context, start, end time.Time, err error) {
+	o := x.none
+	if err != nil {
+		o = x.emitFailed
+	}
+	x.emitDuration.Record(ctx, end.Sub(start).Seconds(), o.rec...)
+}
+
+// commit records one group-commit write of n events, stored or not.
+func (x *metrics) commit(n, stored int) {
+	ctx := context.Background()
+	x.commitEvents.Record(ctx, int64(n), x.none.rec...)
+	if stored > 0 {
+		x.emitted.Add(ctx, int64(stored), x.none.add...)
+	}
+}
+
+// attempt records one attempt at a delivery to endpointID.
+func (x *metrics) attempt(ctx context.Context, endpointID string, a *Attempt) {
+	s, e := attemptIndex(a)
+	o := x.attemptOpts[s][e]
+	if x.endpointAttr {
+		o = x.forEndpoint(endpointKey{endpointID, 0, uint8(s), uint8(e)}, func() []attribute.KeyValue {
+			return attemptAttrs(s, e, AttrEndpointID.String(endpointID))
+		})
+	}
+	x.attempts.Add(ctx, 1, o.add...)
+	x.attemptDur.Record(ctx, a.Duration.Seconds(), o.rec...)
+}
+
+// finish records a delivery to endpointID reaching state; pending is no
+// end and is ignored.
+func (x *metrics) finish(ctx context.Context, endpointID string, state DeliveryState) {
+	o, ok := x.finishedOpts[state]
+	if !ok {
+		return
+	}
+	if x.endpointAttr {
+		o = x.forEndpoint(endpointKey{endpointID: endpointID, kind: 1, a: stateIndex(state)}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{AttrDeliveryState.String(string(state)), AttrEndpointID.String(endpointID)}
+		})
+	}
+	x.finished.Add(ctx, 1, o.add...)
+}
+
+func stateIndex(st DeliveryState) uint8 {
+	switch st {
+	case StateSucceeded:
+		return 1
+	case StateFailed:
+		return 2
+	default:
+		return 3
+	}
+}
+
+func (x *metrics) forEndpoint(k endpointKey, attrs func() []attribute.KeyValue) *measureOpts {
+	if o, ok := x.byEndpoint.Load(k); ok {
+		return o.(*measureOpts)
+	}
+	o, _ := x.byEndpoint.LoadOrStore(k, newMeasureOpts(attrs()...))
+	return o.(*measureOpts)
+}
+
+// render records one template render that took d; result is 0 (sent), 1
+// (skipped) or 2 (failed).
+func (x *metrics) render(ctx context.Context, d time.Duration, result int) {
+	o := x.renderOpts[result]
+	x.rendered.Add(ctx, 1, o.add...)
+	x.renderDur.Record(ctx, d.Seconds(), o.rec...)
+}
+
+// prune records deliveries deleted by retention.
+func (x *metrics) prune(n int) {
+	if n > 0 {
+		x.pruned.Add(context.Background(), int64(n), x.none.add...)
+	}
+}
