@@ -403,6 +403,7 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.string(ep.Signature.Prefix)
 	e.bool(ep.Unsigned)
 	e.bool(ep.Ordered)
+	e.bytes(ep.Filter)
 	// Lane controls and health.
 	e.float64(ep.RateLimit)
 	e.int(ep.RateBurst)
@@ -466,6 +467,9 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 	}
 	if d.more() { // absent from records written before ordered endpoints
 		ep.Ordered = d.bool()
+	}
+	if d.more() { // absent from records written before filters
+		ep.Filter = d.bytes()
 	}
 	if d.more() { // absent from records written before lane controls
 		ep.RateLimit = d.float64()

@@ -18,8 +18,8 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered", "RateLimit", "RateBurst",
-			"FailingSince"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered", "Filter", "RateLimit",
+			"RateBurst", "FailingSince"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError", "Quick"},
@@ -54,6 +54,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
 		Unsigned:  true,
 		Ordered:   true,
+		Filter:    []byte(`{"data.a":1}`),
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -83,8 +84,8 @@ func TestCodecRoundTrip(t *testing.T) {
 
 	// Truncated records are errors, never panics; the exceptions are a
 	// record cut right before the signature scheme, the unsigned flag, the
-	// ordered flag or the lane controls, which is how records written
-	// before those fields existed look.
+	// ordered flag, the filter or the lane controls, which is how records
+	// written before those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	var lane encoder
 	lane.float64(ep.RateLimit)
@@ -98,7 +99,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	lane.varint(int64(q.GiveUpAfter))
 	beforeLanes := len(full) - len(lane.b)
 	sig := ep.Signature
-	beforeOrdered := beforeLanes - 1
+	beforeFilter := beforeLanes - (1 + len(ep.Filter))
+	beforeOrdered := beforeFilter - 1
 	beforeUnsigned := beforeOrdered - 1
 	beforeSignature := beforeUnsigned - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
@@ -108,6 +110,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
 			require.False(t, got.Unsigned)
+			require.Nil(t, got.Filter)
 			continue
 		case beforeUnsigned:
 			require.NoError(t, err)
@@ -118,10 +121,16 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, got.Unsigned)
 			require.False(t, got.Ordered)
+			require.Nil(t, got.Filter)
+			continue
+		case beforeFilter:
+			require.NoError(t, err)
+			require.True(t, got.Ordered)
+			require.Nil(t, got.Filter)
 			continue
 		case beforeLanes:
 			require.NoError(t, err)
-			require.True(t, got.Ordered)
+			require.Equal(t, ep.Filter, got.Filter)
 			require.Zero(t, got.RateLimit)
 			require.Zero(t, got.FailingSince)
 			require.Zero(t, got.Retry.Quick)
