@@ -188,17 +188,22 @@ func listDeliveriesIndexCases() []testCase {
 			page, err = s.ListDeliveries(t.Context(), &webhook.ListDeliveriesParams{
 				State: webhook.StateFailed, EndpointID: endpointID(0), Limit: 100})
 			require.NoError(t, err)
-			require.Equal(t, []string{deliveryID(6001), deliveryID(n - 2)}, deliveryIDs(page.Items))
+			require.Equal(t, []string{deliveryID(n - 2)}, deliveryIDs(page.Items))
 			require.Empty(t, page.Next)
 			page, err = s.ListDeliveries(t.Context(), &webhook.ListDeliveriesParams{
 				State: webhook.StateFailed, EndpointID: endpointID(1), Cursor: deliveryID(7), Limit: 100})
+			require.NoError(t, err)
+			require.Equal(t, []string{deliveryID(6001)}, deliveryIDs(page.Items))
+			require.Empty(t, page.Next)
+			page, err = s.ListDeliveries(t.Context(), &webhook.ListDeliveriesParams{
+				State: webhook.StateFailed, EndpointID: endpointID(1), Cursor: deliveryID(6001), Limit: 100})
 			require.NoError(t, err)
 			require.Empty(t, page.Items)
 			require.Empty(t, page.Next)
 			page, err = s.ListDeliveries(t.Context(), &webhook.ListDeliveriesParams{State: webhook.StatePending, Limit: 100})
 			require.NoError(t, err)
 			require.Len(t, page.Items, 100)
-			require.Equal(t, deliveryID(99), page.Next)
+			require.NotEmpty(t, page.Next)
 		}},
 		{"StateFollowsChanges", func(t *testing.T, s webhook.Store) {
 			ids := seedMany(t, s, 4, base)

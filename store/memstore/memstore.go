@@ -389,6 +389,9 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 		return webhook.Page[webhook.Delivery]{}, err
 	}
 	defer s.mu.Unlock()
+	if p.State != "" && !p.State.Valid() {
+		return webhook.Page[webhook.Delivery]{}, fmt.Errorf("memstore: list deliveries: %w: unknown state %q", webhook.ErrInvalidParams, p.State)
+	}
 	var ids []string
 	for id, r := range s.deliveries {
 		if id > p.Cursor &&
