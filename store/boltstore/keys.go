@@ -3,9 +3,12 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	bolt "go.etcd.io/bbolt"
 	"math"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hooklet/webhook"
 )
 
 // The store keeps its records in one bbolt bucket, split into keyspaces by
@@ -64,6 +67,12 @@ const (
 	// has an entry in the due index; the others wait here, out of every
 	// Lease's way, until the head ends.
 	spaceSequences
+	// spaceStates: (state code, delivery ID) -> nothing, every delivery by
+	// its state, so a listing of a rare state reads only its own.
+	spaceStates
+	// spaceEventTimes: (stored at, event ID) -> nothing, every event in the
+	// order it was stored, for ListEvents.
+	spaceEventTimes
 )
 
 // layoutVersion is stored under spaceMeta "version"; Open refuses a file of
@@ -164,7 +173,25 @@ func prefixKey(s string) []byte { return appendPrefix(make([]byte, 0, 2+len(s)),
 const (
 	subDeliveries = 'd'
 	subDue        = 'q'
+	// subStates: (endpoint ID, 's', state code, delivery ID) -> nothing,
+	// every delivery of the endpoint by state.
+	subStates = 's'
 )
+
+// stateKey is (state code, delivery ID), the key of spaceStates.
+func stateKey(st webhook.DeliveryState, deliveryID string) []byte {
+	return append([]byte{stateCodes[st]}, deliveryID...)
+}
+
+// endpointStatePrefix is (prefix(endpoint), 's', state code).
+func endpointStatePrefix(endpointID string, st webhook.DeliveryState) []byte {
+	return append(endpointPrefix(endpointID, subStates), stateCodes[st])
+}
+
+// endpointStateKey is (prefix(endpoint), 's', state code, delivery ID).
+func endpointStateKey(endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
+	return append(endpointStatePrefix(endpointID, st), deliveryID...)
+}
 
 // endpointPrefix is (prefix(endpoint), sub): the start of one of an
 // endpoint's indexes.
