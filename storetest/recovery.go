@@ -179,8 +179,11 @@ func listDeliveriesIndexCases() []testCase {
 					failed = append(failed, d.ID)
 				}
 				items = append(items, item(newEvent(eventID(i)), d))
+				if len(items) == 500 {
+					enqueue(t, s, items...)
+					items = items[:0]
+				}
 			}
-			enqueue(t, s, items...)
 			page, err := s.ListDeliveries(t.Context(), &webhook.ListDeliveriesParams{State: webhook.StateFailed, Limit: 100})
 			require.NoError(t, err)
 			require.Equal(t, failed, deliveryIDs(page.Items))
