@@ -399,7 +399,10 @@ type ListDeliveriesParams struct {
 	EventID    string
 	EndpointID string
 	State      DeliveryState
-	Cursor     string
+	// EventType lists only the deliveries of events of that type (exactly;
+	// no patterns).
+	EventType string
+	Cursor    string
 	// Limit caps the page size; see [PageLimit].
 	Limit int
 }

@@ -233,3 +233,57 @@ func listDeliveriesIndexCases() []testCase {
 		}},
 	}
 }
+
+// listDeliveriesTypeCases prove the event type filter, alone and with the
+// others.
+func listDeliveriesTypeCases() []testCase {
+	return []testCase{
+		{"EventType", func(t *testing.T, s webhook.Store) {
+			types := []string{"invoice.paid", "invoice.created", "customer.deleted"}
+			var items []webhook.EnqueueItem
+			want := map[string][]string{}
+			for e := range 9 {
+				ev := newEvent(eventID(e))
+				ev.Type = types[e%3]
+				var ds []webhook.Delivery
+				for p := range 2 {
+					k := 2*e + p
+					ds = append(ds, newDelivery(deliveryID(k), ev.ID, endpointID(p), base))
+					want[ev.Type] = append(want[ev.Type], deliveryID(k))
+				}
+				items = append(items, item(ev, ds...))
+			}
+			enqueue(t, s, items...)
+			finish(t, s, deliveryID(2), base, webhook.StateFailed, 500)  // event 1, invoice.created, ep 0
+			finish(t, s, deliveryID(15), base, webhook.StateFailed, 500) // event 7, invoice.created, ep 1
+			for _, typ := range types {
+				got := deliveryIDs(allDeliveries(t, s, webhook.ListDeliveriesParams{EventType: typ, Limit: 1}))
+				require.Equal(t, want[typ], got, typ)
+			}
+			for _, c := range []struct {
+				p    webhook.ListDeliveriesParams
+				want []string
+			}{
+				{webhook.ListDeliveriesParams{EventType: "invoice.created", State: webhook.StateFailed}, []string{deliveryID(2), deliveryID(15)}},
+				{webhook.ListDeliveriesParams{EventType: "invoice.created", EndpointID: endpointID(1)}, []string{deliveryID(3), deliveryID(9), deliveryID(15)}},
+				{webhook.ListDeliveriesParams{EventType: "invoice.created", EndpointID: endpointID(1), State: webhook.StateFailed}, []string{deliveryID(15)}},
+				{webhook.ListDeliveriesParams{EventType: "invoice.created", EventID: eventID(4)}, []string{deliveryID(8), deliveryID(9)}},
+				{webhook.ListDeliveriesParams{EventType: "invoice.paid", EventID: eventID(4)}, []string{}},
+				{webhook.ListDeliveriesParams{EventType: "invoice.*"}, []string{}},
+				{webhook.ListDeliveriesParams{EventType: "missing"}, []string{}},
+			} {
+				got := deliveryIDs(allDeliveries(t, s, c.p))
+				require.Equal(t, c.want, got, "%+v", c.p)
+			}
+		}},
+		{"EventTypeAfterPrune", func(t *testing.T, s webhook.Store) {
+			ids := seedMany(t, s, 3, base)
+			finish(t, s, ids[0], base, webhook.StateSucceeded, 200)
+			n, err := s.Prune(t.Context(), &webhook.PruneParams{Before: at(time.Hour), Limit: 10})
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			got := deliveryIDs(allDeliveries(t, s, webhook.ListDeliveriesParams{EventType: "invoice.paid"}))
+			require.Equal(t, ids[1:], got)
+		}},
+	}
+}

@@ -135,7 +135,7 @@ func groups() []group {
 		{"Complete", completeCases()},
 		{"Release", releaseCases()},
 		{"NextDue", nextDueCases()},
-		{"ListDeliveries", append(append(listDeliveriesCases(), listDeliveriesPageLimitCase()), listDeliveriesIndexCases()...)},
+		{"ListDeliveries", append(append(listDeliveriesCases(), listDeliveriesPageLimitCase()), append(listDeliveriesIndexCases(), listDeliveriesTypeCases()...)...)},
 		{"ListEvents", listEventsCases()},
 		{"AddDeliveries", addDeliveriesCases()},
 		{"ListAttempts", append(listAttemptsCases(), listAttemptsPageLimitCase())},

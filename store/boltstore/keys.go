@@ -73,6 +73,9 @@ const (
 	// spaceEventTimes: (stored at, event ID) -> nothing, every event in the
 	// order it was stored, for ListEvents.
 	spaceEventTimes
+	// spaceTypes: (prefix(event type), delivery ID) -> nothing, every
+	// delivery by the type of its event.
+	spaceTypes
 )
 
 // layoutVersion is stored under spaceMeta "version"; Open refuses a file of
@@ -234,3 +237,8 @@ func attemptKey(deliveryID string, number int) []byte {
 }
 
 func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }
+
+// typeKey is (prefix(event type), delivery ID), the key of spaceTypes.
+func typeKey(eventType, deliveryID string) []byte {
+	return append(prefixKey(eventType), deliveryID...)
+}

@@ -53,6 +53,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		events := sp(tx, spaceEvents)
 		orphans := sp(tx, spaceOrphans)
 		touched := make(map[string]struct{})
+		evTypes := make(map[string]string)
 		for _, id := range ids {
 			d, ok, err := q.getDelivery(id)
 			if err != nil {
@@ -71,6 +72,9 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 				return err
 			}
 			if err := q.unindexState(&d); err != nil {
+				return err
+			}
+			if err := unindexType(events, d.EventID, id, evTypes); err != nil {
 				return err
 			}
 			if err := q.deliveries.Delete([]byte(id)); err != nil {

@@ -169,8 +169,9 @@ func (s *Store) GetDelivery(ctx context.Context, p *webhook.GetDeliveryParams) (
 
 // ListDeliveries returns deliveries in ID order, filtered, a page at a
 // time. The cursor is the ID of the last delivery read. A filter by event
-// reads the event's own list; one by state, endpoint or both reads the
-// matching index, so a page of a rare state comes back full. At most
+// reads the event's own list; one by event type reads the type index; one
+// by state, endpoint or both reads the matching index, so a page of a rare
+// state comes back full. At most
 // [ListScanLimit] records are read per page. An unknown state is an error
 // wrapping [webhook.ErrInvalidParams].
 func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesParams) (webhook.Page[webhook.Delivery], error) {
@@ -232,6 +233,9 @@ func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, 
 				return nil, corrupt("event", p.EventID, err)
 			}
 			ids = r.Deliveries
+			if p.EventType != "" && r.Type != p.EventType {
+				ids = nil
+			}
 		}
 		if p.Cursor != "" {
 			i, found := slices.BinarySearch(ids, p.Cursor)
@@ -254,6 +258,8 @@ func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, 
 		prefix []byte
 	)
 	switch {
+	case p.EventType != "":
+		c, prefix = sp(tx, spaceTypes).Cursor(), prefixKey(p.EventType)
 	case p.EndpointID != "" && p.State != "":
 		c, prefix = sp(tx, spaceEndpointIndex).Cursor(), endpointStatePrefix(p.EndpointID, p.State)
 	case p.State != "":

@@ -280,6 +280,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 		byEndpoint := sp(tx, spaceEndpointIndex)
 		orphans := sp(tx, spaceOrphans)
 		eventTimes := sp(tx, spaceEventTimes)
+		types := sp(tx, spaceTypes)
 		// IDs grow with time, so most keyspaces are appended to: fill
 		// pages instead of leaving half of each empty.
 		events.b.FillPercent = appendFillPercent
@@ -333,6 +334,9 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 					return err
 				}
 				if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
+					return err
+				}
+				if err := types.Put(typeKey(it.Event.Type, d.ID), nil); err != nil {
 					return err
 				}
 			}

@@ -63,6 +63,7 @@ func buildIndexes(tx *bolt.Tx) error {
 		}
 	}
 	times := sp(tx, spaceEventTimes)
+	types := sp(tx, spaceTypes)
 	ec := sp(tx, spaceEvents).Cursor()
 	for k, v := ec.First(); k != nil; k, v = ec.Next() {
 		r, err := decodeEvent(string(k), v)
@@ -71,6 +72,14 @@ func buildIndexes(tx *bolt.Tx) error {
 		}
 		if err := times.Put(timeKey(r.StoredAt, r.ID), nil); err != nil {
 			return err
+		}
+		for _, id := range r.Deliveries {
+			if q.deliveries.Get([]byte(id)) == nil {
+				continue // pruned
+			}
+			if err := types.Put(typeKey(r.Type, id), nil); err != nil {
+				return err
+			}
 		}
 	}
 	return meta.Put([]byte(indexesKey), []byte(indexesVersion))
@@ -198,6 +207,9 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 			if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
 				return err
 			}
+			if err := sp(tx, spaceTypes).Put(typeKey(r.Type, d.ID), nil); err != nil {
+				return err
+			}
 			if len(r.Deliveries) == 0 {
 				if err := orphans.Delete(timeKey(r.StoredAt, r.ID)); err != nil {
 					return err
@@ -219,4 +231,23 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 		return 0, err
 	}
 	return n, nil
+}
+
+// unindexType takes the delivery deliveryID of the event eventID out of
+// the type index. types caches event types by event ID across calls.
+func unindexType(events space, eventID, deliveryID string, types map[string]string) error {
+	typ, ok := types[eventID]
+	if !ok {
+		v := events.Get([]byte(eventID))
+		if v == nil {
+			return nil
+		}
+		r, err := decodeEvent(eventID, v)
+		if err != nil {
+			return corrupt("event", eventID, err)
+		}
+		typ = r.Type
+		types[eventID] = typ
+	}
+	return sp(events.b.Tx(), spaceTypes).Delete(typeKey(typ, deliveryID))
 }

@@ -397,7 +397,8 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 		if id > p.Cursor &&
 			(p.EventID == "" || r.d.EventID == p.EventID) &&
 			(p.EndpointID == "" || r.d.EndpointID == p.EndpointID) &&
-			(p.State == "" || r.d.State == p.State) {
+			(p.State == "" || r.d.State == p.State) &&
+			(p.EventType == "" || s.events[r.d.EventID] != nil && s.events[r.d.EventID].event.Type == p.EventType) {
 			ids = append(ids, id)
 		}
 	}

@@ -372,6 +372,9 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	if err := s.check(); err != nil {
 		return webhook.Page[webhook.Delivery]{}, err
 	}
+	if p.State != "" && !p.State.Valid() {
+		return webhook.Page[webhook.Delivery]{}, fmt.Errorf("pgstore: list deliveries: %w: unknown state %q", webhook.ErrInvalidParams, p.State)
+	}
 	limit := webhook.PageLimit(p.Limit)
 	// Only the filters in use go into the statement, so each shape gets a
 	// plan that uses its index.
@@ -386,6 +389,10 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	add("event_id", p.EventID)
 	add("endpoint_id", p.EndpointID)
 	add("state", string(p.State))
+	if p.EventType != "" {
+		args = append(args, p.EventType)
+		sql += " AND event_id IN (SELECT id FROM " + s.q.schema + ".events WHERE type = $" + strconv.Itoa(len(args)) + ")"
+	}
 	args = append(args, limit+1)
 	sql += " ORDER BY id LIMIT $" + strconv.Itoa(len(args))
 	rows, _ := s.pool.Query(ctx, sql, args...)

@@ -20,6 +20,7 @@ type queries struct {
 	prune          string
 	version        string
 	poll           string
+	addDeliveries  string
 }
 
 // Notification payloads.
@@ -48,7 +49,8 @@ WITH r AS (
 func newQueries(schema string) queries {
 	r := strings.NewReplacer("{{s}}", schema)
 	return queries{
-		schema: schema,
+		schema:        schema,
+		addDeliveries: r.Replace(addDeliveries),
 
 		putEndpoint: r.Replace(`
 WITH up AS (
