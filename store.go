@@ -231,6 +231,11 @@ type Delivery struct {
 	Attempts int
 	// NextAttemptAt is when a pending delivery is next due.
 	NextAttemptAt time.Time
+	// ScheduleStart counts the attempts made before the retry schedule
+	// last restarted: the next attempt is number Attempts+1 of the
+	// delivery and number Attempts+1-ScheduleStart of its schedule. It is
+	// 0 until a [Store.Redeliver] with FreshSchedule sets it to Attempts.
+	ScheduleStart int
 	// LastStatusCode and LastError describe the latest attempt.
 	LastStatusCode int
 	LastError      string
@@ -419,6 +424,11 @@ type ListAttemptsParams struct {
 type RedeliverParams struct {
 	DeliveryID string
 	Now        time.Time
+	// FreshSchedule restarts the retry schedule of the delivery made
+	// pending again: its ScheduleStart becomes its Attempts, so it gets
+	// the whole schedule once more. Without it, a delivery whose schedule
+	// is used up gets one attempt.
+	FreshSchedule bool
 }
 
 // PruneParams are the parameters of [Store.Prune].

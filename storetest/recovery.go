@@ -287,3 +287,40 @@ func listDeliveriesTypeCases() []testCase {
 		}},
 	}
 }
+
+// redeliverScheduleCases prove FreshSchedule: the delivery remembers where
+// its schedule restarted, and a lease hands that on to the engine.
+func redeliverScheduleCases() []testCase {
+	return []testCase{
+		{"FreshScheduleSetsScheduleStart", func(t *testing.T, s webhook.Store) {
+			ids := seedMany(t, s, 2, base)
+			for _, l := range lease(t, s, "a", base, at(time.Hour), 2) {
+				id := l.Delivery.ID
+				complete(t, s, at(time.Second), webhook.Outcome{Lease: ref(l), State: webhook.StateFailed,
+					Attempts: []webhook.Attempt{attempt(id, 1, base, 500), attempt(id, 2, base, 500), attempt(id, 3, base, 500)}})
+			}
+			now := at(time.Minute)
+			require.NoError(t, s.Redeliver(t.Context(), &webhook.RedeliverParams{DeliveryID: ids[0], Now: now, FreshSchedule: true}))
+			require.NoError(t, s.Redeliver(t.Context(), &webhook.RedeliverParams{DeliveryID: ids[1], Now: now}))
+			require.Equal(t, 3, getDelivery(t, s, ids[0]).ScheduleStart)
+			require.Zero(t, getDelivery(t, s, ids[1]).ScheduleStart)
+			ls := lease(t, s, "a", now, at(time.Hour), 10)
+			require.Len(t, ls, 2)
+			for _, l := range ls {
+				want := 0
+				if l.Delivery.ID == ids[0] {
+					want = 3
+				}
+				require.Equal(t, want, l.Delivery.ScheduleStart, l.Delivery.ID)
+				require.Equal(t, 3, l.Delivery.Attempts)
+			}
+			// It stays through outcomes and a plain redelivery.
+			complete(t, s, at(2*time.Minute), webhook.Outcome{Lease: ref(ls[0]), State: webhook.StateFailed,
+				Attempts: []webhook.Attempt{attempt(ls[0].Delivery.ID, 4, now, 500)}})
+			require.NoError(t, s.Redeliver(t.Context(), &webhook.RedeliverParams{DeliveryID: ls[0].Delivery.ID, Now: at(3 * time.Minute)}))
+			d := getDelivery(t, s, ls[0].Delivery.ID)
+			require.Equal(t, 4, d.Attempts)
+			require.Equal(t, ls[0].Delivery.ScheduleStart, d.ScheduleStart)
+		}},
+	}
+}

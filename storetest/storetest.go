@@ -139,7 +139,7 @@ func groups() []group {
 		{"ListEvents", listEventsCases()},
 		{"AddDeliveries", addDeliveriesCases()},
 		{"ListAttempts", append(listAttemptsCases(), listAttemptsPageLimitCase())},
-		{"Redeliver", redeliverCases()},
+		{"Redeliver", append(redeliverCases(), redeliverScheduleCases()...)},
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},

@@ -350,6 +350,9 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		d.State = webhook.StatePending
 		d.NextAttemptAt = p.Now
 		d.UpdatedAt = p.Now
+		if p.FreshSchedule {
+			d.ScheduleStart = d.Attempts
+		}
 		if d.Ordered {
 			// At the end of its sequence: due now only when it leads.
 			if err := q.joinSequence(&d); err != nil {

@@ -454,6 +454,9 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	r.d.State = webhook.StatePending
 	r.d.NextAttemptAt = p.Now
 	r.d.UpdatedAt = p.Now
+	if p.FreshSchedule {
+		r.d.ScheduleStart = r.d.Attempts
+	}
 	r.token, r.until = "", time.Time{}
 	if r.d.Ordered {
 		s.seq++

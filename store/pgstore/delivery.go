@@ -182,7 +182,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&x.l.Token, &x.due)
+			&x.l.Token, &x.due, &d.ScheduleStart)
 		if err != nil {
 			return x, err
 		}
@@ -460,7 +460,7 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		return err
 	}
 	var exists, changed int64
-	if err := s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel).Scan(&exists, &changed); err != nil {
+	if err := s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel, p.FreshSchedule).Scan(&exists, &changed); err != nil {
 		return wrap("redeliver", err)
 	}
 	if exists == 0 {
@@ -499,7 +499,7 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 		state string
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
-		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered)
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err

@@ -1,4 +1,5 @@
--- Indexes of recovery and of the operator's listings.
+-- Recovery: the indexes of backfill and of the operator's listings, and
+-- the restart of a redelivered delivery's retry schedule.
 --
 -- events (stored_at, id) serves ListEvents, which backfill pages through
 -- in stored order, and Prune as events_stored_at did. events (type, id)
@@ -13,3 +14,8 @@ DROP INDEX {{schema}}.events_stored_at;
 CREATE INDEX events_type_id ON {{schema}}.events (type, id);
 CREATE INDEX deliveries_endpoint_state ON {{schema}}.deliveries (endpoint_id, state, id);
 CREATE INDEX deliveries_pending_id ON {{schema}}.deliveries (id) WHERE state = 'pending';
+
+-- schedule_start (webhook.Delivery.ScheduleStart): the attempts made
+-- before a redelivery restarted the retry schedule.
+ALTER TABLE {{schema}}.deliveries
+    ADD COLUMN schedule_start integer NOT NULL DEFAULT 0;
