@@ -18,7 +18,9 @@ const recoveryBatch = 500
 // was created, or before it subscribed to their type ("replay missing").
 // It looks at the events stored at or after since (the time they were
 // emitted; zero: every stored event) and matches them against the endpoint
-// as it is now: enabled, tenant, event type patterns. It returns how many
+// as it is now: enabled, tenant, event type patterns and [Endpoint.Filter],
+// as an emit would. A stored filter that no longer compiles yields its
+// [*FilterError] and creates nothing. It returns how many
 // deliveries it created; they are due at once, unordered even on an
 // ordered endpoint (they would otherwise hold back its live sequences),
 // and get the endpoint's whole retry schedule.
@@ -41,6 +43,10 @@ func (d *Dispatcher) Backfill(ctx context.Context, endpointID string, since time
 	if err != nil {
 		return 0, err
 	}
+	filter, err := compileFilter(ep.Filter)
+	if err != nil {
+		return 0, fmt.Errorf("backfill %s: %w", endpointID, err)
+	}
 	total := 0
 	p := &ListEventsParams{Since: since, Limit: recoveryBatch}
 	for {
@@ -52,7 +58,7 @@ func (d *Dispatcher) Backfill(ctx context.Context, endpointID string, since time
 		var ds []Delivery
 		for i := range page.Items {
 			ev := &page.Items[i]
-			if !ep.matches(ev) {
+			if !ep.matches(ev) || filter != nil && !filter.Match(filterDocument(ev)) {
 				continue
 			}
 			ds = append(ds, Delivery{

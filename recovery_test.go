@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -114,6 +115,31 @@ func TestBackfill(t *testing.T) {
 		n, err = b.d.Backfill(b.ctx, "ep", time.Time{})
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
+	})
+
+	t.Run("Filter", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, webhook.Config{})
+		var want []string
+		for _, amount := range []int{50, 150, 99, 200} {
+			evs := []webhook.Event{{Type: "invoice.paid", Payload: json.RawMessage(fmt.Sprintf(`{"amount":%d}`, amount))}}
+			require.NoError(t, b.d.EmitBatch(b.ctx, evs))
+			if amount >= 100 {
+				want = append(want, evs[0].ID)
+			}
+		}
+		rc := newReceiver(t, nil)
+		b.addEndpoint(t, "ep", rc.URL, func(ep *webhook.Endpoint) {
+			ep.Filter = json.RawMessage(`{"data.amount": {"$gte": 100}}`)
+		})
+		n, err := b.d.Backfill(b.ctx, "ep", time.Time{})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		var got []string
+		for _, dl := range b.endpointDeliveries(t, "ep") {
+			got = append(got, dl.EventID)
+		}
+		require.ElementsMatch(t, want, got)
 	})
 
 	t.Run("MissingEndpoint", func(t *testing.T) {

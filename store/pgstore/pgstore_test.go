@@ -124,7 +124,7 @@ func TestMigrate(t *testing.T) {
 	q := pgx.Identifier{schema}.Sanitize()
 	_, err = pool.Exec(ctx, "DROP TABLE "+q+".meta; ALTER TABLE "+q+".endpoints DROP COLUMN signature_kind, DROP COLUMN signature_header, DROP COLUMN signature_prefix, DROP COLUMN unsigned; "+
 		"ALTER TABLE "+q+".events DROP COLUMN trace_parent, DROP COLUMN trace_state; "+
-		"ALTER TABLE "+q+".endpoints DROP COLUMN ordered; ALTER TABLE "+q+".events DROP COLUMN ordering_key; "+
+		"ALTER TABLE "+q+".endpoints DROP COLUMN ordered, DROP COLUMN filter; ALTER TABLE "+q+".events DROP COLUMN ordering_key; "+
 		"ALTER TABLE "+q+".deliveries DROP COLUMN ordering_key, DROP COLUMN ordered, DROP COLUMN seq; DROP TABLE "+q+".sequences; "+
 		"DELETE FROM "+q+".schema_migrations WHERE version > 1")
 	require.NoError(t, err)
