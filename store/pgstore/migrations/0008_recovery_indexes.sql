@@ -3,17 +3,17 @@
 --
 -- events (stored_at, id) serves ListEvents, which backfill pages through
 -- in stored order, and Prune as events_stored_at did. events (type, id)
--- serves the event type filter of ListDeliveries.
--- deliveries (endpoint_id, state, id) serves a listing of one endpoint's
--- deliveries in one state (redeliver-failed); deliveries (id) WHERE
--- pending serves a listing of pending ones when few are (the finished
--- states have deliveries_finished_state).
+-- serves the event type filter of ListDeliveries, which reads the
+-- deliveries of those events through deliveries_event.
+--
+-- The state filter needs no new index on deliveries: a finished state
+-- reads deliveries_finished_state (state, id), pending reads deliveries_due
+-- when few are pending and the primary key when many are. Every index on
+-- deliveries is written by each lease and outcome, so none is added.
 
 CREATE INDEX events_stored_at_id ON {{schema}}.events (stored_at, id);
 DROP INDEX {{schema}}.events_stored_at;
 CREATE INDEX events_type_id ON {{schema}}.events (type, id);
-CREATE INDEX deliveries_endpoint_state ON {{schema}}.deliveries (endpoint_id, state, id);
-CREATE INDEX deliveries_pending_id ON {{schema}}.deliveries (id) WHERE state = 'pending';
 
 -- schedule_start (webhook.Delivery.ScheduleStart): the attempts made
 -- before a redelivery restarted the retry schedule.
