@@ -146,7 +146,7 @@ func addDeliveriesCases() []testCase {
 			ls := lease(t, s, "a", base, at(time.Hour), 10)
 			require.ElementsMatch(t, []string{deliveryID(1), deliveryID(2)}, leaseIDs(ls))
 		}},
-		{"KeptByPrune", func(t *testing.T, s webhook.Store) {
+		{"PrunedEventGetsNone", func(t *testing.T, s webhook.Store) {
 			// An event whose only delivery was pruned is gone: adding to
 			// it adds nothing.
 			id := seedOne(t, s, 1, "ep_a", base)
