@@ -107,7 +107,8 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		appendEnvelope(body, &l.Event)
 	}
 
-	quick := st.retry.Quick.on() && l.Delivery.Attempts == 0
+	// The quick stage runs in the first attempt of the schedule.
+	quick := st.retry.Quick.on() && l.Delivery.Attempts == l.Delivery.ScheduleStart
 	for try := 1; ; try++ {
 		status, retryAfter, err := at.sender.send(ctx, st, l, body.Bytes(), contentType, a.StartedAt, &a)
 		end := at.clock.Now()
@@ -134,7 +135,7 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 			retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
 		})
 		var v verdict
-		out.State, out.NextAttemptAt, v = st.retry.next(a.Number, status, retryAfter, end)
+		out.State, out.NextAttemptAt, v = st.retry.next(a.Number-l.Delivery.ScheduleStart, status, retryAfter, end)
 		if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
 			// Neither changes by waiting: a blocked address stays blocked
 			// until the host allows private networks.

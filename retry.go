@@ -35,13 +35,14 @@ type RetryPolicy struct {
 	// other than 408, 410 and 429.
 	StopOnClientError bool
 	// Quick is the quick stage of a two-level retry: tries made at once,
-	// within the delivery's first attempt, before the Schedule takes over.
+	// within the first attempt of the delivery's schedule, before the
+	// Schedule takes over.
 	// Off by default; see [QuickRetry].
 	Quick QuickRetry
 }
 
 // QuickRetry configures quick in-attempt retries: when the first attempt
-// at a delivery gets no answer, a 429 without Retry-After or a 5xx, it is
+// at a delivery (or of its fresh schedule after a redelivery) gets no answer, a 429 without Retry-After or a 5xx, it is
 // tried again after a short pause, up to Tries tries in all, before the
 // delivery waits for the next attempt of the [RetryPolicy.Schedule]. Every
 // try is recorded as an attempt; the Schedule then counts from the last

@@ -126,6 +126,8 @@ func TestMigrate(t *testing.T) {
 		"ALTER TABLE "+q+".events DROP COLUMN trace_parent, DROP COLUMN trace_state; "+
 		"ALTER TABLE "+q+".endpoints DROP COLUMN ordered, DROP COLUMN filter; ALTER TABLE "+q+".events DROP COLUMN ordering_key; "+
 		"ALTER TABLE "+q+".deliveries DROP COLUMN ordering_key, DROP COLUMN ordered, DROP COLUMN seq; DROP TABLE "+q+".sequences; "+
+		"DROP INDEX "+q+".events_stored_at_id, "+q+".events_type_id; "+
+		"CREATE INDEX events_stored_at ON "+q+".events (stored_at); ALTER TABLE "+q+".deliveries DROP COLUMN schedule_start; "+
 		"DELETE FROM "+q+".schema_migrations WHERE version > 1")
 	require.NoError(t, err)
 	_, err = pgstore.New(ctx, pool, &pgstore.Options{Schema: schema, SkipMigrate: true})
