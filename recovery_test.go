@@ -177,7 +177,12 @@ func TestRedeliverFailed(t *testing.T) {
 	// deliveries out to failed.
 	failAll := func(t *testing.T, n int) (*testBundle, *receiver) {
 		t.Helper()
-		b := setup(t, webhook.Config{Retry: webhook.RetryPolicy{Schedule: []time.Duration{time.Minute}, Jitter: -1}})
+		// The circuit breaker would pause the endpoint after its fifth
+		// failure in a row; these tests are about the schedule.
+		b := setup(t, webhook.Config{
+			Retry:   webhook.RetryPolicy{Schedule: []time.Duration{time.Minute}, Jitter: -1},
+			Breaker: webhook.BreakerPolicy{Disabled: true},
+		})
 		rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 		b.addEndpoint(t, "ep", rc.URL)
 		b.emitN(t, n, "a", "")
