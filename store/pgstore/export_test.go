@@ -14,3 +14,7 @@ var Wrap = wrap
 
 // LockKey is the advisory lock key of a schema's migrations.
 var LockKey = lockKey
+
+// MigrateTo migrates the schema of opts up to and including version, for
+// tests that start from an earlier schema.
+var MigrateTo = migrateTo

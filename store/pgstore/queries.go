@@ -18,6 +18,7 @@ type queries struct {
 	redeliver      string
 	advance        string
 	prune          string
+	pruneOrphans   string
 	version        string
 	poll           string
 }
@@ -42,6 +43,7 @@ WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
 ), locked AS MATERIALIZED (
 	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	WHERE d.state = 'pending'
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (`
 
@@ -132,6 +134,12 @@ WITH ev AS (
 			okey, ordered, ord)
 	JOIN ev ON ev.id = d.event_id
 	WINDOW w AS (PARTITION BY d.endpoint_id, d.okey, d.ordered AND d.state = 'pending')
+), dup AS (
+	SELECT {{s}}.duplicate_delivery(x.id) FROM (
+		SELECT d.id FROM d JOIN {{s}}.deliveries AS h ON h.id = d.id AND h.state <> 'pending'
+		UNION ALL
+		SELECT id FROM d WHERE state <> 'pending' GROUP BY id HAVING count(*) > 1
+	) AS x
 ), sq AS (
 	INSERT INTO {{s}}.sequences AS s (endpoint_id, ordering_key, last_seq, pending)
 	SELECT endpoint_id, okey, max(cnt), max(cnt) FROM d WHERE queued
@@ -147,6 +155,7 @@ WITH ev AS (
 		d.status, d.error, d.created_at, d.updated_at, d.okey, d.ordered,
 		CASE WHEN d.queued THEN sq.last_seq - d.cnt + d.rn ELSE 0 END
 	FROM d LEFT JOIN sq ON d.queued AND sq.endpoint_id = d.endpoint_id AND sq.ordering_key = d.okey
+	WHERE NOT EXISTS (SELECT 1 FROM dup)
 	RETURNING state
 )
 SELECT pg_notify($18, $19)
@@ -166,7 +175,7 @@ WITH picked AS (
 UPDATE {{s}}.deliveries AS d
 SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
 FROM picked, {{s}}.events AS e
-WHERE d.id = picked.id AND e.id = d.event_id
+WHERE d.id = picked.id AND d.state = 'pending' AND e.id = d.event_id
 RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
@@ -193,6 +202,7 @@ WITH o AS (
 		AS o(id, token, state, next_at, n, status, error)
 ), locked AS MATERIALIZED (
 	SELECT d.id FROM {{s}}.deliveries AS d JOIN o ON d.id = o.id AND d.lease_token = o.token
+	WHERE d.state = 'pending'
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
@@ -207,7 +217,7 @@ WITH o AS (
 	FROM o, locked
 	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
 	RETURNING d.id, o.token, d.attempts - o.n AS base, d.endpoint_id, d.ordering_key,
-		d.ordered AND d.state <> 'pending' AS ended
+		d.ordered AND d.state <> 'pending' AS ended, d.state
 ), ended AS (
 	SELECT endpoint_id, ordering_key, count(*) AS n FROM up WHERE ended GROUP BY endpoint_id, ordering_key
 ), seqlock AS MATERIALIZED (
@@ -219,11 +229,15 @@ WITH o AS (
 	FROM ended, seqlock
 	WHERE s.endpoint_id = ended.endpoint_id AND s.ordering_key = ended.ordering_key
 		AND seqlock.endpoint_id = s.endpoint_id AND seqlock.ordering_key = s.ordering_key
+), moved AS (
+	UPDATE {{s}}.attempts AS a SET state = up.state, finished_at = $17
+	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id AND up.state <> 'pending'
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
-		error_class, error, response_body, response_truncated)
+		error_class, error, response_body, response_truncated, state, finished_at)
 	SELECT a.delivery_id, up.base + a.idx, a.started_at, a.duration_ns, a.status_code,
-		a.error_class, a.error, a.body, a.truncated
+		a.error_class, a.error, a.body, a.truncated,
+		up.state, CASE WHEN up.state <> 'pending' THEN $17::timestamptz END
 	FROM unnest($8::text[], $9::int[], $10::timestamptz[], $11::bigint[], $12::int[], $13::text[],
 			$14::text[], $15::bytea[], $16::boolean[])
 		AS a(delivery_id, idx, started_at, duration_ns, status_code, error_class, error, body, truncated)
@@ -263,7 +277,7 @@ WHERE state = 'pending' AND due_at < 'infinity' AND endpoint_id <> ALL($1::text[
 		advance: r.Replace(`
 WITH ended AS (
 	SELECT DISTINCT endpoint_id, ordering_key FROM {{s}}.deliveries
-	WHERE id = ANY($1::text[]) AND ordered AND state <> 'pending'
+	WHERE id = ANY($1::text[]) AND ordered AND state <> 'pending' AND updated_at = $3
 ), heads AS (
 	SELECT h.id FROM ended, LATERAL (
 		SELECT id, due_at FROM {{s}}.deliveries AS d
@@ -274,7 +288,7 @@ WITH ended AS (
 	WHERE h.due_at = 'infinity'
 ), due AS (
 	UPDATE {{s}}.deliveries AS d SET due_at = d.next_attempt_at
-	FROM heads WHERE d.id = heads.id
+	FROM heads WHERE d.id = heads.id AND d.state = 'pending'
 	RETURNING 1
 ), gone AS (
 	DELETE FROM {{s}}.sequences AS s USING ended
@@ -302,8 +316,11 @@ WITH cur AS MATERIALIZED (
 		due_at = CASE WHEN (SELECT pending FROM sq) > 1 THEN 'infinity' ELSE $2::timestamptz END,
 		seq = COALESCE((SELECT last_seq FROM sq), 0),
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL
-	FROM cur WHERE d.id = cur.id
+	FROM cur WHERE d.id = cur.id AND d.state <> 'pending'
 	RETURNING 1
+), moved AS (
+	UPDATE {{s}}.attempts AS a SET state = 'pending', finished_at = NULL
+	FROM cur WHERE a.delivery_id = cur.id AND a.state <> 'pending'
 )
 SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
 	(SELECT count(*) FROM (SELECT pg_notify($3, '` + notifyDeliveries + `') FROM up) AS n)`),
@@ -321,7 +338,7 @@ WITH victims AS (
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ), del_attempts AS (
-	DELETE FROM {{s}}.attempts AS a USING victims AS v WHERE a.delivery_id = v.id
+	DELETE FROM {{s}}.attempts AS a USING victims AS v WHERE a.delivery_id = v.id AND a.state <> 'pending'
 ), del_deliveries AS (
 	DELETE FROM {{s}}.deliveries AS d USING victims AS v WHERE d.id = v.id
 	RETURNING d.id, d.event_id
@@ -341,5 +358,20 @@ WITH victims AS (
 		FOR UPDATE SKIP LOCKED)
 )
 SELECT count(*) FROM del_deliveries`),
+
+		// Events stored before $1 that no delivery refers to any more,
+		// $2 at most: those left behind by dropped partitions.
+		pruneOrphans: r.Replace(`
+WITH gone AS (
+	DELETE FROM {{s}}.events AS e
+	WHERE e.id IN (
+		SELECT e2.id FROM {{s}}.events AS e2
+		WHERE e2.stored_at < $1
+		AND NOT EXISTS (SELECT 1 FROM {{s}}.deliveries AS d WHERE d.event_id = e2.id)
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED)
+	RETURNING 1
+)
+SELECT count(*) FROM gone`),
 	}
 }
