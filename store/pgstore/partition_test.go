@@ -29,10 +29,10 @@ func TestMigratePartitionedHistoryKeepsData(t *testing.T) {
 	today := time.Now().UTC().Truncate(time.Microsecond)
 	old := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
 	for _, sql := range []string{`
-INSERT INTO `+q+`.events (id, type, tenant, time, payload, attributes, stored_at, ordering_key)
+INSERT INTO ` + q + `.events (id, type, tenant, time, payload, attributes, stored_at, ordering_key)
 VALUES ('evt_1', 'order.paid', 'acme', $1, '{"n":1}', '{"k":"v"}', $1, ''),
        ('evt_2', 'order.paid', '', $2, '{"n":2}', NULL, $2, 'key')`, `
-INSERT INTO `+q+`.deliveries (id, event_id, endpoint_id, state, attempts, next_attempt_at, due_at,
+INSERT INTO ` + q + `.deliveries (id, event_id, endpoint_id, state, attempts, next_attempt_at, due_at,
 	last_status_code, last_error, lease_owner, lease_token, lease_until, created_at, updated_at,
 	ordering_key, ordered, seq)
 VALUES ('dlv_pending', 'evt_1', 'ep_a', 'pending', 1, $1, $1, 503, 'unavailable', NULL, NULL, NULL, $1, $1, '', false, 0),
@@ -41,7 +41,7 @@ VALUES ('dlv_pending', 'evt_1', 'ep_a', 'pending', 1, $1, $1, 503, 'unavailable'
        ('dlv_failed', 'evt_1', 'ep_d', 'failed', 2, $1, $1, 500, 'boom', NULL, NULL, NULL, $1, $1, '', false, 0),
        ('dlv_old', 'evt_2', 'ep_a', 'succeeded', 1, $2, $2, 204, '', NULL, NULL, NULL, $2, $2, 'key', true, 0),
        ('dlv_skipped', 'evt_2', 'ep_b', 'skipped', 0, $2, $2, 0, '', NULL, NULL, NULL, $2, $2, '', false, 0)`, `
-INSERT INTO `+q+`.attempts (delivery_id, number, started_at, duration_ns, status_code, error_class,
+INSERT INTO ` + q + `.attempts (delivery_id, number, started_at, duration_ns, status_code, error_class,
 	error, response_body, response_truncated)
 VALUES ('dlv_pending', 1, $1, 1000, 503, 'status', 'unavailable', 'busy', false),
        ('dlv_ok', 1, $1, 2000, 200, '', '', 'ok', true),
@@ -149,4 +149,78 @@ VALUES ('dlv_pending', 1, $1, 1000, 503, 'status', 'unavailable', 'busy', false)
 	require.Zero(t, pending)
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+q+".attempts_pending").Scan(&pending))
 	require.Zero(t, pending)
+}
+
+// TestPruneDropsPartitions checks that Prune drops the day partitions
+// wholly before their cut-off (failed ones by FailedBefore), deletes rows
+// only in the partition that straddles it, and removes the events the
+// dropped partitions leave without deliveries.
+func TestPruneDropsPartitions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	// Two days ahead of the database's day: their partitions exist.
+	day2 := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 2)
+	day3 := day2.AddDate(0, 0, 1)
+	finish := func(id string, at time.Time, st webhook.DeliveryState) {
+		t.Helper()
+		require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: day2, Items: []webhook.EnqueueItem{{
+			Event: webhook.Event{ID: "evt_" + id, Type: "t", Time: day2, Payload: []byte(`{}`)},
+			Deliveries: []webhook.Delivery{{ID: id, EventID: "evt_" + id, EndpointID: "ep", State: webhook.StatePending,
+				NextAttemptAt: day2, CreatedAt: day2, UpdatedAt: day2}},
+		}}}))
+		ls, err := b.store.Lease(ctx, &webhook.LeaseParams{Now: at, Owner: "o", Until: at.Add(time.Minute), Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		_, err = b.store.Complete(ctx, &webhook.CompleteParams{Now: at, Outcomes: []webhook.Outcome{{
+			Lease: webhook.LeaseRef{DeliveryID: id, Token: ls[0].Token}, State: st,
+			Attempts: []webhook.Attempt{{StartedAt: at, StatusCode: 200}},
+		}}})
+		require.NoError(t, err)
+	}
+	finish("dlv_1", day2.Add(time.Hour), webhook.StateSucceeded)
+	finish("dlv_2", day2.Add(2*time.Hour), webhook.StateFailed)
+	finish("dlv_3", day3.Add(time.Hour), webhook.StateSucceeded)
+	finish("dlv_4", day3.Add(5*time.Hour), webhook.StateSucceeded)
+	q := pgx.Identifier{b.schema}.Sanitize()
+	exists := func(table string) bool {
+		var ok bool
+		require.NoError(t, b.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", q+"."+table).Scan(&ok))
+		return ok
+	}
+	sfx := day2.Format("20060102")
+	for _, table := range []string{"deliveries_done_p", "deliveries_failed_p", "attempts_done_p", "attempts_failed_p"} {
+		require.True(t, exists(table+sfx), table)
+	}
+
+	n, err := b.store.Prune(ctx, &webhook.PruneParams{Before: day3.Add(2 * time.Hour), FailedBefore: day2.Add(time.Hour), Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "dlv_1 with its partition, dlv_3 by row")
+	require.False(t, exists("deliveries_done_p"+sfx))
+	require.False(t, exists("attempts_done_p"+sfx))
+	require.True(t, exists("deliveries_failed_p"+sfx), "failed deliveries are kept until FailedBefore")
+	for id, kept := range map[string]bool{"dlv_1": false, "dlv_2": true, "dlv_3": false, "dlv_4": true} {
+		_, err := b.store.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: id})
+		_, evErr := b.store.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_" + id})
+		if kept {
+			require.NoError(t, err, id)
+			require.NoError(t, evErr, id)
+			continue
+		}
+		require.ErrorIs(t, err, webhook.ErrNotFound, id)
+		require.ErrorIs(t, evErr, webhook.ErrNotFound, id)
+	}
+	as, err := b.store.ListAttempts(ctx, &webhook.ListAttemptsParams{DeliveryID: "dlv_2"})
+	require.NoError(t, err)
+	require.Len(t, as.Items, 1)
+
+	n, err = b.store.Prune(ctx, &webhook.PruneParams{Before: day3.Add(2 * time.Hour), FailedBefore: day3, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "dlv_2 with its partition")
+	require.False(t, exists("deliveries_failed_p"+sfx))
+	require.False(t, exists("attempts_failed_p"+sfx))
+	_, err = b.store.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_2"})
+	require.ErrorIs(t, err, webhook.ErrNotFound)
+	_, err = b.store.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_4"})
+	require.NoError(t, err)
 }
