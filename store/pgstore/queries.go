@@ -43,7 +43,7 @@ WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
 ), locked AS MATERIALIZED (
 	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-	WHERE d.state = 'pending'
+	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (`
 
@@ -175,7 +175,8 @@ WITH picked AS (
 UPDATE {{s}}.deliveries AS d
 SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
 FROM picked, {{s}}.events AS e
-WHERE d.id = picked.id AND d.state = 'pending' AND e.id = d.event_id
+WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.id = picked.id AND d.state = 'pending'
+	AND e.id = d.event_id
 RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
@@ -186,6 +187,7 @@ RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_a
 	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
 	FROM r, locked
 	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
+		AND d.id = ANY($1::text[])
 	RETURNING d.id, r.token
 )
 SELECT r.id, r.token FROM r
@@ -202,7 +204,7 @@ WITH o AS (
 		AS o(id, token, state, next_at, n, status, error)
 ), locked AS MATERIALIZED (
 	SELECT d.id FROM {{s}}.deliveries AS d JOIN o ON d.id = o.id AND d.lease_token = o.token
-	WHERE d.state = 'pending'
+	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
@@ -216,6 +218,7 @@ WITH o AS (
 		updated_at = $17
 	FROM o, locked
 	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
+		AND d.id = ANY($1::text[])
 	RETURNING d.id, o.token, d.attempts - o.n AS base, d.endpoint_id, d.ordering_key,
 		d.ordered AND d.state <> 'pending' AS ended, d.state
 ), ended AS (
@@ -232,6 +235,7 @@ WITH o AS (
 ), moved AS (
 	UPDATE {{s}}.attempts AS a SET state = up.state, finished_at = $17
 	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id AND up.state <> 'pending'
+		AND a.delivery_id = ANY($1::text[])
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
 		error_class, error, response_body, response_truncated, state, finished_at)
@@ -252,6 +256,7 @@ WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
 		next_attempt_at = $3, due_at = $3
 	FROM r, locked
 	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
+		AND d.id = ANY($1::text[])
 	RETURNING 1
 )
 SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),
@@ -288,7 +293,7 @@ WITH ended AS (
 	WHERE h.due_at = 'infinity'
 ), due AS (
 	UPDATE {{s}}.deliveries AS d SET due_at = d.next_attempt_at
-	FROM heads WHERE d.id = heads.id AND d.state = 'pending'
+	FROM heads WHERE d.id = heads.id AND d.state = 'pending' AND d.id = ANY(ARRAY(SELECT id FROM heads))
 	RETURNING 1
 ), gone AS (
 	DELETE FROM {{s}}.sequences AS s USING ended
@@ -328,7 +333,10 @@ SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
 		// A bounded batch of finished deliveries, their attempts, and the
 		// events this leaves without deliveries; plus up to the same number
 		// of old events that never had a delivery. Failed deliveries have
-		// their own cut-off ($3). Rows already locked by another pruner are
+		// their own cut-off ($3). Each delete repeats the cut-offs so that
+		// it reads only the partitions that straddle them (those wholly
+		// before were dropped), attempts by finished_at, which is their
+		// delivery's updated_at. Rows already locked by another pruner are
 		// skipped.
 		prune: r.Replace(`
 WITH victims AS (
@@ -338,9 +346,15 @@ WITH victims AS (
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ), del_attempts AS (
-	DELETE FROM {{s}}.attempts AS a USING victims AS v WHERE a.delivery_id = v.id AND a.state <> 'pending'
+	DELETE FROM {{s}}.attempts AS a
+	WHERE a.delivery_id = ANY(ARRAY(SELECT id FROM victims))
+		AND (a.state <> 'pending' AND a.finished_at < $1 AND a.state <> 'failed'
+			OR a.state = 'failed' AND a.finished_at < $3)
 ), del_deliveries AS (
-	DELETE FROM {{s}}.deliveries AS d USING victims AS v WHERE d.id = v.id
+	DELETE FROM {{s}}.deliveries AS d
+	WHERE d.id = ANY(ARRAY(SELECT id FROM victims))
+		AND (d.state <> 'pending' AND d.updated_at < $1 AND d.state <> 'failed'
+			OR d.state = 'failed' AND d.updated_at < $3)
 	RETURNING d.id, d.event_id
 ), del_events AS (
 	DELETE FROM {{s}}.events AS e

@@ -72,9 +72,9 @@ CREATE INDEX deliveries_endpoint ON {{schema}}.deliveries (endpoint_id, id);
 CREATE INDEX deliveries_due ON {{schema}}.deliveries_pending (due_at, id);
 CREATE INDEX deliveries_sequence ON {{schema}}.deliveries_pending (endpoint_id, ordering_key, seq)
     WHERE ordered;
--- The history: by ID (no unique index there), by state, by time.
+-- The history: by ID (no unique index there) and by time.
 CREATE INDEX deliveries_failed_id ON {{schema}}.deliveries_failed (id);
-CREATE INDEX deliveries_done_state ON {{schema}}.deliveries_done (state, id);
+CREATE INDEX deliveries_done_id ON {{schema}}.deliveries_done (id);
 CREATE INDEX deliveries_failed_updated ON {{schema}}.deliveries_failed (updated_at);
 CREATE INDEX deliveries_done_updated ON {{schema}}.deliveries_done (updated_at);
 
