@@ -90,7 +90,7 @@ func TestPlansAtScale(t *testing.T) {
 	t.Logf("%d deliveries seeded in %v", n, time.Since(start))
 
 	now := time.Now().UTC()
-	id := "dlv_" + strings.Repeat("0", 6) + "500" // pending
+	id := "dlv_" + strings.Repeat("0", 6) + "500"  // pending
 	fin := "dlv_" + strings.Repeat("0", 6) + "501" // failed
 	ids, tokens := []string{id}, []string{"tok"}
 	none := []string{}
@@ -112,7 +112,7 @@ func TestPlansAtScale(t *testing.T) {
 		"enqueue": {s.q.enqueue, []any{one("evt_new"), one("t"), one(""), []time.Time{now}, [][]byte{[]byte("{}")}, []*string{nil}, now,
 			one("dlv_new"), one("evt_new"), one("ep_1"), one("pending"), []int32{0}, []time.Time{now}, []int32{0}, one(""),
 			[]time.Time{now}, []time.Time{now}, s.channel, "x", one(""), one(""), one(""), one(""), []bool{false}}},
-		"get delivery": {"SELECT " + deliveryColumns + " FROM " + s.q.schema + ".deliveries WHERE id = $1", []any{fin}},
+		"get delivery":     {"SELECT " + deliveryColumns + " FROM " + s.q.schema + ".deliveries WHERE id = $1", []any{fin}},
 		"list by endpoint": {cols + " AND endpoint_id = $2 ORDER BY id LIMIT $3", []any{"", "ep_7", 101}},
 		"list by state":    {cols + " AND state = $2 ORDER BY id LIMIT $3", []any{"", "failed", 101}},
 		"list pending":     {cols + " AND state = $2 ORDER BY id LIMIT $3", []any{"", "pending", 101}},
