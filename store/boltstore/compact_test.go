@@ -76,3 +76,51 @@ func fileSize(t *testing.T, path string) int64 {
 	require.NoError(t, err)
 	return fi.Size()
 }
+
+// TestPruneFigures measures the prune of many finished deliveries and the
+// compaction after it, for the figures docs/pg-scale.md quotes (minutes of
+// work; not part of CI):
+//
+//	HOOKLET_BOLT_FIGURES=1000000 go test -run TestPruneFigures -v ./store/boltstore/
+func TestPruneFigures(t *testing.T) {
+	v := os.Getenv("HOOKLET_BOLT_FIGURES")
+	if v == "" {
+		t.Skip("set HOOKLET_BOLT_FIGURES to a number of deliveries to measure the prune figures")
+	}
+	var n int
+	_, err := fmt.Sscan(v, &n)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src.db"), filepath.Join(dir, "dst.db")
+	s, err := boltstore.Open(src, &boltstore.Options{NoSync: true})
+	require.NoError(t, err)
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	start := time.Now()
+	for i := 0; i < n; i += 1000 {
+		var items []webhook.EnqueueItem
+		for k := i; k < i+1000 && k < n; k++ {
+			ev := storetest.NewEvent(fmt.Sprintf("evt_%08d", k), base)
+			d := storetest.NewDelivery(fmt.Sprintf("dlv_%08d", k), ev.ID, "ep_a", base, base)
+			d.State, d.UpdatedAt = webhook.StateSucceeded, base
+			items = append(items, storetest.NewItem(ev, d))
+		}
+		require.NoError(t, s.Enqueue(t.Context(), &webhook.EnqueueParams{Now: base, Items: items}))
+	}
+	t.Logf("%d finished deliveries written in %v; file %d MB", n, time.Since(start), fileSize(t, src)>>20)
+	start = time.Now()
+	total := 0
+	for {
+		c, err := s.Prune(t.Context(), &webhook.PruneParams{Before: base.Add(time.Minute), Limit: 1000})
+		require.NoError(t, err)
+		total += c
+		if c < 1000 {
+			break
+		}
+	}
+	require.Equal(t, n, total)
+	require.NoError(t, s.Close())
+	t.Logf("pruned %d in %v; file %d MB after", total, time.Since(start), fileSize(t, src)>>20)
+	start = time.Now()
+	require.NoError(t, boltstore.Compact(dst, src, nil))
+	t.Logf("compacted in %v; file %d KB after", time.Since(start), fileSize(t, dst)>>10)
+}

@@ -517,7 +517,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 	if err := s.ensurePartitions(ctx); err != nil {
 		return 0, wrap("prune", err)
 	}
-	dropped, err := s.dropPartitions(ctx, p.Before, failedBefore, limit)
+	dropped, err := s.dropPartitions(ctx, p.Before, failedBefore)
 	if err != nil {
 		return dropped, wrap("prune", err)
 	}

@@ -85,15 +85,15 @@ func (s *Store) historyPartitions(ctx context.Context) ([]historyPartition, erro
 
 // dropPartitions drops the history partitions (deliveries and their
 // attempts) that end at or before their cut-off, each in its own short
-// transaction, then deletes, limit at a time, the events stored before
-// before that this left without deliveries. It returns how many
-// deliveries the dropped partitions held.
-func (s *Store) dropPartitions(ctx context.Context, before, failedBefore time.Time, limit int) (int, error) {
+// transaction that first deletes the events stored before before whose
+// deliveries are all in the partition. It returns how many deliveries the
+// dropped partitions held.
+func (s *Store) dropPartitions(ctx context.Context, before, failedBefore time.Time) (int, error) {
 	parts, err := s.historyPartitions(ctx)
 	if err != nil {
 		return 0, err
 	}
-	total, dropped := 0, false
+	total := 0
 	for _, p := range parts {
 		cutoff := before
 		if p.failed {
@@ -108,8 +108,13 @@ func (s *Store) dropPartitions(ctx context.Context, before, failedBefore time.Ti
 				return err
 			}
 			name := s.q.schema + "." + pgx.Identifier{p.name}.Sanitize()
-			// The lock first, so that the count is what is dropped.
-			if _, err := tx.Exec(ctx, "LOCK TABLE "+name+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+			// SHARE: no row of the partition changes (Redeliver, a row
+			// prune) until it is gone, while reads of the history go on.
+			if _, err := tx.Exec(ctx, "LOCK TABLE "+name+" IN SHARE MODE"); err != nil {
+				return err
+			}
+			// The events whose deliveries are all in this partition.
+			if _, err := tx.Exec(ctx, strings.ReplaceAll(s.q.pruneEvents, "{{p}}", name), before, name); err != nil {
 				return err
 			}
 			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
@@ -126,21 +131,8 @@ func (s *Store) dropPartitions(ctx context.Context, before, failedBefore time.Ti
 			return total, err
 		}
 		total += n
-		dropped = true
 	}
-	if !dropped {
-		return total, nil
-	}
-	for ctx.Err() == nil {
-		var n int
-		if err := s.pool.QueryRow(ctx, s.q.pruneOrphans, before, limit).Scan(&n); err != nil {
-			return total, err
-		}
-		if n < limit {
-			break
-		}
-	}
-	return total, ctx.Err()
+	return total, nil
 }
 
 // retryMoved runs f again, up to four times, when it fails because a row it

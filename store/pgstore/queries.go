@@ -18,7 +18,7 @@ type queries struct {
 	redeliver      string
 	advance        string
 	prune          string
-	pruneOrphans   string
+	pruneEvents    string
 	version        string
 	poll           string
 }
@@ -373,19 +373,15 @@ WITH victims AS (
 )
 SELECT count(*) FROM del_deliveries`),
 
-		// Events stored before $1 that no delivery refers to any more,
-		// $2 at most: those left behind by dropped partitions.
-		pruneOrphans: r.Replace(`
-WITH gone AS (
-	DELETE FROM {{s}}.events AS e
-	WHERE e.id IN (
-		SELECT e2.id FROM {{s}}.events AS e2
-		WHERE e2.stored_at < $1
-		AND NOT EXISTS (SELECT 1 FROM {{s}}.deliveries AS d WHERE d.event_id = e2.id)
-		LIMIT $2
-		FOR UPDATE SKIP LOCKED)
-	RETURNING 1
-)
-SELECT count(*) FROM gone`),
+		// The events stored before $1 of the deliveries of one history
+		// partition ({{p}}, $2 its name), but those that have deliveries
+		// elsewhere: run before the partition is dropped.
+		pruneEvents: r.Replace(`
+DELETE FROM {{s}}.events AS e
+USING (SELECT DISTINCT event_id FROM {{p}}) AS p
+WHERE e.id = p.event_id AND e.stored_at < $1
+AND NOT EXISTS (
+	SELECT 1 FROM {{s}}.deliveries AS d
+	WHERE d.event_id = e.id AND d.tableoid <> $2::regclass)`),
 	}
 }
