@@ -12,8 +12,8 @@ import (
 	"github.com/hooklet/webhook/store/pgstore"
 )
 
-// TestMigratePartitionedHistoryKeepsData builds a schema at version 6 (one
-// table of deliveries, one of attempts) with deliveries in every state,
+// TestMigratePartitionedHistoryKeepsData builds a schema at the version
+// before the partitioned history (one table of deliveries, one of attempts) with deliveries in every state,
 // migrates it, and checks that every record survived where it belongs and
 // that the pending deliveries are leased and delivered as before.
 func TestMigratePartitionedHistoryKeepsData(t *testing.T) {
@@ -23,7 +23,9 @@ func TestMigratePartitionedHistoryKeepsData(t *testing.T) {
 	schema := pgtest.NewSchema(t)
 	pool := pgtest.Pool(t, url, 4)
 	q := pgx.Identifier{schema}.Sanitize()
-	require.NoError(t, pgstore.MigrateTo(ctx, pool, &pgstore.Options{Schema: schema}, 6))
+	v := pgstore.PartitionedHistoryVersion()
+	require.Positive(t, v)
+	require.NoError(t, pgstore.MigrateTo(ctx, pool, &pgstore.Options{Schema: schema}, v-1))
 
 	// Finished ones today and long ago: each day gets its partition.
 	today := time.Now().UTC().Truncate(time.Microsecond)
