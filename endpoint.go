@@ -28,6 +28,17 @@ type Endpoint struct {
 	// EventTypes lists the event types the endpoint receives: exact names,
 	// "prefix.*" (every type below prefix) or "*". Empty means every type.
 	EventTypes []string
+	// Filter selects, among the events EventTypes and Tenant let through,
+	// those the endpoint receives: a JSON document in the filter syntax of
+	// Convoy and Outpost, evaluated against the event seen as
+	// {"id", "type", "tenant", "time", "attributes", "data"}, e.g.
+	// {"data.amount": {"$gte": 100}, "attributes.source": "api"}. Empty,
+	// null or {} lets every event through. It is compiled when the
+	// endpoint is saved; a bad one is refused with a [*FilterError]. See
+	// docs/filtering.md for the operators and their semantics, and
+	// [MaxFilterBytes], [MaxFilterDepth] and [MaxFilterNodes] for the
+	// limits.
+	Filter json.RawMessage
 	// Ordered makes the endpoint receive the events of each
 	// [Event.OrderingKey] one at a time, in emit order: the next event of
 	// a key is sent only once the one before it has succeeded, failed for
@@ -84,13 +95,14 @@ type Endpoint struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
-// Clone returns a deep copy of ep: its slices, maps, Settings and Retry
-// policy are not shared with ep.
+// Clone returns a deep copy of ep: its slices, maps, Settings, Filter and
+// Retry policy are not shared with ep.
 func (ep Endpoint) Clone() Endpoint {
 	ep.EventTypes = slices.Clone(ep.EventTypes)
 	ep.Secrets = slices.Clone(ep.Secrets)
 	ep.Headers = maps.Clone(ep.Headers)
 	ep.Settings = slices.Clone(ep.Settings)
+	ep.Filter = slices.Clone(ep.Filter)
 	if ep.Retry != nil {
 		rp := *ep.Retry
 		rp.Schedule = slices.Clone(rp.Schedule)
@@ -348,8 +360,9 @@ func isTokenChar(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
-// matches reports whether ep should receive ev: enabled, tenant compatible
-// and one of its patterns matching the type.
+// matches reports whether ep should receive ev, its filter aside: enabled,
+// tenant compatible and one of its patterns matching the type. It is the
+// definition the registry's fan-out index is tested against.
 func (ep *Endpoint) matches(ev *Event) bool {
 	if ep.Disabled {
 		return false

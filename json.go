@@ -171,6 +171,7 @@ type endpointJSON struct {
 	URL            string            `json:"url"`
 	Description    string            `json:"description,omitempty"`
 	EventTypes     []string          `json:"event_types,omitempty"`
+	Filter         json.RawMessage   `json:"filter,omitempty"`
 	Ordered        bool              `json:"ordered,omitempty"`
 	Template       string            `json:"template,omitempty"`
 	ContentType    string            `json:"content_type,omitempty"`
@@ -195,7 +196,7 @@ type endpointJSON struct {
 func (ep Endpoint) MarshalJSON() ([]byte, error) {
 	j := endpointJSON{
 		ID: ep.ID, Tenant: ep.Tenant, URL: ep.URL, Description: ep.Description,
-		EventTypes: ep.EventTypes, Template: ep.Template, ContentType: ep.ContentType,
+		EventTypes: ep.EventTypes, Filter: ep.Filter, Template: ep.Template, ContentType: ep.ContentType,
 		Settings: ep.Settings, Unsigned: ep.Unsigned, Disabled: ep.Disabled, DisabledReason: ep.DisabledReason,
 		MaxConcurrency: ep.MaxConcurrency, Retry: ep.Retry,
 		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
@@ -234,7 +235,7 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 	}
 	*ep = Endpoint{
 		ID: j.ID, Tenant: j.Tenant, URL: j.URL, Description: j.Description,
-		EventTypes: j.EventTypes, Template: j.Template, ContentType: j.ContentType,
+		EventTypes: j.EventTypes, Filter: j.Filter, Template: j.Template, ContentType: j.ContentType,
 		Settings: j.Settings, Headers: j.Headers, Secrets: j.Secrets,
 		Unsigned: j.Unsigned, Disabled: j.Disabled, DisabledReason: j.DisabledReason,
 		MaxConcurrency: j.MaxConcurrency, Retry: j.Retry,

@@ -53,6 +53,7 @@ func TestJSON(t *testing.T) {
 		ep := webhook.Endpoint{
 			ID: "ep_1", Tenant: "acme", URL: "https://example.com/hooks", Description: "billing",
 			EventTypes: []string{"invoice.*"}, Template: `{a: 1}`, ContentType: "text/plain",
+			Filter:         json.RawMessage(`{"data.amount":{"$gte":100}}`),
 			Settings:       json.RawMessage(`{"region":"eu"}`),
 			Headers:        map[string]string{"X-Team": "billing"},
 			Signature:      webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
@@ -66,7 +67,7 @@ func TestJSON(t *testing.T) {
 		b, err := json.Marshal(ep)
 		require.NoError(t, err)
 		f := jsonFields(t, b)
-		for _, name := range []string{"id", "tenant", "url", "description", "event_types", "template",
+		for _, name := range []string{"id", "tenant", "url", "description", "event_types", "filter", "template",
 			"content_type", "settings", "headers", "signature", "disabled", "disabled_reason",
 			"max_concurrency", "retry", "created_at", "updated_at"} {
 			require.Contains(t, f, name)

@@ -57,6 +57,25 @@ var rawVariants = []rawVariant{
 		setup: func(vm *jsonnet.VM, p string, _ any) { vm.ExtVar("payload", p) }},
 }
 
+// lyticsInsiderPayload is the Lytics event padded to 1 KiB with the user
+// fields a Lytics audience event carries.
+const lyticsInsiderPayload = `{"email":"ada@example.com","first_name":"Ada","last_name":"Lovelace","score":3,"missing":null,
+"segment_events":[{"segment":"vip","enter":"2026-01-02T03:04:05Z"},{"segment":"trial","enter":"2026-01-01T00:00:00Z"}],
+"address":{"city":"London","lines":["1 Main St","Flat 2"],"postcode":"NW1 6XE","country":"GB"},
+"user_id":"u_8c1f0e5a2b7d4c9e","company":"Analytical Engines Ltd","plan":"enterprise","mrr":1234.5,
+"created":"2024-03-10T09:15:00Z","last_seen":"2026-01-02T03:00:00Z","sessions":1742,"locale":"en-GB",
+"tags":["beta","newsletter","power-user","early-adopter"],"consent":{"email":true,"sms":false,"ads":false},
+"devices":[{"os":"macOS","app":"1.42.0","last":"2026-01-01T22:10:00Z"},{"os":"iOS","app":"1.41.3","last":"2025-12-30T08:00:00Z"}],
+"scores":{"engagement":0.87,"churn":0.04,"propensity":0.61},"utm":{"source":"newsletter","medium":"email","campaign":"winter-2026"},
+"timezone":"Europe/London","phone":"+44 20 7946 0958","referrer":"https://example.org/blog/engines","ltv":98765.43,"vip":true}`
+
+func TestLyticsInsiderPayloadIsOneKiB(t *testing.T) {
+	t.Parallel()
+	if n := len(lyticsInsiderPayload); n < 1000 || n > 1100 {
+		t.Fatalf("payload of %d bytes", n)
+	}
+}
+
 // newRawVM returns a VM ready to evaluate the Lytics template with the
 // event handed over as v says, and the parsed program.
 func newRawVM(b *testing.B, v rawVariant) (*jsonnet.VM, ast.Node) {
@@ -149,4 +168,49 @@ func BenchmarkJsonnetLyticsParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkJsonnetLyticsInsider compares, over the 1 KiB event, raw
+// go-jsonnet with Render, which takes the fast path for this template,
+// and with the sandbox alone (a template outside the fast path's subset
+// that does the same work).
+func BenchmarkJsonnetLyticsInsider(b *testing.B) {
+	b.Run("Raw", func(b *testing.B) {
+		vm, node := newRawVM(b, rawVariants[0])
+		b.ReportAllocs()
+		start := cpuTime()
+		for b.Loop() {
+			rawVariants[0].setup(vm, lyticsInsiderPayload, nil)
+			if _, err := vm.Evaluate(node); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportCPU(b, start)
+	})
+	render := func(name, src string, fast bool) {
+		b.Run(name, func(b *testing.B) {
+			tr := webhook.NewJsonnetTransformer(webhook.JsonnetOptions{})
+			if got, reason, err := tr.FastPath(src); err != nil || got != fast {
+				b.Fatalf("fast path %v (%s), %v", got, reason, err)
+			}
+			tmpl, err := tr.Compile(src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in := renderInput(lyticsInsiderPayload)
+			ctx := context.Background()
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				if _, err := tmpl.Render(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, start)
+		})
+	}
+	render("Render", lyticsTemplate, true)
+	// {} + self-free object keeps the output, but self puts it outside
+	// the subset.
+	render("RenderSandbox", lyticsTemplate+" + {assert self != null}", false)
 }

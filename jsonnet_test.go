@@ -211,3 +211,66 @@ func TestJsonnetRenderErrors(t *testing.T) {
 		require.NotErrorIs(t, err, webhook.ErrInvalidTemplate)
 	})
 }
+
+func TestJsonnetFastPath(t *testing.T) {
+	t.Parallel()
+	tr := webhook.NewJsonnetTransformer(webhook.JsonnetOptions{})
+	for _, src := range []string{lyticsTemplate, lyticsSettingsTemplate} {
+		fast, reason, err := tr.FastPath(src)
+		require.NoError(t, err)
+		require.True(t, fast, reason)
+		require.Empty(t, reason)
+	}
+	fast, reason, err := tr.FastPath("{\n  a: 1, b: self.a }")
+	require.NoError(t, err)
+	require.False(t, fast)
+	require.Equal(t, "2:12: self and super", reason)
+
+	_, _, err = tr.FastPath("{ a: }")
+	var te *webhook.TemplateError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, 1, te.Line)
+}
+
+func TestJsonnetReadsEndpoint(t *testing.T) {
+	t.Parallel()
+	tr := webhook.NewJsonnetTransformer(webhook.JsonnetOptions{})
+	for src, want := range map[string]bool{
+		lyticsTemplate:         false,
+		lyticsSettingsTemplate: true,
+		`local e = import "hooklet.libsonnet"; {to: e.endpoint.url}`: true,
+		`{a: 1, b: self.a}`: false,
+	} {
+		tmpl, err := tr.Compile(src)
+		require.NoError(t, err)
+		er, ok := tmpl.(webhook.EndpointReader)
+		require.True(t, ok)
+		require.Equal(t, want, er.ReadsEndpoint(), src)
+	}
+}
+
+// TestJsonnetFastPathRenders checks that a template on the fast path
+// renders as the sandbox does, through the public surface: the same
+// bodies, content types and errors with their positions.
+func TestJsonnetFastPathRenders(t *testing.T) {
+	t.Parallel()
+	tr := webhook.NewJsonnetTransformer(webhook.JsonnetOptions{})
+	src := "local e = import \"hooklet.libsonnet\";\nif e.get(\"score\") > 2 then { email: e.get(\"email\"), n: e.get(\"score\") / e.get(\"zero\", 0) } else \"low\""
+	fast, _, err := tr.FastPath(src)
+	require.NoError(t, err)
+	require.True(t, fast)
+	tmpl, err := tr.Compile(src)
+	require.NoError(t, err)
+
+	r, err := tmpl.Render(context.Background(), renderInput(`{"score":1}`))
+	require.NoError(t, err)
+	require.Equal(t, "low", string(r.Body))
+	require.Equal(t, "text/plain; charset=utf-8", r.ContentType)
+
+	_, err = tmpl.Render(context.Background(), renderInput(lyticsPayload))
+	var te *webhook.TemplateError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, 2, te.Line)
+	require.Equal(t, 56, te.Column)
+	require.Contains(t, te.Message, "Division by zero")
+}

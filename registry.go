@@ -4,54 +4,27 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hooklet/webhook/internal/filter"
 )
 
 // endpointState is an endpoint as the engine uses it: validated, its
-// template compiled and its policy resolved. It is immutable once
-// published in the registry.
+// template and filter compiled and its policy resolved. It is immutable
+// once published in the registry.
 type endpointState struct {
 	ep          Endpoint
-	tmpl        Template // nil without a template
+	tmpl        Template        // nil without a template
+	filter      *filter.Program // nil without a filter
 	retry       RetryPolicy
 	concurrency int
+	// badFilter is set on a stored endpoint whose filter no longer
+	// compiles: it receives nothing until it is saved again.
+	badFilter bool
 	// secrets are redacted from recorded response bodies; see secretsOf.
 	secrets [][]byte
-}
-
-// endpointSet is an immutable snapshot of all endpoints.
-type endpointSet struct {
-	byID map[string]*endpointState
-	all  []*endpointState // in ID order
-}
-
-// fanOut makes one pending delivery, due at now, for every endpoint that
-// matches ev. Each carries ev's ordering key and whether its endpoint is
-// ordered now, so the store keeps the mode the event was emitted under.
-func (s *endpointSet) fanOut(ev *Event, now time.Time) []Delivery {
-	var out []Delivery
-	for _, st := range s.all {
-		if !st.ep.matches(ev) {
-			continue
-		}
-		out = append(out, Delivery{
-			ID:            ids.next("dlv_", now),
-			EventID:       ev.ID,
-			EndpointID:    st.ep.ID,
-			OrderingKey:   ev.OrderingKey,
-			Ordered:       st.ep.Ordered,
-			State:         StatePending,
-			NextAttemptAt: now,
-			CreatedAt:     now,
-			UpdatedAt:     now,
-		})
-	}
-	return out
 }
 
 // endpointCompiler resolves an endpoint into the state the engine uses.
@@ -61,10 +34,15 @@ type endpointCompiler struct {
 	concurrency int         // the cap of endpoints without their own
 }
 
-// compile resolves ep, compiling its template. Errors wrap
-// ErrInvalidEndpoint.
+// compile resolves ep, compiling its template and its filter. Errors wrap
+// ErrInvalidEndpoint; a filter's is a *FilterError.
 func (c *endpointCompiler) compile(ep Endpoint) (*endpointState, error) {
 	st := c.resolve(ep)
+	prog, err := compileFilter(ep.Filter)
+	if err != nil {
+		return nil, err
+	}
+	st.filter = prog
 	if ep.Template == "" {
 		return st, nil
 	}
@@ -90,10 +68,17 @@ func (c *endpointCompiler) resolve(ep Endpoint) *endpointState {
 
 // registry caches the store's endpoints in memory, so that fan-out and
 // delivery read no endpoint from the store, and is the one place that
-// writes endpoints to the store. Readers get lock-free snapshots. Every
-// write (a save, a disable, a reload) holds mu from the store call to the
-// publication of the new snapshot, so the registry never publishes an
-// endpoint older than the one stored by this process.
+// writes endpoints to the store. Every write (a save, a disable, a reload)
+// holds mu from the store call to the publication of the new state, so
+// the registry never publishes an endpoint older than the one stored by
+// this process.
+//
+// Published states live in byID and, when enabled, in a fan-out index by
+// tenant and type pattern, both guarded by rw: readers share it for a map
+// lookup or an index walk, writers hold it for one entry's update (a
+// reload builds its maps aside and swaps them in). So a change costs the
+// same with ten endpoints or a million, and Emit's cost depends on the
+// endpoints an event may reach, not on how many exist.
 type registry struct {
 	store    Store
 	clock    Clock
@@ -102,13 +87,15 @@ type registry struct {
 
 	mu     sync.Mutex
 	loaded atomic.Bool // set once, under mu; read without it
-	set    atomic.Pointer[endpointSet]
+
+	rw    sync.RWMutex
+	byID  map[string]*endpointState
+	index *fanoutIndex[*endpointState] // enabled endpoints only
 }
 
 func newRegistry(store Store, clock Clock, log *slog.Logger, compiler endpointCompiler) *registry {
-	r := &registry{store: store, clock: clock, log: log, compiler: compiler}
-	r.set.Store(&endpointSet{byID: map[string]*endpointState{}})
-	return r
+	return &registry{store: store, clock: clock, log: log, compiler: compiler,
+		byID: map[string]*endpointState{}, index: newFanoutIndex[*endpointState]()}
 }
 
 // load reads every endpoint from the store unless that was done before.
@@ -139,61 +126,128 @@ func (r *registry) reload(ctx context.Context) error {
 	return r.reloadLocked(ctx)
 }
 
+// reloadLocked reads every endpoint and publishes them all at once. An
+// endpoint whose stored version (UpdatedAt) is the one already published
+// keeps its compiled state: a reload after a change elsewhere compiles
+// only what changed.
 func (r *registry) reloadLocked(ctx context.Context) error {
-	byID := map[string]*endpointState{}
-	p := &ListEndpointsParams{Limit: 1000}
+	r.rw.RLock()
+	prev := r.byID
+	r.rw.RUnlock()
+	byID := make(map[string]*endpointState, len(prev))
+	index := newFanoutIndex[*endpointState]()
+	p := &ListEndpointsParams{Limit: PageLimitMax}
 	for {
 		page, err := r.store.ListEndpoints(ctx, p)
 		if err != nil {
 			return err
 		}
 		for _, ep := range page.Items {
-			byID[ep.ID] = r.compileStored(ep)
+			st, ok := prev[ep.ID]
+			if !ok || !st.ep.UpdatedAt.Equal(ep.UpdatedAt) || st.ep.Disabled != ep.Disabled {
+				st = r.compileStored(ep)
+			}
+			byID[ep.ID] = st
+			if !ep.Disabled {
+				index.put(ep.ID, ep.Tenant, ep.EventTypes, st)
+			}
 		}
 		if page.Next == "" {
 			break
 		}
 		p.Cursor = page.Next
 	}
-	r.publish(byID)
+	r.rw.Lock()
+	r.byID, r.index = byID, index
+	r.rw.Unlock()
 	return nil
 }
 
 // compileStored compiles an endpoint read from the store. One stored
 // before a change of Transformer may no longer compile: it is kept, so
-// that its deliveries fail visibly instead of vanishing.
+// that its deliveries fail visibly instead of vanishing. One whose filter
+// no longer compiles (a limit lowered since it was saved) receives
+// nothing, and says so in the log, until it is saved again.
 func (r *registry) compileStored(ep Endpoint) *endpointState {
 	st, err := r.compiler.compile(ep)
-	if err != nil {
-		r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint_id", ep.ID, "error", err)
-		st = r.compiler.resolve(ep)
-		st.tmpl = brokenTemplate{err}
+	if err == nil {
+		return st
+	}
+	r.log.Warn("webhook: stored endpoint no longer compiles", "endpoint_id", ep.ID, "error", err)
+	st = r.compiler.resolve(ep)
+	if st.filter, err = compileFilter(ep.Filter); err != nil {
+		st.badFilter = true
+	}
+	if ep.Template != "" {
+		if st.tmpl, err = r.compiler.transformer.Compile(ep.Template); err != nil {
+			st.tmpl = brokenTemplate{invalidEndpoint("Template", "does not compile", err)}
+		}
 	}
 	return st
 }
 
-// snapshot returns the current endpoints, loading them on first use.
-func (r *registry) snapshot(ctx context.Context) (*endpointSet, error) {
-	if err := r.load(ctx); err != nil {
-		return nil, err
+// fanOut makes one pending delivery, due at now, for every endpoint that
+// takes ev: enabled, of ev's tenant (of any tenant when ev has none), with
+// a pattern matching its type and a filter, if any, matching it. The
+// candidates come from the index; the payload is parsed once, and only if
+// a candidate's filter reads it. Each delivery carries ev's ordering key
+// and whether its endpoint is ordered now, so the store keeps the mode the
+// event was emitted under. The endpoints must have been loaded.
+func (r *registry) fanOut(ev *Event, now time.Time) []Delivery {
+	r.rw.RLock()
+	candidates := r.index.match(nil, ev.Tenant, ev.Type)
+	r.rw.RUnlock()
+	var (
+		out []Delivery
+		doc *filter.Document
+	)
+	for _, st := range candidates {
+		if st.badFilter {
+			continue
+		}
+		if st.filter != nil {
+			if doc == nil {
+				doc = filterDocument(ev)
+			}
+			if !st.filter.Match(doc) {
+				continue
+			}
+		}
+		out = append(out, Delivery{
+			ID:            ids.next("dlv_", now),
+			EventID:       ev.ID,
+			EndpointID:    st.ep.ID,
+			OrderingKey:   ev.OrderingKey,
+			Ordered:       st.ep.Ordered,
+			State:         StatePending,
+			NextAttemptAt: now,
+			CreatedAt:     now,
+			UpdatedAt:     now,
+		})
 	}
-	return r.set.Load(), nil
+	return out
 }
 
 func (r *registry) get(id string) (*endpointState, bool) {
-	st, ok := r.set.Load().byID[id]
+	r.rw.RLock()
+	st, ok := r.byID[id]
+	r.rw.RUnlock()
 	return st, ok
 }
 
 // lookup returns the endpoint a delivery goes to. One the registry does
 // not know was created by another process after the last load, or
-// deleted: lookup reloads once to tell. An error means neither is known.
+// deleted: lookup reads that one endpoint from the store to tell. An
+// error means neither is known.
 func (r *registry) lookup(ctx context.Context, id string) (*endpointState, bool, error) {
 	if st, ok := r.get(id); ok {
 		return st, true, nil
 	}
-	if err := r.reload(ctx); err != nil {
-		r.log.Warn("webhook: reloading endpoints", "error", err)
+	r.mu.Lock()
+	err := r.refreshLocked(ctx, id)
+	r.mu.Unlock()
+	if err != nil {
+		r.log.Warn("webhook: reading an endpoint", "endpoint_id", id, "error", err)
 		return nil, false, err
 	}
 	st, ok := r.get(id)
@@ -313,24 +367,24 @@ func (r *registry) delete(ctx context.Context, id string) error {
 	return nil
 }
 
+// putLocked publishes st. Called with mu held.
 func (r *registry) putLocked(st *endpointState) {
-	byID := maps.Clone(r.set.Load().byID)
-	byID[st.ep.ID] = st
-	r.publish(byID)
+	r.rw.Lock()
+	defer r.rw.Unlock()
+	r.byID[st.ep.ID] = st
+	if st.ep.Disabled {
+		r.index.remove(st.ep.ID)
+		return
+	}
+	r.index.put(st.ep.ID, st.ep.Tenant, st.ep.EventTypes, st)
 }
 
+// removeLocked unpublishes an endpoint. Called with mu held.
 func (r *registry) removeLocked(id string) {
-	byID := maps.Clone(r.set.Load().byID)
-	delete(byID, id)
-	r.publish(byID)
-}
-
-// publish installs a new snapshot built from byID. Called with mu held.
-func (r *registry) publish(byID map[string]*endpointState) {
-	all := slices.SortedFunc(maps.Values(byID), func(a, b *endpointState) int {
-		return strings.Compare(a.ep.ID, b.ep.ID)
-	})
-	r.set.Store(&endpointSet{byID: byID, all: all})
+	r.rw.Lock()
+	defer r.rw.Unlock()
+	delete(r.byID, id)
+	r.index.remove(id)
 }
 
 // brokenTemplate stands in for a stored template that no longer compiles.

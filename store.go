@@ -289,7 +289,9 @@ type DeleteEndpointParams struct {
 
 // ListEndpointsParams are the parameters of [Store.ListEndpoints].
 type ListEndpointsParams struct {
-	// Tenant, when set, lists only that tenant's endpoints.
+	// Tenant, when set, lists only that tenant's endpoints. A store serves
+	// it from an index by tenant, so that a page costs the same however
+	// many endpoints other tenants have.
 	Tenant string
 	Cursor string
 	// Limit caps the page size; see [PageLimit].

@@ -63,3 +63,13 @@ func (e *TemplateError) Error() string {
 
 // Unwrap returns [ErrInvalidTemplate].
 func (e *TemplateError) Unwrap() error { return ErrInvalidTemplate }
+
+// EndpointReader is an optional interface of a [Template]. ReadsEndpoint
+// reports whether a rendering may depend on the endpoint it is rendered
+// for (its ID, URL or Settings). When it does not, the body rendered for
+// one event is the same for every endpoint that uses the template, and
+// may be rendered once and shared; the content type of a string body
+// still comes from each endpoint.
+type EndpointReader interface {
+	ReadsEndpoint() bool
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -89,6 +90,20 @@ func dialGuardInNetns(t *testing.T) {
 				prefix = "/32"
 			}
 			ipCmd(t, "addr", "add", a+prefix, "dev", "lo", "nodad")
+		}
+	}
+	// The kernel installs an address's local route a moment after "ip addr
+	// add" returns; wait, a bounded number of times, until each one routes.
+	for _, addrs := range []map[string]string{refused, allowed} {
+		for _, a := range addrs {
+			for i := 0; ; i++ {
+				out, err := exec.Command("ip", "route", "get", a).CombinedOutput()
+				if err == nil && strings.Contains(string(out), "dev lo") {
+					break
+				}
+				require.Less(t, i, 1000, "%s never routes: %s", a, out)
+				runtime.Gosched()
+			}
 		}
 	}
 

@@ -465,13 +465,12 @@ func (d *Dispatcher) prepare(ctx context.Context, events []Event) ([]EnqueueItem
 			return nil, err
 		}
 	}
-	eps, err := d.registry.snapshot(ctx)
-	if err != nil {
+	if err := d.registry.load(ctx); err != nil {
 		return nil, err
 	}
 	items := make([]EnqueueItem, len(events))
 	for i := range events {
-		items[i] = EnqueueItem{Event: events[i], Deliveries: eps.fanOut(&events[i], now)}
+		items[i] = EnqueueItem{Event: events[i], Deliveries: d.registry.fanOut(&events[i], now)}
 	}
 	return items, nil
 }
@@ -518,6 +517,8 @@ func (d *Dispatcher) Endpoint(ctx context.Context, id string) (Endpoint, error) 
 }
 
 // Endpoints lists endpoints in ID order, a page at a time; p may be nil.
+// With p.Tenant set it lists that tenant's endpoints only, which every
+// store reads through an index of its own, not by scanning them all.
 func (d *Dispatcher) Endpoints(ctx context.Context, p *ListEndpointsParams) (Page[Endpoint], error) {
 	return d.store.ListEndpoints(ctx, cmp.Or(p, &ListEndpointsParams{}))
 }

@@ -19,6 +19,7 @@ func fullEndpoint(id string) webhook.Endpoint {
 		URL:         "https://hooks.example.com/in?x=1",
 		Description: "billing — production ✓",
 		EventTypes:  []string{"invoice.*", "customer.created"},
+		Filter:      json.RawMessage(`{"data.amount": {"$gte": 100},  "$or": [{"attributes.kind": "x"}]}`),
 		Template:    "local event = import \"lytemplates.libsonnet\";\n{ email: event.get(\"email\", \"\") }\n",
 		ContentType: "application/x-ndjson",
 		Settings:    json.RawMessage(`{"region":"eu",  "batch": [1, 2]}`),
@@ -289,6 +290,28 @@ func listEndpointsCases() []testCase {
 			}
 			require.Equal(t, all, endpointIDs(allEndpoints(t, s, "", 6)))
 			require.Empty(t, allEndpoints(t, s, "nobody", 5))
+		}},
+		{"TenantFollowsMovesAndDeletes", func(t *testing.T, s webhook.Store) {
+			// The tenant listing must follow an endpoint that changes
+			// tenant, is deleted, or comes back, whatever index serves it.
+			for i := range 12 {
+				putEndpoint(t, s, minimalEndpoint(endpointID(i), []string{"acme", "globex", ""}[i%3]))
+			}
+			moved := minimalEndpoint(endpointID(0), "globex")
+			putEndpoint(t, s, moved)
+			putEndpoint(t, s, minimalEndpoint(endpointID(4), "")) // globex to none
+			putEndpoint(t, s, minimalEndpoint(endpointID(5), "acme"))
+			require.NoError(t, s.DeleteEndpoint(t.Context(), &webhook.DeleteEndpointParams{ID: endpointID(3)}))
+			require.NoError(t, s.DeleteEndpoint(t.Context(), &webhook.DeleteEndpointParams{ID: endpointID(7)}))
+			putEndpoint(t, s, minimalEndpoint(endpointID(7), "acme")) // back, in another tenant
+			putEndpoint(t, s, minimalEndpoint(endpointID(9), "acme")) // same tenant again
+			require.Equal(t, []string{endpointID(5), endpointID(6), endpointID(7), endpointID(9)},
+				endpointIDs(allEndpoints(t, s, "acme", 2)))
+			require.Equal(t, []string{endpointID(0), endpointID(1), endpointID(10)}, endpointIDs(allEndpoints(t, s, "globex", 1)))
+			require.Len(t, allEndpoints(t, s, "", 5), 11)
+			for _, ep := range allEndpoints(t, s, "globex", 3) {
+				require.Equal(t, "globex", ep.Tenant)
+			}
 		}},
 		{"CursorSurvivesChanges", func(t *testing.T, s webhook.Store) {
 			// Cursors are positions in ID order, not offsets: deleting an

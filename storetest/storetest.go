@@ -176,6 +176,9 @@ func normEndpoint(ep webhook.Endpoint) webhook.Endpoint {
 	if len(ep.Settings) == 0 {
 		ep.Settings = nil
 	}
+	if len(ep.Filter) == 0 {
+		ep.Filter = nil
+	}
 	if len(ep.Headers) == 0 {
 		ep.Headers = nil
 	}

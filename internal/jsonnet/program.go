@@ -20,6 +20,12 @@ type Program struct {
 	sb   *Sandbox
 	node ast.Node // instrumented program; read-only once compiled
 
+	fast          *fastProgram // nil when the template is outside the fast path's subset
+	fastReason    string       // why fast is nil
+	maxCalls      int          // fast path limits, see fastLimits
+	manifestDepth int
+	readsEndpoint bool
+
 	disabled atomic.Pointer[Error]
 	running  sync.WaitGroup // evaluations in flight, including abandoned ones
 }
@@ -32,9 +38,10 @@ type Input struct {
 	Type        string
 	Time        string // RFC 3339, or empty
 	Tenant      string
-	Attributes  string // JSON object of strings
-	Payload     string // JSON
-	Settings    string // JSON
+	Attributes  string            // JSON object of strings
+	AttrMap     map[string]string // the attributes, when Attributes is empty; read-only
+	Payload     string            // JSON
+	Settings    string            // JSON
 	EndpointID  string
 	EndpointURL string
 }
@@ -42,10 +49,7 @@ type Input struct {
 // args lays out the top-level arguments of the program, in the order of
 // tlaNames.
 func (in Input) args() [9]string {
-	a := [9]string{in.ID, in.Type, in.Time, in.Tenant, in.Attributes, in.Payload, in.Settings, in.EndpointID, in.EndpointURL}
-	if a[4] == "" {
-		a[4] = "{}"
-	}
+	a := [9]string{in.ID, in.Type, in.Time, in.Tenant, in.attributesJSON(), in.Payload, in.Settings, in.EndpointID, in.EndpointURL}
 	if a[5] == "" {
 		a[5] = "null"
 	}
@@ -53,6 +57,19 @@ func (in Input) args() [9]string {
 		a[6] = "{}"
 	}
 	return a
+}
+
+// attributesJSON returns the attributes as a JSON object.
+func (in *Input) attributesJSON() string {
+	if in.Attributes != "" {
+		return in.Attributes
+	}
+	if len(in.AttrMap) > 0 {
+		if b, err := json.Marshal(in.AttrMap); err == nil {
+			return string(b)
+		}
+	}
+	return "{}"
 }
 
 // Kind is the kind of value a template evaluated to.
@@ -74,8 +91,10 @@ type Output struct {
 	Body []byte // empty for KindNull
 }
 
-// Evaluate runs the program for one input. It returns within the
-// sandbox's Timeout: with the output, with an *[Error] (the template
+// Evaluate runs the program for one input: on the fast path, on the
+// caller's goroutine, when the template is inside its subset and the fast
+// path can finish this input; in the sandbox otherwise. It returns within
+// the sandbox's Timeout: with the output, with an *[Error] (the template
 // failed, timed out, or was disabled by an earlier timeout), or with ctx's
 // error when ctx ends first, which says nothing about the template.
 //
@@ -87,6 +106,16 @@ func (p *Program) Evaluate(ctx context.Context, in Input) (Output, error) {
 	if err := ctx.Err(); err != nil {
 		return Output{}, err
 	}
+	if p.fast != nil {
+		if out, ok := p.evaluateFast(&in); ok {
+			return out, nil
+		}
+	}
+	return p.evaluateSandbox(ctx, in)
+}
+
+// evaluateSandbox runs the program on an evaluator of the sandbox.
+func (p *Program) evaluateSandbox(ctx context.Context, in Input) (Output, error) {
 	j := &evalJob{p: p, args: in.args(), done: make(chan evalResult, 1)}
 	st := &j.state
 	p.running.Add(1)
@@ -156,12 +185,36 @@ func (p *Program) result(r evalResult) (Output, error) {
 	return o, nil
 }
 
+// FastPath reports whether p renders on the fast path, and when it does
+// not, the first construct outside the fast path's subset. A fast program
+// still falls back to the sandbox for an evaluation that fails or that the
+// fast path cannot finish exactly as go-jsonnet would.
+func (p *Program) FastPath() (fast bool, reason string) {
+	return p.fast != nil, p.fastReason
+}
+
+// ReadsEndpoint reports whether the template may read its endpoint (the
+// helper library's endpoint or settings). When it does not, its output
+// depends only on the event: deliveries of one event to endpoints sharing
+// the template can share one rendering.
+func (p *Program) ReadsEndpoint() bool { return p.readsEndpoint }
+
 // compile parses, checks and instruments src and splices it into the
-// prelude.
-func compile(src, prelude string) (ast.Node, error) {
+// prelude; it also compiles src for the fast path when it can.
+func compile(src, prelude string, maxStack int) (*Program, error) {
 	user, err := gojsonnet.SnippetToAST(templateFile, src)
 	if err != nil {
 		return nil, staticError(err)
+	}
+	p := &Program{readsEndpoint: readsEndpoint(user)}
+	// The fast path compiles the AST before instrument rewrites it; it
+	// keeps no reference to the nodes.
+	p.fast, p.fastReason = compileFast(src, user)
+	if p.fast != nil {
+		p.maxCalls, p.manifestDepth = fastLimits(maxStack, p.fast.sites)
+		if p.manifestDepth < 1 {
+			p.fast, p.fastReason = nil, "the template is too large for the stack limit"
+		}
 	}
 	if _, err := instrument(&user); err != nil {
 		return nil, err
@@ -177,5 +230,6 @@ func compile(src, prelude string) (ast.Node, error) {
 	if !found {
 		return nil, errors.New("jsonnet prelude has no template slot")
 	}
-	return prog, nil
+	p.node = prog
+	return p, nil
 }

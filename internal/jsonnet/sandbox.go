@@ -10,6 +10,10 @@
 // preludeSource). Each evaluation runs on a pooled evaluator goroutine
 // that owns a VM; the caller waits at most the timeout, then raises the
 // flag and disables the program.
+//
+// A template inside the fast path's subset is also compiled into Go
+// closures (fast.go); Evaluate tries those first and leaves to the
+// sandbox every evaluation the fast path gives up on.
 package jsonnet
 
 import (
@@ -80,11 +84,11 @@ func (s *Sandbox) Compile(src string) (*Program, error) {
 	if ok {
 		return p, nil
 	}
-	node, err := compile(src, s.prelude)
+	p, err := compile(src, s.prelude, s.opts.MaxStack)
 	if err != nil {
 		return nil, err
 	}
-	p = &Program{sb: s, node: node}
+	p.sb = s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cached, ok := s.cache[src]; ok {

@@ -18,7 +18,7 @@ func TestCodecCoversEveryField(t *testing.T) {
 	stored := map[reflect.Type][]string{
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
-			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered"},
+			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered", "Filter"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError"},
@@ -50,6 +50,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
 		Unsigned:  true,
 		Ordered:   true,
+		Filter:    []byte(`{"data.a":1}`),
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -78,12 +79,13 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.Equal(t, a, gotA)
 
 	// Truncated records are errors, never panics; the exceptions are a
-	// record cut right before the signature scheme, the unsigned flag or
-	// the ordered flag, which is how records written before
+	// record cut right before the signature scheme, the unsigned flag, the
+	// ordered flag or the filter, which is how records written before
 	// those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	sig := ep.Signature
-	beforeOrdered := len(full) - 1
+	beforeFilter := len(full) - (1 + len(ep.Filter))
+	beforeOrdered := beforeFilter - 1
 	beforeUnsigned := beforeOrdered - 1
 	beforeSignature := beforeUnsigned - (3 + len(sig.Kind) + len(sig.Header) + len(sig.Prefix))
 	for i := range full {
@@ -93,6 +95,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, got.Signature)
 			require.False(t, got.Unsigned)
+			require.Nil(t, got.Filter)
 			continue
 		case beforeUnsigned:
 			require.NoError(t, err)
@@ -103,6 +106,12 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, got.Unsigned)
 			require.False(t, got.Ordered)
+			require.Nil(t, got.Filter)
+			continue
+		case beforeFilter:
+			require.NoError(t, err)
+			require.True(t, got.Ordered)
+			require.Nil(t, got.Filter)
 			continue
 		}
 		require.Error(t, err)

@@ -64,6 +64,11 @@ const (
 	// has an entry in the due index; the others wait here, out of every
 	// Lease's way, until the head ends.
 	spaceSequences
+	// spaceTenantEndpoints: (prefix(tenant), endpoint ID) -> nothing, for
+	// endpoints with a tenant, so that listing a tenant's endpoints reads
+	// only theirs. Files written before it existed get it at Open; the
+	// meta key "tenant-index" records that it is complete.
+	spaceTenantEndpoints
 )
 
 // layoutVersion is stored under spaceMeta "version"; Open refuses a file of
@@ -184,6 +189,12 @@ func dueKey(endpointID string, due time.Time, deliveryID string) []byte {
 	k = append(appendPrefix(k, endpointID), subDue)
 	k = appendTime(k, due)
 	return append(k, deliveryID...)
+}
+
+// tenantEndpointKey is (prefix(tenant), endpoint ID).
+func tenantEndpointKey(tenant, endpointID string) []byte {
+	k := make([]byte, 0, 2+len(tenant)+len(endpointID))
+	return append(appendPrefix(k, tenant), endpointID...)
 }
 
 // timeKey is (time, id): the key of the head, finished and orphan indexes.

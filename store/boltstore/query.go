@@ -30,17 +30,27 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 	return s.update(func(tx *bolt.Tx) error {
 		b := sp(tx, spaceEndpointRecords)
 		key := []byte(p.Endpoint.ID)
-		if !p.IfUpdatedAt.IsZero() {
-			v := b.Get(key)
-			if v == nil {
-				return notFound("endpoint", p.Endpoint.ID)
-			}
+		v := b.Get(key)
+		if v == nil && !p.IfUpdatedAt.IsZero() {
+			return notFound("endpoint", p.Endpoint.ID)
+		}
+		if v != nil {
 			old, err := decodeEndpoint(p.Endpoint.ID, v)
 			if err != nil {
 				return corrupt("endpoint", p.Endpoint.ID, err)
 			}
-			if !old.UpdatedAt.Equal(p.IfUpdatedAt) {
+			if !p.IfUpdatedAt.IsZero() && !old.UpdatedAt.Equal(p.IfUpdatedAt) {
 				return fmt.Errorf("boltstore: put endpoint %q: %w: changed since it was read", p.Endpoint.ID, webhook.ErrConflict)
+			}
+			if old.Tenant != "" && old.Tenant != p.Endpoint.Tenant {
+				if err := sp(tx, spaceTenantEndpoints).Delete(tenantEndpointKey(old.Tenant, old.ID)); err != nil {
+					return err
+				}
+			}
+		}
+		if t := p.Endpoint.Tenant; t != "" {
+			if err := sp(tx, spaceTenantEndpoints).Put(tenantEndpointKey(t, p.Endpoint.ID), nil); err != nil {
+				return err
 			}
 		}
 		return b.Put(key, encodeEndpoint(nil, &p.Endpoint))
@@ -76,15 +86,26 @@ func (s *Store) DeleteEndpoint(ctx context.Context, p *webhook.DeleteEndpointPar
 	}
 	return s.update(func(tx *bolt.Tx) error {
 		b := sp(tx, spaceEndpointRecords)
-		if b.Get([]byte(p.ID)) == nil {
+		v := b.Get([]byte(p.ID))
+		if v == nil {
 			return notFound("endpoint", p.ID)
+		}
+		old, err := decodeEndpoint(p.ID, v)
+		if err != nil {
+			return corrupt("endpoint", p.ID, err)
+		}
+		if old.Tenant != "" {
+			if err := sp(tx, spaceTenantEndpoints).Delete(tenantEndpointKey(old.Tenant, p.ID)); err != nil {
+				return err
+			}
 		}
 		return b.Delete([]byte(p.ID))
 	})
 }
 
 // ListEndpoints returns endpoints in ID order, a page at a time. The cursor
-// is the ID of the last endpoint of the previous page.
+// is the ID of the last endpoint of the previous page. With p.Tenant set,
+// it walks the tenant's index and reads only that tenant's endpoints.
 func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParams) (webhook.Page[webhook.Endpoint], error) {
 	var page webhook.Page[webhook.Endpoint]
 	if err := s.begin(ctx); err != nil {
@@ -93,25 +114,47 @@ func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParam
 	limit := webhook.PageLimit(p.Limit)
 	err := s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Endpoint]{}
+		add := func(id string, v []byte) (bool, error) {
+			ep, err := decodeEndpoint(id, v)
+			if err != nil {
+				return false, corrupt("endpoint", id, err)
+			}
+			if len(page.Items) == limit {
+				page.Next = page.Items[limit-1].ID
+				return false, nil
+			}
+			page.Items = append(page.Items, ep)
+			return true, nil
+		}
+		if p.Tenant != "" {
+			records := sp(tx, spaceEndpointRecords)
+			prefix := prefixKey(p.Tenant)
+			c := sp(tx, spaceTenantEndpoints).Cursor()
+			k, _ := c.Seek(prefix)
+			if p.Cursor != "" {
+				k, _ = seekAfter(c, tenantEndpointKey(p.Tenant, p.Cursor))
+			}
+			for ; hasPrefix(k, prefix); k, _ = c.Next() {
+				id := string(k[len(prefix):])
+				v := records.Get([]byte(id))
+				if v == nil {
+					return corrupt("tenant index of endpoint", id, errBadRecord)
+				}
+				if more, err := add(id, v); !more {
+					return err
+				}
+			}
+			return nil
+		}
 		c := sp(tx, spaceEndpointRecords).Cursor()
 		k, v := c.First()
 		if p.Cursor != "" {
 			k, v = seekAfter(c, []byte(p.Cursor))
 		}
 		for ; k != nil; k, v = c.Next() {
-			id := string(k)
-			ep, err := decodeEndpoint(id, v)
-			if err != nil {
-				return corrupt("endpoint", id, err)
+			if more, err := add(string(k), v); !more {
+				return err
 			}
-			if p.Tenant != "" && ep.Tenant != p.Tenant {
-				continue
-			}
-			if len(page.Items) == limit {
-				page.Next = page.Items[limit-1].ID
-				return nil
-			}
-			page.Items = append(page.Items, ep)
 		}
 		return nil
 	})

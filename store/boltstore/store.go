@@ -142,7 +142,10 @@ func initLayout(tx *bolt.Tx) error {
 				return err
 			}
 		}
-		return sp(tx, spaceMeta).Put([]byte("version"), []byte(layoutVersion))
+		if err := sp(tx, spaceMeta).Put([]byte("version"), []byte(layoutVersion)); err != nil {
+			return err
+		}
+		return sp(tx, spaceMeta).Put(metaTenantIndex, []byte("1"))
 	}
 	if tx.Bucket(bucketEvents) == nil {
 		return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, bucketEvents)
@@ -150,7 +153,39 @@ func initLayout(tx *bolt.Tx) error {
 	if v := sp(tx, spaceMeta).Get([]byte("version")); string(v) != layoutVersion {
 		return fmt.Errorf("%w: layout version %q, want %q", ErrCorrupt, v, layoutVersion)
 	}
-	return nil
+	return buildTenantIndex(tx)
+}
+
+// metaTenantIndex marks a file whose spaceTenantEndpoints is complete.
+var metaTenantIndex = []byte("tenant-index")
+
+// buildTenantIndex fills spaceTenantEndpoints in a file written before it
+// existed, once.
+func buildTenantIndex(tx *bolt.Tx) error {
+	meta := sp(tx, spaceMeta)
+	if meta.Get(metaTenantIndex) != nil {
+		return nil
+	}
+	// Keys first, writes after: the index shares the bucket the cursor
+	// walks, and bbolt cursors do not survive writes.
+	var keys [][]byte
+	c := sp(tx, spaceEndpointRecords).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		ep, err := decodeEndpoint(string(k), v)
+		if err != nil {
+			return corrupt("endpoint", string(k), err)
+		}
+		if ep.Tenant != "" {
+			keys = append(keys, tenantEndpointKey(ep.Tenant, ep.ID))
+		}
+	}
+	index := sp(tx, spaceTenantEndpoints)
+	for _, k := range keys {
+		if err := index.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return meta.Put(metaTenantIndex, []byte("1"))
 }
 
 // openDB opens the bbolt file, turning a panic on a damaged file into

@@ -23,12 +23,14 @@ import (
 // Store is an in-memory [webhook.Store]. The zero value is not usable; call
 // [New].
 type Store struct {
-	mu         sync.Mutex
-	closed     bool
-	endpoints  map[string]webhook.Endpoint
-	events     map[string]*eventRec
-	deliveries map[string]*deliveryRec
-	seq        uint64 // the enqueue order of ordered deliveries
+	mu          sync.Mutex
+	closed      bool
+	endpoints   map[string]webhook.Endpoint
+	endpointIDs idSet             // every endpoint, for ListEndpoints
+	tenantIDs   map[string]*idSet // the endpoints of each tenant
+	events      map[string]*eventRec
+	deliveries  map[string]*deliveryRec
+	seq         uint64 // the enqueue order of ordered deliveries
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -84,6 +86,7 @@ func (r *deliveryRec) due() time.Time {
 func New() *Store {
 	return &Store{
 		endpoints:  map[string]webhook.Endpoint{},
+		tenantIDs:  map[string]*idSet{},
 		events:     map[string]*eventRec{},
 		deliveries: map[string]*deliveryRec{},
 	}
@@ -128,8 +131,44 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 			return fmt.Errorf("%w: endpoint %q changed since it was read", webhook.ErrConflict, p.Endpoint.ID)
 		}
 	}
+	s.indexEndpoint(p.Endpoint.ID, p.Endpoint.Tenant)
 	s.endpoints[p.Endpoint.ID] = p.Endpoint.Clone()
 	return nil
+}
+
+// indexEndpoint files the endpoint id under tenant in the ID indexes,
+// moving it from the tenant it had. Called with mu held, before the
+// endpoint is stored.
+func (s *Store) indexEndpoint(id, tenant string) {
+	old, ok := s.endpoints[id]
+	if ok && old.Tenant == tenant {
+		return
+	}
+	if ok {
+		s.unindexEndpoint(id, old.Tenant)
+	} else {
+		s.endpointIDs.add(id)
+	}
+	if tenant == "" {
+		return
+	}
+	ids, ok := s.tenantIDs[tenant]
+	if !ok {
+		ids = &idSet{}
+		s.tenantIDs[tenant] = ids
+	}
+	ids.add(id)
+}
+
+// unindexEndpoint drops the endpoint id from its tenant's index. Called
+// with mu held.
+func (s *Store) unindexEndpoint(id, tenant string) {
+	if ids, ok := s.tenantIDs[tenant]; ok {
+		ids.remove(id)
+		if ids.len() == 0 {
+			delete(s.tenantIDs, tenant)
+		}
+	}
 }
 
 // GetEndpoint returns a copy of one endpoint or [webhook.ErrNotFound].
@@ -152,26 +191,33 @@ func (s *Store) DeleteEndpoint(ctx context.Context, p *webhook.DeleteEndpointPar
 		return err
 	}
 	defer s.mu.Unlock()
-	if _, ok := s.endpoints[p.ID]; !ok {
+	old, ok := s.endpoints[p.ID]
+	if !ok {
 		return notFound("endpoint", p.ID)
 	}
+	s.unindexEndpoint(p.ID, old.Tenant)
+	s.endpointIDs.remove(p.ID)
 	delete(s.endpoints, p.ID)
 	return nil
 }
 
 // ListEndpoints returns endpoints in ID order, a page at a time. The cursor
-// is the ID of the last endpoint of the previous page.
+// is the ID of the last endpoint of the previous page. A page costs a
+// binary search in an ordered index (of the tenant's endpoints when
+// p.Tenant is set), not a scan.
 func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParams) (webhook.Page[webhook.Endpoint], error) {
 	if err := s.lock(ctx); err != nil {
 		return webhook.Page[webhook.Endpoint]{}, err
 	}
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.endpoints))
-	for id, ep := range s.endpoints {
-		if id > p.Cursor && (p.Tenant == "" || ep.Tenant == p.Tenant) {
-			ids = append(ids, id)
+	index := &s.endpointIDs
+	if p.Tenant != "" {
+		if index = s.tenantIDs[p.Tenant]; index == nil {
+			return webhook.Page[webhook.Endpoint]{Items: []webhook.Endpoint{}}, nil
 		}
 	}
+	// One more than a page, so that page sees whether another follows.
+	ids := index.after(p.Cursor, webhook.PageLimit(p.Limit)+1)
 	return page(ids, p.Limit, func(id string) webhook.Endpoint { return webhook.Endpoint.Clone(s.endpoints[id]) }), nil
 }
 

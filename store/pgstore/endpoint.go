@@ -15,7 +15,7 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
-	created_at, updated_at, signature_kind, signature_header, signature_prefix, unsigned, ordered`
+	created_at, updated_at, signature_kind, signature_header, signature_prefix, unsigned, ordered, filter`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -61,9 +61,12 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 	if eventTypes == nil {
 		eventTypes = []string{}
 	}
-	var settings []byte
+	var settings, filter []byte
 	if ep.Settings != nil {
 		settings = []byte(ep.Settings)
+	}
+	if ep.Filter != nil {
+		filter = []byte(ep.Filter)
 	}
 	args := []any{
 		ep.ID, ep.Tenant, ep.URL, ep.Description, eventTypes, ep.Template, ep.ContentType, settings,
@@ -72,11 +75,11 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		ep.Unsigned, s.channel,
 	}
 	if p.IfUpdatedAt.IsZero() {
-		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(args, ep.Ordered)...)
+		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(args, ep.Ordered, filter)...)
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
 	}
 	var written, found bool
-	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt, ep.Ordered)...).Scan(&written, &found, nil)
+	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(args, p.IfUpdatedAt, ep.Ordered, filter)...).Scan(&written, &found, nil)
 	switch {
 	case err != nil:
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
@@ -110,14 +113,23 @@ func (s *Store) DeleteEndpoint(ctx context.Context, p *webhook.DeleteEndpointPar
 }
 
 // ListEndpoints returns endpoints in ID order, a page at a time. The cursor
-// is the last ID of the previous page.
+// is the last ID of the previous page. A tenant's page is read through the
+// (tenant, id) index.
 func (s *Store) ListEndpoints(ctx context.Context, p *webhook.ListEndpointsParams) (webhook.Page[webhook.Endpoint], error) {
 	if err := s.check(); err != nil {
 		return webhook.Page[webhook.Endpoint]{}, err
 	}
 	limit := webhook.PageLimit(p.Limit)
-	rows, _ := s.pool.Query(ctx, "SELECT "+endpointColumns+" FROM "+s.q.schema+`.endpoints
-		WHERE id > $1 AND ($2 = '' OR tenant = $2) ORDER BY id LIMIT $3`, p.Cursor, p.Tenant, limit+1)
+	// Two statements rather than one with "$2 = '' OR tenant = $2", whose
+	// generic plan could not use the (tenant, id) index.
+	var rows pgx.Rows
+	if p.Tenant == "" {
+		rows, _ = s.pool.Query(ctx, "SELECT "+endpointColumns+" FROM "+s.q.schema+`.endpoints
+			WHERE id > $1 ORDER BY id LIMIT $2`, p.Cursor, limit+1)
+	} else {
+		rows, _ = s.pool.Query(ctx, "SELECT "+endpointColumns+" FROM "+s.q.schema+`.endpoints
+			WHERE tenant = $1 AND id > $2 ORDER BY tenant, id LIMIT $3`, p.Tenant, p.Cursor, limit+1)
+	}
 	eps, err := pgx.CollectRows(rows, scanEndpoint)
 	if err != nil {
 		return webhook.Page[webhook.Endpoint]{}, wrap("list endpoints", err)
@@ -142,10 +154,11 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 		expires  []pgtype.Timestamptz
 		retry    []byte
 		sigKind  string
+		filter   []byte
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
-		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Unsigned, &ep.Ordered)
+		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Unsigned, &ep.Ordered, &filter)
 	if err != nil {
 		return ep, err
 	}
@@ -155,6 +168,9 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	}
 	if settings != nil {
 		ep.Settings = json.RawMessage(settings)
+	}
+	if filter != nil {
+		ep.Filter = json.RawMessage(filter)
 	}
 	if headers != nil {
 		if err := json.Unmarshal(headers, &ep.Headers); err != nil {

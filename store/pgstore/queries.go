@@ -55,7 +55,7 @@ func newQueries(schema string) queries {
 		putEndpoint: r.Replace(`
 WITH up AS (
 	INSERT INTO {{s}}.endpoints (` + endpointColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $23)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $23, $24)
 	ON CONFLICT (id) DO UPDATE SET
 		tenant = EXCLUDED.tenant, url = EXCLUDED.url, description = EXCLUDED.description,
 		event_types = EXCLUDED.event_types, template = EXCLUDED.template,
@@ -66,7 +66,7 @@ WITH up AS (
 		retry = EXCLUDED.retry, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
 		signature_kind = EXCLUDED.signature_kind, signature_header = EXCLUDED.signature_header,
 		signature_prefix = EXCLUDED.signature_prefix, unsigned = EXCLUDED.unsigned,
-		ordered = EXCLUDED.ordered
+		ordered = EXCLUDED.ordered, filter = EXCLUDED.filter
 	RETURNING 1
 ), bump AS (
 	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
@@ -85,7 +85,7 @@ WITH up AS (
 		content_type = $7, settings = $8, headers = $9, secret_keys = $10,
 		secret_expires = $11, disabled = $12, disabled_reason = $13, max_concurrency = $14,
 		retry = $15, created_at = $16, updated_at = $17, signature_kind = $18,
-		signature_header = $19, signature_prefix = $20, unsigned = $21, ordered = $24
+		signature_header = $19, signature_prefix = $20, unsigned = $21, ordered = $24, filter = $25
 	WHERE id = $1 AND updated_at = $23
 	RETURNING 1
 ), bump AS (
