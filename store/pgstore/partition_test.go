@@ -226,3 +226,34 @@ func TestPruneDropsPartitions(t *testing.T) {
 	_, err = b.store.GetDelivery(ctx, &webhook.GetDeliveryParams{ID: "dlv_4"})
 	require.NoError(t, err)
 }
+
+// TestEnqueueDuplicateOfFinished checks that a delivery ID is unique
+// across the hot table and the history: an ID already finished, or given
+// twice in one call with different states, fails the call whole.
+func TestEnqueueDuplicateOfFinished(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	finished := func(id, ev string, st webhook.DeliveryState) webhook.EnqueueItem {
+		it := item(ev)
+		it.Deliveries = []webhook.Delivery{{ID: id, EventID: ev, EndpointID: "ep", State: st,
+			NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}}
+		return it
+	}
+	require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: []webhook.EnqueueItem{
+		finished("dlv_done", "evt_1", webhook.StateSucceeded),
+		finished("dlv_pending", "evt_2", webhook.StatePending),
+	}}))
+	for name, items := range map[string][]webhook.EnqueueItem{
+		"pending after finished":   {finished("dlv_done", "evt_3", webhook.StatePending)},
+		"finished after finished":  {finished("dlv_done", "evt_3", webhook.StateFailed)},
+		"finished after pending":   {finished("dlv_pending", "evt_3", webhook.StateSucceeded)},
+		"twice in one call":        {finished("dlv_x", "evt_3", webhook.StateSucceeded), finished("dlv_x", "evt_4", webhook.StateFailed)},
+		"pending and finished one": {finished("dlv_y", "evt_3", webhook.StatePending), finished("dlv_y", "evt_4", webhook.StateFailed)},
+	} {
+		err := b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: t0, Items: items})
+		require.ErrorIs(t, err, webhook.ErrDuplicateDelivery, name)
+		_, err = b.store.GetEvent(ctx, &webhook.GetEventParams{ID: "evt_3"})
+		require.ErrorIs(t, err, webhook.ErrNotFound, name)
+	}
+}

@@ -111,8 +111,10 @@ SELECT del.id, pg_notify($2, '` + notifyEndpoints + `') FROM del`),
 		// Ordered deliveries take their places from their sequences' rows,
 		// locked in key order (so that two enqueues cannot deadlock) until
 		// commit; the first of a sequence that had nothing pending is its
-		// head and due, the others wait at 'infinity'. One statement, one
-		// round trip, atomic.
+		// head and due, the others wait at 'infinity'. Only the hot table
+		// has a unique index on id, so dup fails the statement (as that
+		// index would) for an ID stored in any partition or given twice.
+		// One statement, one round trip, atomic.
 		enqueue: r.Replace(`
 WITH ev AS (
 	INSERT INTO {{s}}.events (id, type, tenant, time, payload, attributes, stored_at,
@@ -136,9 +138,9 @@ WITH ev AS (
 	WINDOW w AS (PARTITION BY d.endpoint_id, d.okey, d.ordered AND d.state = 'pending')
 ), dup AS (
 	SELECT {{s}}.duplicate_delivery(x.id) FROM (
-		SELECT d.id FROM d JOIN {{s}}.deliveries AS h ON h.id = d.id AND h.state <> 'pending'
+		SELECT d.id FROM d JOIN {{s}}.deliveries AS h ON h.id = d.id
 		UNION ALL
-		SELECT id FROM d WHERE state <> 'pending' GROUP BY id HAVING count(*) > 1
+		SELECT id FROM d GROUP BY id HAVING count(*) > 1
 	) AS x
 ), sq AS (
 	INSERT INTO {{s}}.sequences AS s (endpoint_id, ordering_key, last_seq, pending)
