@@ -86,7 +86,7 @@ func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, releas
 	a.StatusCode = status
 	out.Attempts = []Attempt{a}
 	var v verdict
-	out.State, out.NextAttemptAt, v = st.retry.next(a.Number, status, retryAfter, at.clock.Now())
+	out.State, out.NextAttemptAt, v = st.retry.next(a.Number-l.Delivery.ScheduleStart, status, retryAfter, at.clock.Now())
 	if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
 		// Neither changes by waiting: a blocked address stays blocked
 		// until the host allows private networks.

@@ -71,25 +71,9 @@ func TestCrashRecovery(t *testing.T) {
 	})
 
 	begin := time.Now()
-	child := exec.Command(os.Args[0], "-test.run=^TestCrashRecovery$", "-test.v=false")
-	child.Env = append(os.Environ(), crashChildEnv+"=1", "HOOKLET_CRASH_DB="+dbPath, "HOOKLET_CRASH_URL="+rc.URL)
-	child.Stderr = os.Stderr
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-
 	// Wait until every event is durably emitted and the lane is full of
 	// hanging requests.
-	lines := bufio.NewScanner(out)
-	emitted := false
-	for lines.Scan() {
-		if lines.Text() == "emitted" {
-			emitted = true
-			break
-		}
-	}
-	require.True(t, emitted, "child did not report its emits")
+	child := startCrashChild(t, "TestCrashRecovery", crashChildEnv, dbPath, rc.URL)
 	t.Logf("emitted after %v", time.Since(begin))
 	for range crashLaneCap {
 		select {
@@ -204,4 +188,29 @@ func crashChild() {
 	wg.Wait()
 	fmt.Println("emitted")
 	select {} // deliver until killed
+}
+
+// startCrashChild runs the test named test again in a child process with
+// env set, on the bbolt file dbPath and the receiver at url, and returns
+// once the child reports that its events are durably emitted. The child is
+// killed at cleanup if it still runs.
+func startCrashChild(t *testing.T, test, env, dbPath, url string) *exec.Cmd {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v=false")
+	child.Env = append(os.Environ(), env+"=1", "HOOKLET_CRASH_DB="+dbPath, "HOOKLET_CRASH_URL="+url)
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	lines := bufio.NewScanner(out)
+	emitted := false
+	for lines.Scan() {
+		if lines.Text() == "emitted" {
+			emitted = true
+			break
+		}
+	}
+	require.True(t, emitted, "child did not report its emits")
+	return child
 }

@@ -102,8 +102,9 @@
 //     [LeaseParams], [ExtendLeasesParams], [CompleteParams] (of
 //     [Outcome]s), [ReleaseParams], [NextDueParams], [GetEventParams],
 //     [GetDeliveryParams], [ListDeliveriesParams], [ListAttemptsParams],
-//     [RedeliverParams] and [PruneParams] (whose FailedBefore keeps failed
-//     deliveries to a cut-off of their own);
+//     [RedeliverParams], [PruneParams] (whose FailedBefore keeps failed
+//     deliveries to a cut-off of their own), and, for backfill,
+//     [ListEventsParams] and [AddDeliveriesParams];
 //   - what the lease methods hand out and take back: [Lease], [LeaseRef]
 //     and [BatchResult];
 //   - [Page] for the listings, sized by [PageLimit] ([PageLimitDefault],
@@ -111,7 +112,8 @@
 //   - the sentinels its errors wrap: [ErrNotFound], [ErrClosed],
 //     [ErrConflict] (a conditional PutEndpoint that lost),
 //     [ErrDuplicateDelivery] (an Enqueue that would store a delivery ID
-//     twice) and, for [TxEnqueuer], [ErrInvalidTx];
+//     twice), [ErrInvalidParams] (an unknown state in a listing) and, for
+//     [TxEnqueuer], [ErrInvalidTx];
 //   - two optional interfaces, found by type assertion: [TxEnqueuer], for
 //     a store that enqueues inside a transaction the host holds (what
 //     [Dispatcher.EmitTx] needs), and [Notifier], for a store shared by

@@ -52,6 +52,11 @@ var (
 	// to a loopback, private, link-local or metadata address. See
 	// [Config.AllowPrivateNetworks].
 	ErrAddressNotAllowed = errors.New("webhook: address not allowed")
+
+	// ErrInvalidParams is wrapped by every error that rejects the
+	// parameters of a query or a recovery call, such as an unknown
+	// [DeliveryState] in [ListDeliveriesParams] or an empty endpoint ID.
+	ErrInvalidParams = errors.New("webhook: invalid params")
 )
 
 // ValidationError describes why an event, endpoint or config was rejected.

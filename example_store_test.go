@@ -108,6 +108,16 @@ func (s *sqliteStore) Prune(ctx context.Context, p *webhook.PruneParams) (int, e
 	return 0, errTODO
 }
 
+func (s *sqliteStore) ListEvents(ctx context.Context, p *webhook.ListEventsParams) (webhook.Page[webhook.Event], error) {
+	// Order by (stored time, ID); an index on both makes it cheap.
+	return webhook.Page[webhook.Event]{}, errTODO
+}
+
+func (s *sqliteStore) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParams) (int, error) {
+	// Skip a delivery whose event is gone or already goes to its endpoint.
+	return 0, errTODO
+}
+
 // A Store of your own plugs into Config.Store like the stores Hooklet
 // ships; this skeleton shows every method it needs.
 func ExampleStore() {

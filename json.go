@@ -257,6 +257,7 @@ type deliveryJSON struct {
 	Ordered        bool          `json:"ordered,omitempty"`
 	State          DeliveryState `json:"state"`
 	Attempts       int           `json:"attempts"`
+	ScheduleStart  int           `json:"schedule_start,omitempty"`
 	NextAttemptAt  time.Time     `json:"next_attempt_at,omitzero"`
 	LastStatusCode int           `json:"last_status_code,omitempty"`
 	LastError      string        `json:"last_error,omitempty"`
@@ -269,7 +270,7 @@ func (d Delivery) MarshalJSON() ([]byte, error) {
 	return json.Marshal(deliveryJSON{
 		ID: d.ID, EventID: d.EventID, EndpointID: d.EndpointID,
 		OrderingKey: d.OrderingKey, Ordered: d.Ordered, State: d.State,
-		Attempts: d.Attempts, NextAttemptAt: utcTime(d.NextAttemptAt),
+		Attempts: d.Attempts, ScheduleStart: d.ScheduleStart, NextAttemptAt: utcTime(d.NextAttemptAt),
 		LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: utcTime(d.CreatedAt), UpdatedAt: utcTime(d.UpdatedAt),
 	})
@@ -285,7 +286,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 	*d = Delivery{
 		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID,
 		OrderingKey: j.OrderingKey, Ordered: j.Ordered, State: j.State,
-		Attempts: j.Attempts, NextAttemptAt: j.NextAttemptAt,
+		Attempts: j.Attempts, ScheduleStart: j.ScheduleStart, NextAttemptAt: j.NextAttemptAt,
 		LastStatusCode: j.LastStatusCode, LastError: j.LastError,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}

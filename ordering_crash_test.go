@@ -1,12 +1,10 @@
 package webhook_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -74,22 +72,7 @@ func TestOrderedCrashRecovery(t *testing.T) {
 		}
 	})
 
-	child := exec.Command(os.Args[0], "-test.run=^TestOrderedCrashRecovery$", "-test.v=false")
-	child.Env = append(os.Environ(), orderedCrashEnv+"=1", "HOOKLET_CRASH_DB="+dbPath, "HOOKLET_CRASH_URL="+rc.URL)
-	child.Stderr = os.Stderr
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	lines := bufio.NewScanner(out)
-	emitted := false
-	for lines.Scan() {
-		if lines.Text() == "emitted" {
-			emitted = true
-			break
-		}
-	}
-	require.True(t, emitted, "child did not report its emits")
+	child := startCrashChild(t, "TestOrderedCrashRecovery", orderedCrashEnv, dbPath, rc.URL)
 	for range orderedCrashKeys {
 		select {
 		case <-hung:

@@ -90,7 +90,10 @@ type Store interface {
 	// GetDelivery returns one delivery or ErrNotFound.
 	GetDelivery(ctx context.Context, p *GetDeliveryParams) (Delivery, error)
 	// ListDeliveries returns deliveries in ID order, filtered, a page at a
-	// time (see [PageLimit]).
+	// time (see [PageLimit]). A State that is not [DeliveryState.Valid]
+	// is an error wrapping [ErrInvalidParams]. A filter by state, endpoint
+	// or both reads an index: a page of a rare state among many others
+	// comes back full (or complete) in one call.
 	ListDeliveries(ctx context.Context, p *ListDeliveriesParams) (Page[Delivery], error)
 	// ListAttempts returns one delivery's attempts in the order they were
 	// made, a page at a time (see [PageLimit]).
@@ -110,6 +113,50 @@ type Store interface {
 	// before Before. It returns how many deliveries it deleted;
 	// callers repeat while the count equals Limit.
 	Prune(ctx context.Context, p *PruneParams) (int, error)
+
+	// ListEvents returns the events stored at or after Since (the Now of
+	// the Enqueue that stored them) in the order they were stored, a page
+	// at a time (see [PageLimit]): by stored time, then by ID. The cursor
+	// is opaque to callers. Backfill pages through it.
+	ListEvents(ctx context.Context, p *ListEventsParams) (Page[Event], error)
+	// AddDeliveries stores deliveries for events already stored, in one
+	// atomic and durable write, and returns how many it added. A delivery
+	// is skipped, without error, when its event is not stored (pruned) or
+	// already has a delivery to the same endpoint, or when an earlier
+	// delivery of the call goes to the same (event, endpoint): running the
+	// same call twice adds nothing the second time. A delivery ID already
+	// stored fails the whole call with an error wrapping
+	// [ErrDuplicateDelivery]. Added deliveries are stored as given, except
+	// that they are never ordered (Ordered is cleared): they fill a gap of
+	// the past and must not hold back an endpoint's live sequences. An
+	// empty State is pending, zero CreatedAt and UpdatedAt are Now.
+	AddDeliveries(ctx context.Context, p *AddDeliveriesParams) (int, error)
+}
+
+// ListEventsParams are the parameters of [Store.ListEvents].
+type ListEventsParams struct {
+	// Since, when non-zero, lists only the events stored at or after it.
+	Since  time.Time
+	Cursor string
+	// Limit caps the page size; see [PageLimit].
+	Limit int
+}
+
+// AddDeliveriesParams are the parameters of [Store.AddDeliveries].
+type AddDeliveriesParams struct {
+	// Deliveries name their event with EventID.
+	Deliveries []Delivery
+	Now        time.Time
+}
+
+// Valid reports whether s is one of the four delivery states. The empty
+// state is not one of them.
+func (s DeliveryState) Valid() bool {
+	switch s {
+	case StatePending, StateSucceeded, StateFailed, StateSkipped:
+		return true
+	}
+	return false
 }
 
 // Page sizes of the listings ([Store.ListEndpoints], [Store.ListDeliveries]
@@ -184,6 +231,11 @@ type Delivery struct {
 	Attempts int
 	// NextAttemptAt is when a pending delivery is next due.
 	NextAttemptAt time.Time
+	// ScheduleStart counts the attempts made before the retry schedule
+	// last restarted: the next attempt is number Attempts+1 of the
+	// delivery and number Attempts+1-ScheduleStart of its schedule. It is
+	// 0 until a [Store.Redeliver] with FreshSchedule sets it to Attempts.
+	ScheduleStart int
 	// LastStatusCode and LastError describe the latest attempt.
 	LastStatusCode int
 	LastError      string
@@ -354,7 +406,10 @@ type ListDeliveriesParams struct {
 	EventID    string
 	EndpointID string
 	State      DeliveryState
-	Cursor     string
+	// EventType lists only the deliveries of events of that type (exactly;
+	// no patterns).
+	EventType string
+	Cursor    string
 	// Limit caps the page size; see [PageLimit].
 	Limit int
 }
@@ -371,6 +426,11 @@ type ListAttemptsParams struct {
 type RedeliverParams struct {
 	DeliveryID string
 	Now        time.Time
+	// FreshSchedule restarts the retry schedule of the delivery made
+	// pending again: its ScheduleStart becomes its Attempts, so it gets
+	// the whole schedule once more. Without it, a delivery whose schedule
+	// is used up gets one attempt.
+	FreshSchedule bool
 }
 
 // PruneParams are the parameters of [Store.Prune].

@@ -237,12 +237,28 @@ func parseSince(v string) (time.Time, error) {
 	return t, nil
 }
 
+// queryBool reads a boolean parameter; empty means false.
+func queryBool(v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("want true or false", err)
+	}
+	return b, nil
+}
+
 func (h *handler) apiRedeliverFailed(w http.ResponseWriter, r *http.Request, s *scope) error {
 	since, err := parseSince(r.URL.Query().Get("since"))
 	if err != nil {
 		return err
 	}
-	res, err := s.redeliverFailed(r.Context(), r.PathValue("id"), since)
+	fresh, err := queryBool(r.URL.Query().Get("fresh_schedule"))
+	if err != nil {
+		return err
+	}
+	res, err := s.redeliverFailed(r.Context(), r.PathValue("id"), since, fresh)
 	if err != nil {
 		return err
 	}

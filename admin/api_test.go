@@ -278,8 +278,17 @@ func TestAPI(t *testing.T) {
 			require.Equal(t, webhook.StateFailed, got.State)
 		}
 		decode[problem](t, b.do("POST", "/api/v1/endpoints/ep_1/redeliver-failed?since=yesterday", nil), http.StatusBadRequest)
-		res = decode[redeliverResult](t, b.do("POST", "/api/v1/endpoints/ep_1/redeliver-failed", nil), http.StatusOK)
+		decode[problem](t, b.do("POST", "/api/v1/endpoints/ep_1/redeliver-failed?fresh_schedule=maybe", nil), http.StatusBadRequest)
+		res = decode[redeliverResult](t, b.do("POST", "/api/v1/endpoints/ep_1/redeliver-failed?fresh_schedule=true", nil), http.StatusOK)
 		require.Equal(t, 1, res.Redelivered)
+		for _, d := range old {
+			got, err := b.d.Delivery(b.ctx, d.ID)
+			require.NoError(t, err)
+			if d.EndpointID == "ep_1" {
+				require.Equal(t, webhook.StatePending, got.State)
+				require.Equal(t, got.Attempts, got.ScheduleStart, "the schedule restarts")
+			}
+		}
 	})
 
 	t.Run("Health", func(t *testing.T) {

@@ -440,7 +440,11 @@ func (h *handler) actionRedeliverFailed(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	id := r.PathValue("id")
-	res, err := s.redeliverFailed(r.Context(), id, since)
+	fresh, err := queryBool(r.PostForm.Get("fresh_schedule"))
+	if err != nil {
+		return err
+	}
+	res, err := s.redeliverFailed(r.Context(), id, since, fresh)
 	if err != nil {
 		return err
 	}

@@ -189,13 +189,15 @@ func TestConsole(t *testing.T) {
 
 		page = body(t, b.do("GET", "/endpoints/ep_1", nil))
 		require.Contains(t, page, `action="/endpoints/ep_1/redeliver-failed"`)
-		res = b.postForm("/endpoints/ep_1/redeliver-failed", url.Values{"since": {""}})
+		require.Contains(t, page, `name="fresh_schedule"`)
+		res = b.postForm("/endpoints/ep_1/redeliver-failed", url.Values{"since": {""}, "fresh_schedule": {"true"}})
 		require.Equal(t, http.StatusSeeOther, res.StatusCode)
 		require.Equal(t, "/endpoints/ep_1?arg=1&done=replayed", res.Header.Get("Location"))
 		require.Contains(t, body(t, b.do("GET", res.Header.Get("Location"), nil)), "1 failed deliveries sent again.")
 		got, err = b.d.Delivery(b.ctx, dls2[0].ID)
 		require.NoError(t, err)
 		require.Equal(t, webhook.StatePending, got.State)
+		require.Equal(t, got.Attempts, got.ScheduleStart, "the retry schedule restarted")
 	})
 
 	t.Run("DeliveryLogFilters", func(t *testing.T) {

@@ -14,8 +14,8 @@ const (
 	// LimitMax is the largest page size a listing serves.
 	LimitMax = 500
 	// scanMin and scanMax bound how many deliveries one filtered listing
-	// reads: a filter the store cannot apply (event type, tenant) may
-	// return a short page, with a cursor to continue.
+	// reads: a filter the store cannot apply (the tenant) may return a
+	// short page, with a cursor to continue.
 	scanMin = 1000
 	scanMax = 10000
 )
@@ -50,13 +50,13 @@ func (s *scope) endpoints(ctx context.Context, tenant, cursor string, limit int)
 }
 
 // deliveries lists the deliveries in scope that match f, in ID order. The
-// store filters by state and endpoint; the event type and, in portal mode
-// without an endpoint filter, the tenant are checked here, reading at most
-// scanMax deliveries per call. The cursor of a delivery listing is the ID
+// store filters by state, endpoint and event type; in portal mode without
+// an endpoint filter, the tenant is checked here, reading at most scanMax
+// deliveries per call. The cursor of a delivery listing is the ID
 // of the last delivery read, as every store of this module keeps it.
 func (s *scope) deliveries(ctx context.Context, f deliveryFilter) (webhook.Page[webhook.Delivery], error) {
 	f.Limit = clampLimit(f.Limit)
-	p := &webhook.ListDeliveriesParams{State: f.State, EndpointID: f.EndpointID, Cursor: f.Cursor, Limit: f.Limit}
+	p := &webhook.ListDeliveriesParams{State: f.State, EndpointID: f.EndpointID, EventType: f.EventType, Cursor: f.Cursor, Limit: f.Limit}
 	checkTenant := s.portal
 	if f.EndpointID != "" {
 		if _, err := s.endpoint(ctx, f.EndpointID); err != nil {
@@ -68,7 +68,7 @@ func (s *scope) deliveries(ctx context.Context, f deliveryFilter) (webhook.Page[
 		}
 		checkTenant = false
 	}
-	if !checkTenant && f.EventType == "" {
+	if !checkTenant {
 		page, err := s.d.Deliveries(ctx, p)
 		if page.Items == nil {
 			page.Items = []webhook.Delivery{}
@@ -77,7 +77,6 @@ func (s *scope) deliveries(ctx context.Context, f deliveryFilter) (webhook.Page[
 	}
 	budget := min(max(20*f.Limit, scanMin), scanMax)
 	tenants := map[string]*string{}
-	types := map[string]string{}
 	out := webhook.Page[webhook.Delivery]{Items: []webhook.Delivery{}}
 	for scanned := 0; scanned < budget; {
 		page, err := s.d.Deliveries(ctx, p)
@@ -87,7 +86,7 @@ func (s *scope) deliveries(ctx context.Context, f deliveryFilter) (webhook.Page[
 		for i := range page.Items {
 			dl := &page.Items[i]
 			scanned++
-			ok, err := s.keep(ctx, dl, f.EventType, checkTenant, tenants, types)
+			ok, err := s.ownsDelivery(ctx, dl, tenants)
 			if err != nil {
 				return webhook.Page[webhook.Delivery]{}, err
 			}
@@ -108,22 +107,6 @@ func (s *scope) deliveries(ctx context.Context, f deliveryFilter) (webhook.Page[
 		p.Cursor = page.Next
 	}
 	return out, nil
-}
-
-// keep reports whether a delivery passes the filters the store cannot
-// apply.
-func (s *scope) keep(ctx context.Context, dl *webhook.Delivery, eventType string, checkTenant bool, tenants map[string]*string, types map[string]string) (bool, error) {
-	if checkTenant {
-		ok, err := s.ownsDelivery(ctx, dl, tenants)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	if eventType == "" {
-		return true, nil
-	}
-	typ, err := s.eventType(ctx, dl.EventID, types)
-	return typ == eventType, err
 }
 
 // eventType returns the type of an event, "" when it is gone, caching it.

@@ -62,7 +62,7 @@ func problemFor(err error) problem {
 		}
 	case errors.Is(err, webhook.ErrNotFound):
 		p.Status, p.Detail = http.StatusNotFound, "not found"
-	case errors.Is(err, webhook.ErrInvalidEndpoint), errors.Is(err, webhook.ErrInvalidEvent),
+	case errors.Is(err, webhook.ErrInvalidEndpoint), errors.Is(err, webhook.ErrInvalidEvent), errors.Is(err, webhook.ErrInvalidParams),
 		errors.Is(err, webhook.ErrInvalidTemplate), errors.Is(err, webhook.ErrRedacted),
 		errors.Is(err, webhook.ErrInvalidSecret):
 		p.Status, p.Detail = http.StatusBadRequest, err.Error()

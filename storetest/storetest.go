@@ -30,7 +30,13 @@
 //   - Complete sets UpdatedAt to Now, and LastStatusCode and LastError from
 //     the last attempt of the outcome (unchanged when it has none).
 //   - ListAttempts of a missing delivery is ErrNotFound; a listing whose
-//     filters match nothing is an empty page. Next is empty exactly on the
+//     filters match nothing is an empty page; a ListDeliveries state that
+//     is not one of the four is an error wrapping ErrInvalidParams, and a
+//     filter by state (with or without an endpoint) reads an index: 3
+//     failed among 12,000 pending come back in one page of 100.
+//   - ListEvents orders by stored time (the Now of the Enqueue that stored
+//     the event), then ID. AddDeliveries compares (EventID, EndpointID)
+//     with the deliveries stored and those earlier in the call. Next is empty exactly on the
 //     last page, and cursors are positions in ID order that survive
 //     inserts and deletes between pages.
 //   - Prune compares UpdatedAt < Before (for failed deliveries
@@ -135,9 +141,11 @@ func groups() []group {
 		{"Complete", completeCases()},
 		{"Release", releaseCases()},
 		{"NextDue", nextDueCases()},
-		{"ListDeliveries", append(listDeliveriesCases(), listDeliveriesPageLimitCase())},
+		{"ListDeliveries", append(append(listDeliveriesCases(), listDeliveriesPageLimitCase()), append(listDeliveriesIndexCases(), listDeliveriesTypeCases()...)...)},
+		{"ListEvents", listEventsCases()},
+		{"AddDeliveries", addDeliveriesCases()},
 		{"ListAttempts", append(listAttemptsCases(), listAttemptsPageLimitCase())},
-		{"Redeliver", redeliverCases()},
+		{"Redeliver", append(redeliverCases(), redeliverScheduleCases()...)},
 		{"Prune", pruneCases()},
 		{"Concurrency", concurrencyCases()},
 		{"Context", contextCases()},

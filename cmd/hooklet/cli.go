@@ -195,6 +195,7 @@ func (c *cli) deliveries(ctx context.Context, args []string) error {
 	state := fs.String("state", "", "pending, succeeded, failed or skipped")
 	endpoint := fs.String("endpoint", "", "only this endpoint's deliveries")
 	event := fs.String("event", "", "only this event's deliveries")
+	eventType := fs.String("type", "", "only the deliveries of events of this type")
 	limit := fs.Int("limit", 50, "page size")
 	cursor := fs.String("cursor", "", "cursor of the page to show")
 	if _, err := c.parse(fs, args, 0); err != nil {
@@ -210,7 +211,7 @@ func (c *cli) deliveries(ctx context.Context, args []string) error {
 	}
 	defer c.close()
 	page, err := c.d.Deliveries(ctx, &webhook.ListDeliveriesParams{State: webhook.DeliveryState(*state),
-		EndpointID: *endpoint, EventID: *event, Cursor: *cursor, Limit: *limit})
+		EndpointID: *endpoint, EventID: *event, EventType: *eventType, Cursor: *cursor, Limit: *limit})
 	if err != nil {
 		return err
 	}
@@ -332,6 +333,7 @@ func (c *cli) redeliverFailed(ctx context.Context, args []string) error {
 	fs := newFlagSet("redeliver-failed")
 	endpoint := fs.String("endpoint", "", "the endpoint (required)")
 	sinceFlag := fs.String("since", "", "only deliveries that failed at or after this time")
+	fresh := fs.Bool("fresh-schedule", false, "restart each delivery's retry schedule (default: one attempt once it is used up)")
 	if _, err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -349,26 +351,9 @@ func (c *cli) redeliverFailed(ctx context.Context, args []string) error {
 	if _, err := c.d.Endpoint(ctx, *endpoint); err != nil {
 		return fmt.Errorf("endpoint %s: %w", *endpoint, err)
 	}
-	n := 0
-	p := &webhook.ListDeliveriesParams{EndpointID: *endpoint, State: webhook.StateFailed, Limit: 100}
-	for {
-		page, err := c.d.Deliveries(ctx, p)
-		if err != nil {
-			return err
-		}
-		for _, dl := range page.Items {
-			if dl.UpdatedAt.Before(since) {
-				continue
-			}
-			if err := c.d.Redeliver(ctx, dl.ID); err != nil {
-				return fmt.Errorf("after %d: %w", n, err)
-			}
-			n++
-		}
-		if page.Next == "" {
-			break
-		}
-		p.Cursor = page.Next
+	n, err := c.d.RedeliverFailed(ctx, *endpoint, since, &webhook.RedeliverOptions{FreshSchedule: *fresh})
+	if err != nil {
+		return fmt.Errorf("after %d: %w", n, err)
 	}
 	if c.json {
 		return writeJSON(c.stdout, map[string]any{"redelivered": n})

@@ -52,11 +52,12 @@ const usage = `usage: hooklet (-db FILE | -pg DSN) [-json] COMMAND [flags]
 
 commands:
   endpoints [-tenant T]                       list endpoints
-  deliveries [-state S] [-endpoint ID]        list deliveries (-limit, -cursor)
+  deliveries [-state S] [-endpoint ID]        list deliveries (-type, -event, -limit, -cursor)
   delivery ID                                 show a delivery with its attempts
   redeliver ID                                send a finished delivery again
   redeliver-failed -endpoint ID [-since T]    send every failed delivery of an endpoint
-                                              again (T: RFC 3339, or a duration ago: 24h)
+                                              again (T: RFC 3339, or a duration ago: 24h;
+                                              -fresh-schedule restarts their retries)
   prune -age D                                delete finished deliveries older than D
   serve [-addr 127.0.0.1:8080] [-deliver]     serve the admin console and API
 

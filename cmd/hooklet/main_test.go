@@ -145,6 +145,11 @@ func TestCLI(t *testing.T) {
 		code, _, errOut = hooklet(t, "-db", f.path, "deliveries", "-state", "lost")
 		require.Equal(t, 2, code)
 		require.Contains(t, errOut, "-state must be")
+
+		code, out, errOut = hooklet(t, "-db", f.path, "deliveries", "-type", "invoice.failed")
+		require.Equal(t, 0, code, errOut)
+		require.Contains(t, out, f.failed)
+		require.NotContains(t, out, f.succeeded)
 	})
 
 	t.Run("DeliveryWithAttempts", func(t *testing.T) {
@@ -192,9 +197,17 @@ func TestCLI(t *testing.T) {
 		code, out, _ := hooklet(t, "-db", f.path, "redeliver-failed", "-endpoint", "ep_billing", "-since", "1m")
 		require.Equal(t, 0, code)
 		require.Equal(t, "redelivered 0 failed deliveries of ep_billing\n", out)
-		code, out, errOut := hooklet(t, "-db", f.path, "redeliver-failed", "-endpoint", "ep_billing", "-since", "24h", "-json")
+		code, out, errOut := hooklet(t, "-db", f.path, "redeliver-failed", "-endpoint", "ep_billing", "-since", "24h", "-json", "-fresh-schedule")
 		require.Equal(t, 0, code, errOut)
 		require.JSONEq(t, `{"redelivered":1}`, out)
+		code, out, _ = hooklet(t, "-db", f.path, "-json", "delivery", f.failed)
+		require.Equal(t, 0, code)
+		var v struct {
+			Delivery webhook.Delivery `json:"delivery"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &v))
+		require.Equal(t, webhook.StatePending, v.Delivery.State)
+		require.Equal(t, 2, v.Delivery.ScheduleStart, "the schedule restarts after its 2 attempts")
 		code, _, errOut = hooklet(t, "-db", f.path, "redeliver-failed")
 		require.Equal(t, 2, code)
 		require.Contains(t, errOut, "-endpoint is required")

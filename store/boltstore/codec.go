@@ -267,9 +267,12 @@ func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
 	e.string(d.LastError)
 	e.time(d.CreatedAt)
 	e.time(d.UpdatedAt)
-	if d.Ordered || d.OrderingKey != "" {
+	if d.Ordered || d.OrderingKey != "" || d.ScheduleStart != 0 {
 		e.string(d.OrderingKey)
 		e.bool(d.Ordered)
+	}
+	if d.ScheduleStart != 0 {
+		e.int(d.ScheduleStart)
 	}
 	return e.b
 }
@@ -296,6 +299,9 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	if d.more() { // absent from unkeyed deliveries and older records
 		dl.OrderingKey = d.string()
 		dl.Ordered = d.bool()
+	}
+	if d.more() { // absent until a redelivery restarts the schedule
+		dl.ScheduleStart = d.int()
 	}
 	return dl, d.done()
 }

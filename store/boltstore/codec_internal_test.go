@@ -25,7 +25,7 @@ func TestCodecCoversEveryField(t *testing.T) {
 		reflect.TypeFor[webhook.Event](): {"ID", "Type", "Tenant", "OrderingKey", "Time", "Payload", "Attributes",
 			"TraceParent", "TraceState"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
-			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered"},
+			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered", "ScheduleStart"},
 		reflect.TypeFor[webhook.Attempt](): {"DeliveryID", "Number", "StartedAt", "Duration", "StatusCode",
 			"ErrorClass", "Error", "ResponseBody", "ResponseTruncated"},
 	}
@@ -62,6 +62,10 @@ func TestCodecRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, d, gotD)
 	d.OrderingKey, d.Ordered = "customer_42", true
+	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
+	require.NoError(t, err)
+	require.Equal(t, d, gotD)
+	d.OrderingKey, d.Ordered, d.ScheduleStart = "", false, 8
 	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
 	require.NoError(t, err)
 	require.Equal(t, d, gotD)

@@ -63,8 +63,13 @@
 // however large the backlog of an excluded endpoint.
 // Both also step over the entries of leased deliveries, which are no more
 // than the leases held. An event records its deliveries' IDs; deliveries
-// are also indexed by endpoint. A listing filtered by state alone reads
-// deliveries in ID order and stops after [ListScanLimit] records per page.
+// are also indexed by endpoint, by state, by endpoint and state, and by
+// the type of their event, so a filtered listing reads the index of its
+// filters: a page of a rare state among many others comes back full. A
+// listing whose filters no single index covers (event type with endpoint
+// or state) checks the rest and stops after [ListScanLimit] records per
+// page. Events are indexed by the time they were stored, for ListEvents.
+// A file written before these indexes existed gets them when opened.
 // Prune deletes at most Limit deliveries per transaction.
 //
 // Ordered deliveries are also kept per sequence (endpoint, ordering key) in

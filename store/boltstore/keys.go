@@ -3,9 +3,12 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	bolt "go.etcd.io/bbolt"
 	"math"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hooklet/webhook"
 )
 
 // The store keeps its records in one bbolt bucket, split into keyspaces by
@@ -69,6 +72,15 @@ const (
 	// only theirs. Files written before it existed get it at Open; the
 	// meta key "tenant-index" records that it is complete.
 	spaceTenantEndpoints
+	// spaceStates: (state code, delivery ID) -> nothing, every delivery by
+	// its state, so a listing of a rare state reads only its own.
+	spaceStates
+	// spaceEventTimes: (stored at, event ID) -> nothing, every event in the
+	// order it was stored, for ListEvents.
+	spaceEventTimes
+	// spaceTypes: (prefix(event type), delivery ID) -> nothing, every
+	// delivery by the type of its event.
+	spaceTypes
 )
 
 // layoutVersion is stored under spaceMeta "version"; Open refuses a file of
@@ -169,7 +181,25 @@ func prefixKey(s string) []byte { return appendPrefix(make([]byte, 0, 2+len(s)),
 const (
 	subDeliveries = 'd'
 	subDue        = 'q'
+	// subStates: (endpoint ID, 's', state code, delivery ID) -> nothing,
+	// every delivery of the endpoint by state.
+	subStates = 's'
 )
+
+// stateKey is (state code, delivery ID), the key of spaceStates.
+func stateKey(st webhook.DeliveryState, deliveryID string) []byte {
+	return append([]byte{stateCodes[st]}, deliveryID...)
+}
+
+// endpointStatePrefix is (prefix(endpoint), 's', state code).
+func endpointStatePrefix(endpointID string, st webhook.DeliveryState) []byte {
+	return append(endpointPrefix(endpointID, subStates), stateCodes[st])
+}
+
+// endpointStateKey is (prefix(endpoint), 's', state code, delivery ID).
+func endpointStateKey(endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
+	return append(endpointStatePrefix(endpointID, st), deliveryID...)
+}
 
 // endpointPrefix is (prefix(endpoint), sub): the start of one of an
 // endpoint's indexes.
@@ -218,3 +248,8 @@ func attemptKey(deliveryID string, number int) []byte {
 }
 
 func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }
+
+// typeKey is (prefix(event type), delivery ID), the key of spaceTypes.
+func typeKey(eventType, deliveryID string) []byte {
+	return append(prefixKey(eventType), deliveryID...)
+}

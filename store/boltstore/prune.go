@@ -53,6 +53,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 		events := sp(tx, spaceEvents)
 		orphans := sp(tx, spaceOrphans)
 		touched := make(map[string]struct{})
+		evTypes := make(map[string]string)
 		for _, id := range ids {
 			d, ok, err := q.getDelivery(id)
 			if err != nil {
@@ -68,6 +69,12 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 				return err
 			}
 			if err := byEndpoint.Delete(endpointDeliveryKey(d.EndpointID, id)); err != nil {
+				return err
+			}
+			if err := q.unindexState(&d); err != nil {
+				return err
+			}
+			if err := unindexType(events, d.EventID, id, evTypes); err != nil {
 				return err
 			}
 			if err := q.deliveries.Delete([]byte(id)); err != nil {
@@ -94,6 +101,9 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			}
 			if r.StoredAt.Before(p.Before) {
 				err = events.Delete([]byte(evID))
+				if err == nil {
+					err = sp(tx, spaceEventTimes).Delete(timeKey(r.StoredAt, evID))
+				}
 			} else {
 				err = orphans.Put(timeKey(r.StoredAt, evID), nil)
 			}
@@ -148,6 +158,10 @@ func pruneOrphans(events, orphans space, before []byte, limit int) (bool, error)
 	}
 	for _, k := range keys {
 		if err := events.Delete(k[timeLen:]); err != nil {
+			return false, err
+		}
+		// An orphan's key is its event's stored time and ID.
+		if err := sp(events.b.Tx(), spaceEventTimes).Delete(k); err != nil {
 			return false, err
 		}
 		if err := orphans.Delete(k); err != nil {

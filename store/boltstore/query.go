@@ -212,11 +212,16 @@ func (s *Store) GetDelivery(ctx context.Context, p *webhook.GetDeliveryParams) (
 
 // ListDeliveries returns deliveries in ID order, filtered, a page at a
 // time. The cursor is the ID of the last delivery read. A filter by event
-// or endpoint reads that one's index; a filter by state alone reads
-// deliveries in ID order, at most [ListScanLimit] per page, so a page of a
-// rare state may come back short with a cursor to continue.
+// reads the event's own list; one by event type reads the type index; one
+// by state, endpoint or both reads the matching index, so a page of a rare
+// state comes back full. At most
+// [ListScanLimit] records are read per page. An unknown state is an error
+// wrapping [webhook.ErrInvalidParams].
 func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesParams) (webhook.Page[webhook.Delivery], error) {
 	var page webhook.Page[webhook.Delivery]
+	if p.State != "" && !p.State.Valid() {
+		return page, fmt.Errorf("boltstore: list deliveries: %w: unknown state %q", webhook.ErrInvalidParams, p.State)
+	}
 	if err := s.begin(ctx); err != nil {
 		return page, err
 	}
@@ -271,6 +276,9 @@ func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, 
 				return nil, corrupt("event", p.EventID, err)
 			}
 			ids = r.Deliveries
+			if p.EventType != "" && r.Type != p.EventType {
+				ids = nil
+			}
 		}
 		if p.Cursor != "" {
 			i, found := slices.BinarySearch(ids, p.Cursor)
@@ -292,9 +300,16 @@ func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, 
 		c      *cursor
 		prefix []byte
 	)
-	if p.EndpointID != "" {
+	switch {
+	case p.EventType != "":
+		c, prefix = sp(tx, spaceTypes).Cursor(), prefixKey(p.EventType)
+	case p.EndpointID != "" && p.State != "":
+		c, prefix = sp(tx, spaceEndpointIndex).Cursor(), endpointStatePrefix(p.EndpointID, p.State)
+	case p.State != "":
+		c, prefix = sp(tx, spaceStates).Cursor(), []byte{stateCodes[p.State]}
+	case p.EndpointID != "":
 		c, prefix = sp(tx, spaceEndpointIndex).Cursor(), endpointPrefix(p.EndpointID, subDeliveries)
-	} else {
+	default:
 		c = sp(tx, spaceDeliveries).Cursor()
 	}
 	var k []byte
@@ -378,6 +393,9 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		d.State = webhook.StatePending
 		d.NextAttemptAt = p.Now
 		d.UpdatedAt = p.Now
+		if p.FreshSchedule {
+			d.ScheduleStart = d.Attempts
+		}
 		if d.Ordered {
 			// At the end of its sequence: due now only when it leads.
 			if err := q.joinSequence(&d); err != nil {

@@ -97,6 +97,9 @@ func (q *queue) save(old, d *webhook.Delivery) error {
 			return err
 		}
 	}
+	if err := q.indexState(old, d); err != nil {
+		return err
+	}
 	var err error
 	if d.State.Finished() {
 		err = q.addFinished(d)
@@ -276,6 +279,8 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 		events := sp(tx, spaceEvents)
 		byEndpoint := sp(tx, spaceEndpointIndex)
 		orphans := sp(tx, spaceOrphans)
+		eventTimes := sp(tx, spaceEventTimes)
+		types := sp(tx, spaceTypes)
 		// IDs grow with time, so most keyspaces are appended to: fill
 		// pages instead of leaving half of each empty.
 		events.b.FillPercent = appendFillPercent
@@ -331,9 +336,15 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 				if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
 					return err
 				}
+				if err := types.Put(typeKey(it.Event.Type, d.ID), nil); err != nil {
+					return err
+				}
 			}
 			slices.Sort(dlvIDs)
 			if err := events.Put(evKey, encodeEvent(nil, &it.Event, p.Now, dlvIDs)); err != nil {
+				return err
+			}
+			if err := eventTimes.Put(timeKey(p.Now, it.Event.ID), nil); err != nil {
 				return err
 			}
 			if len(it.Deliveries) == 0 {

@@ -122,6 +122,9 @@ func Open(path string, opts *Options) (*Store, error) {
 		if err := initLayout(tx); err != nil {
 			return err
 		}
+		if err := buildIndexes(tx); err != nil {
+			return err
+		}
 		return releaseAllLeases(tx)
 	}); err != nil {
 		_ = db.Close()

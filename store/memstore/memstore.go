@@ -435,12 +435,16 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 		return webhook.Page[webhook.Delivery]{}, err
 	}
 	defer s.mu.Unlock()
+	if p.State != "" && !p.State.Valid() {
+		return webhook.Page[webhook.Delivery]{}, fmt.Errorf("memstore: list deliveries: %w: unknown state %q", webhook.ErrInvalidParams, p.State)
+	}
 	var ids []string
 	for id, r := range s.deliveries {
 		if id > p.Cursor &&
 			(p.EventID == "" || r.d.EventID == p.EventID) &&
 			(p.EndpointID == "" || r.d.EndpointID == p.EndpointID) &&
-			(p.State == "" || r.d.State == p.State) {
+			(p.State == "" || r.d.State == p.State) &&
+			(p.EventType == "" || s.events[r.d.EventID] != nil && s.events[r.d.EventID].event.Type == p.EventType) {
 			ids = append(ids, id)
 		}
 	}
@@ -496,6 +500,9 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	r.d.State = webhook.StatePending
 	r.d.NextAttemptAt = p.Now
 	r.d.UpdatedAt = p.Now
+	if p.FreshSchedule {
+		r.d.ScheduleStart = r.d.Attempts
+	}
 	r.token, r.until = "", time.Time{}
 	if r.d.Ordered {
 		s.seq++

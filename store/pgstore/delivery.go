@@ -207,7 +207,7 @@ func scanLeased(until time.Time) pgx.RowToFunc[leased] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&x.l.Token, &x.due)
+			&x.l.Token, &x.due, &d.ScheduleStart)
 		if err != nil {
 			return x, err
 		}
@@ -400,6 +400,9 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	if err := s.check(); err != nil {
 		return webhook.Page[webhook.Delivery]{}, err
 	}
+	if p.State != "" && !p.State.Valid() {
+		return webhook.Page[webhook.Delivery]{}, fmt.Errorf("pgstore: list deliveries: %w: unknown state %q", webhook.ErrInvalidParams, p.State)
+	}
 	limit := webhook.PageLimit(p.Limit)
 	// Only the filters in use go into the statement, so each shape gets a
 	// plan that uses its index.
@@ -414,6 +417,10 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 	add("event_id", p.EventID)
 	add("endpoint_id", p.EndpointID)
 	add("state", string(p.State))
+	if p.EventType != "" {
+		args = append(args, p.EventType)
+		sql += " AND event_id IN (SELECT id FROM " + s.q.schema + ".events WHERE type = $" + strconv.Itoa(len(args)) + ")"
+	}
 	args = append(args, limit+1)
 	sql += " ORDER BY id LIMIT $" + strconv.Itoa(len(args))
 	rows, _ := s.pool.Query(ctx, sql, args...)
@@ -482,7 +489,7 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	}
 	var exists, changed int64
 	err := retryMoved(func() error {
-		return s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel).Scan(&exists, &changed)
+		return s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel, p.FreshSchedule).Scan(&exists, &changed)
 	})
 	if err != nil {
 		return wrap("redeliver", err)
@@ -535,7 +542,7 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 		state string
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
-		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered)
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err

@@ -21,6 +21,7 @@ type queries struct {
 	pruneEvents    string
 	version        string
 	poll           string
+	addDeliveries  string
 }
 
 // Notification payloads.
@@ -30,7 +31,7 @@ const (
 )
 
 const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attempt_at,
-	last_status_code, last_error, created_at, updated_at, ordering_key, ordered`
+	last_status_code, last_error, created_at, updated_at, ordering_key, ordered, schedule_start`
 
 const eventColumns = `id, type, tenant, time, payload, attributes, trace_parent, trace_state, ordering_key`
 
@@ -50,7 +51,8 @@ WITH r AS (
 func newQueries(schema string) queries {
 	r := strings.NewReplacer("{{s}}", schema)
 	return queries{
-		schema: schema,
+		schema:        schema,
+		addDeliveries: r.Replace(addDeliveries),
 
 		putEndpoint: r.Replace(`
 WITH up AS (
@@ -183,7 +185,7 @@ RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_a
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	e.trace_parent, e.trace_state, e.ordering_key,
-	d.lease_token, picked.due_at`),
+	d.lease_token, picked.due_at, d.schedule_start`),
 
 		extend: r.Replace(lockHeld + `
 	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
@@ -322,6 +324,7 @@ WITH cur AS MATERIALIZED (
 		state = 'pending', next_attempt_at = $2::timestamptz, updated_at = $2::timestamptz,
 		due_at = CASE WHEN (SELECT pending FROM sq) > 1 THEN 'infinity' ELSE $2::timestamptz END,
 		seq = COALESCE((SELECT last_seq FROM sq), 0),
+		schedule_start = CASE WHEN $4::boolean THEN d.attempts ELSE d.schedule_start END,
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL
 	FROM cur WHERE d.id = cur.id AND d.state <> 'pending'
 	RETURNING 1

@@ -29,12 +29,12 @@
 -- unique index must hold the partition key). Enqueue checks the finished
 -- ones itself and fails with duplicate_delivery, as the unique index does.
 
-ALTER TABLE {{schema}}.deliveries RENAME TO deliveries_v6;
-ALTER TABLE {{schema}}.deliveries_v6 RENAME CONSTRAINT deliveries_pkey TO deliveries_v6_pkey;
+ALTER TABLE {{schema}}.deliveries RENAME TO deliveries_v8;
+ALTER TABLE {{schema}}.deliveries_v8 RENAME CONSTRAINT deliveries_pkey TO deliveries_v8_pkey;
 DROP INDEX {{schema}}.deliveries_due, {{schema}}.deliveries_event, {{schema}}.deliveries_endpoint,
     {{schema}}.deliveries_finished_state, {{schema}}.deliveries_finished, {{schema}}.deliveries_sequence;
-ALTER TABLE {{schema}}.attempts RENAME TO attempts_v6;
-ALTER TABLE {{schema}}.attempts_v6 RENAME CONSTRAINT attempts_pkey TO attempts_v6_pkey;
+ALTER TABLE {{schema}}.attempts RENAME TO attempts_v8;
+ALTER TABLE {{schema}}.attempts_v8 RENAME CONSTRAINT attempts_pkey TO attempts_v8_pkey;
 
 CREATE TABLE {{schema}}.deliveries (
     id                text COLLATE "C" NOT NULL,
@@ -53,7 +53,8 @@ CREATE TABLE {{schema}}.deliveries (
     updated_at        timestamptz NOT NULL,
     ordering_key      text NOT NULL DEFAULT '',
     ordered           boolean NOT NULL DEFAULT false,
-    seq               bigint NOT NULL DEFAULT 0
+    seq               bigint NOT NULL DEFAULT 0,
+    schedule_start    integer NOT NULL DEFAULT 0
 ) PARTITION BY LIST (state);
 
 CREATE TABLE {{schema}}.deliveries_pending PARTITION OF {{schema}}.deliveries
@@ -147,22 +148,22 @@ $fn$;
 -- The days the history already has, and the week ahead, then the rows.
 SELECT {{schema}}.ensure_partitions(day, day)
 FROM (SELECT DISTINCT (updated_at AT TIME ZONE 'UTC')::date AS day
-      FROM {{schema}}.deliveries_v6 WHERE state <> 'pending') AS days;
+      FROM {{schema}}.deliveries_v8 WHERE state <> 'pending') AS days;
 SELECT {{schema}}.ensure_partitions((now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 7);
 
 INSERT INTO {{schema}}.deliveries (id, event_id, endpoint_id, state, attempts, next_attempt_at, due_at,
     last_status_code, last_error, lease_owner, lease_token, lease_until, created_at, updated_at,
-    ordering_key, ordered, seq)
+    ordering_key, ordered, seq, schedule_start)
 SELECT id, event_id, endpoint_id, state, attempts, next_attempt_at, due_at,
     last_status_code, last_error, lease_owner, lease_token, lease_until, created_at, updated_at,
-    ordering_key, ordered, seq
-FROM {{schema}}.deliveries_v6;
+    ordering_key, ordered, seq, schedule_start
+FROM {{schema}}.deliveries_v8;
 
 INSERT INTO {{schema}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
     error_class, error, response_body, response_truncated, state, finished_at)
 SELECT a.delivery_id, a.number, a.started_at, a.duration_ns, a.status_code,
     a.error_class, a.error, a.response_body, a.response_truncated,
     d.state, CASE WHEN d.state <> 'pending' THEN d.updated_at END
-FROM {{schema}}.attempts_v6 AS a JOIN {{schema}}.deliveries_v6 AS d ON d.id = a.delivery_id;
+FROM {{schema}}.attempts_v8 AS a JOIN {{schema}}.deliveries_v8 AS d ON d.id = a.delivery_id;
 
-DROP TABLE {{schema}}.attempts_v6, {{schema}}.deliveries_v6;
+DROP TABLE {{schema}}.attempts_v8, {{schema}}.deliveries_v8;
