@@ -108,7 +108,7 @@ func TestPlansAtScale(t *testing.T) {
 		"advance":   {s.q.advance, []any{ids, s.channel, now}},
 		"next due":  {s.q.nextDue, []any{none}},
 		"poll":      {s.q.poll, nil},
-		"redeliver": {s.q.redeliver, []any{fin, now, s.channel}},
+		"redeliver": {s.q.redeliver, []any{fin, now, s.channel, false}},
 		"enqueue": {s.q.enqueue, []any{one("evt_new"), one("t"), one(""), []time.Time{now}, [][]byte{[]byte("{}")}, []*string{nil}, now,
 			one("dlv_new"), one("evt_new"), one("ep_1"), one("pending"), []int32{0}, []time.Time{now}, []int32{0}, one(""),
 			[]time.Time{now}, []time.Time{now}, s.channel, "x", one(""), one(""), one(""), one(""), []bool{false}}},
