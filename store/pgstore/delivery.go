@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -142,7 +143,7 @@ func (s *Store) enqueue(ctx context.Context, db executor, p *webhook.EnqueuePara
 		dID, dEvent, dEndpoint, dState, dAttempts, dNext, dStatus, dError, dCreated, dUpdated,
 		s.channel, note, evParent, evState, evKey, dKey, dOrdered)
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "deliveries" {
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && strings.HasPrefix(pgErr.TableName, "deliveries") {
 		return fmt.Errorf("pgstore: enqueue: %w: %s", webhook.ErrDuplicateDelivery, pgErr.Detail)
 	}
 	return wrapInput("enqueue", err, webhook.ErrInvalidEvent)
@@ -165,12 +166,36 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 	if exclude == nil {
 		exclude = []string{}
 	}
-	rows, _ := s.pool.Query(ctx, s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude)
-	type leased struct {
-		l   webhook.Lease
-		due time.Time
+	var got []leased
+	err := retryMoved(func() error {
+		rows, _ := s.pool.Query(ctx, s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude)
+		var err error
+		got, err = pgx.CollectRows(rows, scanLeased(p.Until))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("lease", err)
 	}
-	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (leased, error) {
+	slices.SortFunc(got, func(a, b leased) int {
+		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.l.Delivery.ID, b.l.Delivery.ID))
+	})
+	out := make([]webhook.Lease, len(got))
+	for i := range got {
+		out[i] = got[i].l
+	}
+	return out, nil
+}
+
+// leased is one row of the lease statement: the lease and the delivery's
+// due time before it.
+type leased struct {
+	l   webhook.Lease
+	due time.Time
+}
+
+// scanLeased scans a row of the lease statement into a lease until until.
+func scanLeased(until time.Time) pgx.RowToFunc[leased] {
+	return func(row pgx.CollectableRow) (leased, error) {
 		var (
 			x     leased
 			d     = &x.l.Delivery
@@ -191,20 +216,10 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 		if err := fixEvent(ev, attrs); err != nil {
 			return x, err
 		}
-		x.l.Until = p.Until
+		x.l.Until = until
 		return x, nil
-	})
-	if err != nil {
-		return nil, wrap("lease", err)
+
 	}
-	slices.SortFunc(got, func(a, b leased) int {
-		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.l.Delivery.ID, b.l.Delivery.ID))
-	})
-	out := make([]webhook.Lease, len(got))
-	for i := range got {
-		out[i] = got[i].l
-	}
-	return out, nil
 }
 
 // ExtendLeases moves the deadline of the leases still held with the given
@@ -217,8 +232,13 @@ func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams)
 		return webhook.BatchResult{}, nil
 	}
 	ids, tokens := splitRefs(p.Leases)
-	rows, _ := s.pool.Query(ctx, s.q.extend, ids, tokens, p.Until)
-	stale, err := collectRefs(rows)
+	var stale []webhook.LeaseRef
+	err := retryMoved(func() error {
+		rows, _ := s.pool.Query(ctx, s.q.extend, ids, tokens, p.Until)
+		var err error
+		stale, err = collectRefs(rows)
+		return err
+	})
 	return webhook.BatchResult{Stale: stale}, wrap("extend leases", err)
 }
 
@@ -281,8 +301,13 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
 		p.Now}
 	if !ended {
-		rows, _ := s.pool.Query(ctx, s.q.complete, args...)
-		stale, err := collectRefs(rows)
+		var stale []webhook.LeaseRef
+		err := retryMoved(func() error {
+			rows, _ := s.pool.Query(ctx, s.q.complete, args...)
+			var err error
+			stale, err = collectRefs(rows)
+			return err
+		})
 		return webhook.BatchResult{Stale: stale}, wrap("complete", err)
 	}
 	// An outcome may end the head of an ordered sequence: advance runs
@@ -296,8 +321,8 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		stale, err = collectRefs(rows)
 		return err
 	})
-	b.Queue(s.q.advance, oID, s.channel)
-	err := s.pool.SendBatch(ctx, b).Close()
+	b.Queue(s.q.advance, oID, s.channel, p.Now)
+	err := retryMoved(func() error { return s.pool.SendBatch(ctx, b).Close() })
 	if err != nil {
 		return webhook.BatchResult{}, wrap("complete", err)
 	}
@@ -314,7 +339,10 @@ func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
 		return nil
 	}
 	ids, tokens := splitRefs(p.Leases)
-	_, err := s.pool.Exec(ctx, s.q.release, ids, tokens, p.Now, s.channel)
+	err := retryMoved(func() error {
+		_, err := s.pool.Exec(ctx, s.q.release, ids, tokens, p.Now, s.channel)
+		return err
+	})
 	return wrap("release", err)
 }
 
@@ -460,7 +488,10 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		return err
 	}
 	var exists, changed int64
-	if err := s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel, p.FreshSchedule).Scan(&exists, &changed); err != nil {
+	err := retryMoved(func() error {
+		return s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel, p.FreshSchedule).Scan(&exists, &changed)
+	})
+	if err != nil {
 		return wrap("redeliver", err)
 	}
 	if exists == 0 {
@@ -469,10 +500,15 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	return nil
 }
 
-// Prune deletes up to Limit finished deliveries last updated before Before
-// (failed ones before FailedBefore, when set), with their attempts and the events left without deliveries, in one short
-// statement that skips rows other pruners hold. It returns how many
-// deliveries it deleted; callers repeat while the count equals Limit.
+// Prune deletes the finished deliveries last updated before Before (failed
+// ones before FailedBefore, when set), with their attempts and the events
+// left without deliveries. History partitions (one a day and state class)
+// that lie wholly before their cut-off are dropped whole, each in a short
+// transaction, with the events they leave behind; then up to Limit
+// deliveries of the partitions that straddle the cut-off are deleted row
+// by row in one short statement that skips rows other pruners hold. It
+// returns how many deliveries it deleted; callers repeat while the count
+// is at least Limit. It also creates the partitions of the days ahead.
 func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) {
 	if err := s.check(); err != nil {
 		return 0, err
@@ -481,13 +517,20 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 	if limit <= 0 {
 		limit = PruneLimitDefault
 	}
-	var n int
 	failedBefore := p.Before
 	if !p.FailedBefore.IsZero() {
 		failedBefore = p.FailedBefore
 	}
-	err := s.pool.QueryRow(ctx, s.q.prune, p.Before, limit, failedBefore).Scan(&n)
-	return n, wrap("prune", err)
+	if err := s.ensurePartitions(ctx); err != nil {
+		return 0, wrap("prune", err)
+	}
+	dropped, err := s.dropPartitions(ctx, p.Before, failedBefore)
+	if err != nil {
+		return dropped, wrap("prune", err)
+	}
+	var n int
+	err = s.pool.QueryRow(ctx, s.q.prune, p.Before, limit, failedBefore).Scan(&n)
+	return dropped + n, wrap("prune", err)
 }
 
 // PruneLimitDefault is the batch size of [Store.Prune] when Limit is 0.

@@ -1,5 +1,7 @@
 package pgstore
 
+import "strings"
+
 // Listening starts the listener and returns a channel closed once it
 // listens, for tests that must not miss the first notification.
 func (s *Store) Listening() <-chan struct{} {
@@ -14,3 +16,19 @@ var Wrap = wrap
 
 // LockKey is the advisory lock key of a schema's migrations.
 var LockKey = lockKey
+
+// MigrateTo migrates the schema of opts up to and including version, for
+// tests that start from an earlier schema.
+var MigrateTo = migrateTo
+
+// PartitionedHistoryVersion is the version of the migration that
+// partitions the history.
+func PartitionedHistoryVersion() int {
+	ms, _ := migrations()
+	for _, m := range ms {
+		if strings.HasSuffix(m.name, "_partitioned_history.sql") {
+			return m.version
+		}
+	}
+	return 0
+}

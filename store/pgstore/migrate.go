@@ -66,11 +66,17 @@ func latestVersion() int {
 // PgBouncer. It is what [New] does first; hosts that migrate as a separate
 // step call it there and set [Options.SkipMigrate].
 func Migrate(ctx context.Context, pool *pgxpool.Pool, opts *Options) error {
+	return migrateTo(ctx, pool, opts, latestVersion())
+}
+
+// migrateTo is Migrate up to and including version.
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, opts *Options, version int) error {
 	o := opts.withDefaults()
 	ms, err := migrations()
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
+	ms = slices.DeleteFunc(ms, func(m migration) bool { return m.version > version })
 	for {
 		m, err := migrateStep(ctx, pool, o.Schema, ms)
 		if err != nil {

@@ -18,6 +18,7 @@ type queries struct {
 	redeliver      string
 	advance        string
 	prune          string
+	pruneEvents    string
 	version        string
 	poll           string
 	addDeliveries  string
@@ -43,6 +44,7 @@ WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
 ), locked AS MATERIALIZED (
 	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
+	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (`
 
@@ -114,8 +116,10 @@ SELECT del.id, pg_notify($2, '` + notifyEndpoints + `') FROM del`),
 		// Ordered deliveries take their places from their sequences' rows,
 		// locked in key order (so that two enqueues cannot deadlock) until
 		// commit; the first of a sequence that had nothing pending is its
-		// head and due, the others wait at 'infinity'. One statement, one
-		// round trip, atomic.
+		// head and due, the others wait at 'infinity'. Only the hot table
+		// has a unique index on id, so dup fails the statement (as that
+		// index would) for an ID stored in any partition or given twice.
+		// One statement, one round trip, atomic.
 		enqueue: r.Replace(`
 WITH ev AS (
 	INSERT INTO {{s}}.events (id, type, tenant, time, payload, attributes, stored_at,
@@ -137,6 +141,12 @@ WITH ev AS (
 			okey, ordered, ord)
 	JOIN ev ON ev.id = d.event_id
 	WINDOW w AS (PARTITION BY d.endpoint_id, d.okey, d.ordered AND d.state = 'pending')
+), dup AS (
+	SELECT {{s}}.duplicate_delivery(x.id) FROM (
+		SELECT d.id FROM d JOIN {{s}}.deliveries AS h ON h.id = d.id
+		UNION ALL
+		SELECT id FROM d GROUP BY id HAVING count(*) > 1
+	) AS x
 ), sq AS (
 	INSERT INTO {{s}}.sequences AS s (endpoint_id, ordering_key, last_seq, pending)
 	SELECT endpoint_id, okey, max(cnt), max(cnt) FROM d WHERE queued
@@ -152,6 +162,7 @@ WITH ev AS (
 		d.status, d.error, d.created_at, d.updated_at, d.okey, d.ordered,
 		CASE WHEN d.queued THEN sq.last_seq - d.cnt + d.rn ELSE 0 END
 	FROM d LEFT JOIN sq ON d.queued AND sq.endpoint_id = d.endpoint_id AND sq.ordering_key = d.okey
+	WHERE NOT EXISTS (SELECT 1 FROM dup)
 	RETURNING state
 )
 SELECT pg_notify($18, $19)
@@ -171,7 +182,8 @@ WITH picked AS (
 UPDATE {{s}}.deliveries AS d
 SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
 FROM picked, {{s}}.events AS e
-WHERE d.id = picked.id AND e.id = d.event_id
+WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.id = picked.id AND d.state = 'pending'
+	AND e.id = d.event_id
 RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
@@ -182,6 +194,7 @@ RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_a
 	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
 	FROM r, locked
 	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
+		AND d.id = ANY($1::text[])
 	RETURNING d.id, r.token
 )
 SELECT r.id, r.token FROM r
@@ -198,6 +211,7 @@ WITH o AS (
 		AS o(id, token, state, next_at, n, status, error)
 ), locked AS MATERIALIZED (
 	SELECT d.id FROM {{s}}.deliveries AS d JOIN o ON d.id = o.id AND d.lease_token = o.token
+	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
@@ -211,8 +225,9 @@ WITH o AS (
 		updated_at = $17
 	FROM o, locked
 	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
+		AND d.id = ANY($1::text[])
 	RETURNING d.id, o.token, d.attempts - o.n AS base, d.endpoint_id, d.ordering_key,
-		d.ordered AND d.state <> 'pending' AS ended
+		d.ordered AND d.state <> 'pending' AS ended, d.state
 ), ended AS (
 	SELECT endpoint_id, ordering_key, count(*) AS n FROM up WHERE ended GROUP BY endpoint_id, ordering_key
 ), seqlock AS MATERIALIZED (
@@ -224,11 +239,16 @@ WITH o AS (
 	FROM ended, seqlock
 	WHERE s.endpoint_id = ended.endpoint_id AND s.ordering_key = ended.ordering_key
 		AND seqlock.endpoint_id = s.endpoint_id AND seqlock.ordering_key = s.ordering_key
+), moved AS (
+	UPDATE {{s}}.attempts AS a SET state = up.state, finished_at = $17
+	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id AND up.state <> 'pending'
+		AND a.delivery_id = ANY($1::text[])
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
-		error_class, error, response_body, response_truncated)
+		error_class, error, response_body, response_truncated, state, finished_at)
 	SELECT a.delivery_id, up.base + a.idx, a.started_at, a.duration_ns, a.status_code,
-		a.error_class, a.error, a.body, a.truncated
+		a.error_class, a.error, a.body, a.truncated,
+		up.state, CASE WHEN up.state <> 'pending' THEN $17::timestamptz END
 	FROM unnest($8::text[], $9::int[], $10::timestamptz[], $11::bigint[], $12::int[], $13::text[],
 			$14::text[], $15::bytea[], $16::boolean[])
 		AS a(delivery_id, idx, started_at, duration_ns, status_code, error_class, error, body, truncated)
@@ -243,6 +263,7 @@ WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
 		next_attempt_at = $3, due_at = $3
 	FROM r, locked
 	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
+		AND d.id = ANY($1::text[])
 	RETURNING 1
 )
 SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),
@@ -268,7 +289,7 @@ WHERE state = 'pending' AND due_at < 'infinity' AND endpoint_id <> ALL($1::text[
 		advance: r.Replace(`
 WITH ended AS (
 	SELECT DISTINCT endpoint_id, ordering_key FROM {{s}}.deliveries
-	WHERE id = ANY($1::text[]) AND ordered AND state <> 'pending'
+	WHERE id = ANY($1::text[]) AND ordered AND state <> 'pending' AND updated_at = $3
 ), heads AS (
 	SELECT h.id FROM ended, LATERAL (
 		SELECT id, due_at FROM {{s}}.deliveries AS d
@@ -279,7 +300,7 @@ WITH ended AS (
 	WHERE h.due_at = 'infinity'
 ), due AS (
 	UPDATE {{s}}.deliveries AS d SET due_at = d.next_attempt_at
-	FROM heads WHERE d.id = heads.id
+	FROM heads WHERE d.id = heads.id AND d.state = 'pending' AND d.id = ANY(ARRAY(SELECT id FROM heads))
 	RETURNING 1
 ), gone AS (
 	DELETE FROM {{s}}.sequences AS s USING ended
@@ -308,8 +329,11 @@ WITH cur AS MATERIALIZED (
 		seq = COALESCE((SELECT last_seq FROM sq), 0),
 		schedule_start = CASE WHEN $4::boolean THEN d.attempts ELSE d.schedule_start END,
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL
-	FROM cur WHERE d.id = cur.id
+	FROM cur WHERE d.id = cur.id AND d.state <> 'pending'
 	RETURNING 1
+), moved AS (
+	UPDATE {{s}}.attempts AS a SET state = 'pending', finished_at = NULL
+	FROM cur WHERE a.delivery_id = cur.id AND a.state <> 'pending'
 )
 SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
 	(SELECT count(*) FROM (SELECT pg_notify($3, '` + notifyDeliveries + `') FROM up) AS n)`),
@@ -317,7 +341,10 @@ SELECT (SELECT count(*) FROM {{s}}.deliveries WHERE id = $1),
 		// A bounded batch of finished deliveries, their attempts, and the
 		// events this leaves without deliveries; plus up to the same number
 		// of old events that never had a delivery. Failed deliveries have
-		// their own cut-off ($3). Rows already locked by another pruner are
+		// their own cut-off ($3). Each delete repeats the cut-offs so that
+		// it reads only the partitions that straddle them (those wholly
+		// before were dropped), attempts by finished_at, which is their
+		// delivery's updated_at. Rows already locked by another pruner are
 		// skipped.
 		prune: r.Replace(`
 WITH victims AS (
@@ -327,9 +354,15 @@ WITH victims AS (
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
 ), del_attempts AS (
-	DELETE FROM {{s}}.attempts AS a USING victims AS v WHERE a.delivery_id = v.id
+	DELETE FROM {{s}}.attempts AS a
+	WHERE a.delivery_id = ANY(ARRAY(SELECT id FROM victims))
+		AND (a.state <> 'pending' AND a.finished_at < $1 AND a.state <> 'failed'
+			OR a.state = 'failed' AND a.finished_at < $3)
 ), del_deliveries AS (
-	DELETE FROM {{s}}.deliveries AS d USING victims AS v WHERE d.id = v.id
+	DELETE FROM {{s}}.deliveries AS d
+	WHERE d.id = ANY(ARRAY(SELECT id FROM victims))
+		AND (d.state <> 'pending' AND d.updated_at < $1 AND d.state <> 'failed'
+			OR d.state = 'failed' AND d.updated_at < $3)
 	RETURNING d.id, d.event_id
 ), del_events AS (
 	DELETE FROM {{s}}.events AS e
@@ -347,5 +380,16 @@ WITH victims AS (
 		FOR UPDATE SKIP LOCKED)
 )
 SELECT count(*) FROM del_deliveries`),
+
+		// The events stored before $1 of the deliveries of one history
+		// partition ({{p}}, $2 its name), but those that have deliveries
+		// elsewhere: run before the partition is dropped.
+		pruneEvents: r.Replace(`
+DELETE FROM {{s}}.events AS e
+USING (SELECT DISTINCT event_id FROM {{p}}) AS p
+WHERE e.id = p.event_id AND e.stored_at < $1
+AND NOT EXISTS (
+	SELECT 1 FROM {{s}}.deliveries AS d
+	WHERE d.event_id = e.id AND d.tableoid <> $2::regclass)`),
 	}
 }

@@ -122,7 +122,7 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 			created, updated, key, s.channel, notifyDeliveries+":"+s.origin).Scan(&added, new(int64))
 	})
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "deliveries" {
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && strings.HasPrefix(pgErr.TableName, "deliveries") {
 		return 0, fmt.Errorf("pgstore: add deliveries: %w: %s", webhook.ErrDuplicateDelivery, pgErr.Detail)
 	}
 	if errors.Is(err, webhook.ErrDuplicateDelivery) {

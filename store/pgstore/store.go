@@ -83,6 +83,15 @@
 //		ListenerConnString: "postgres://app@db:5432/app", // or PollInterval: 200 * time.Millisecond
 //	})
 //
+// # History
+//
+// Pending deliveries live in a small hot table; finished ones move, in the
+// statement that finishes them, into day partitions (one set for failed
+// deliveries, one for the others), their attempts with them. Prune drops
+// the partitions older than its cut-offs whole, so retention leaves no
+// dead rows and the hot path never reads the history. See
+// docs/pg-scale.md.
+//
 // # Durability
 //
 // Every write is one statement or one transaction, committed with the
