@@ -113,10 +113,41 @@ type signatureJSON struct {
 
 // retryPolicyJSON is the JSON form of a [RetryPolicy].
 type retryPolicyJSON struct {
-	Schedule          []string `json:"schedule,omitempty"`
-	Jitter            float64  `json:"jitter,omitempty"`
-	MaxRetryAfter     string   `json:"max_retry_after,omitempty"`
-	StopOnClientError bool     `json:"stop_on_client_error,omitempty"`
+	Schedule          []string        `json:"schedule,omitempty"`
+	Jitter            float64         `json:"jitter,omitempty"`
+	MaxRetryAfter     string          `json:"max_retry_after,omitempty"`
+	StopOnClientError bool            `json:"stop_on_client_error,omitempty"`
+	Quick             *quickRetryJSON `json:"quick,omitempty"`
+}
+
+// quickRetryJSON is the JSON form of a [QuickRetry].
+type quickRetryJSON struct {
+	Tries       int     `json:"tries,omitempty"`
+	Initial     string  `json:"initial,omitempty"`
+	Max         string  `json:"max,omitempty"`
+	Jitter      float64 `json:"jitter,omitempty"`
+	GiveUpAfter string  `json:"give_up_after,omitempty"`
+}
+
+// durationText is d as a Go duration string, empty for zero.
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+// parseDurationText reads what durationText writes; field names the value
+// in the error.
+func parseDurationText(s, field string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("webhook: retry %s: %w", field, err)
+	}
+	return d, nil
 }
 
 // MarshalJSON writes the policy as {"schedule": ["5s", "5m0s"], "jitter",
@@ -130,8 +161,11 @@ func (p RetryPolicy) MarshalJSON() ([]byte, error) {
 			j.Schedule[i] = d.String()
 		}
 	}
-	if p.MaxRetryAfter != 0 {
-		j.MaxRetryAfter = p.MaxRetryAfter.String()
+	j.MaxRetryAfter = durationText(p.MaxRetryAfter)
+	if p.Quick != (QuickRetry{}) {
+		q := p.Quick
+		j.Quick = &quickRetryJSON{Tries: q.Tries, Initial: durationText(q.Initial), Max: durationText(q.Max),
+			Jitter: q.Jitter, GiveUpAfter: durationText(q.GiveUpAfter)}
 	}
 	return json.Marshal(j)
 }
@@ -153,12 +187,21 @@ func (p *RetryPolicy) UnmarshalJSON(b []byte) error {
 			out.Schedule[i] = d
 		}
 	}
-	if j.MaxRetryAfter != "" {
-		d, err := time.ParseDuration(j.MaxRetryAfter)
-		if err != nil {
-			return fmt.Errorf("webhook: retry max_retry_after: %w", err)
+	var err error
+	if out.MaxRetryAfter, err = parseDurationText(j.MaxRetryAfter, "max_retry_after"); err != nil {
+		return err
+	}
+	if q := j.Quick; q != nil {
+		out.Quick = QuickRetry{Tries: q.Tries, Jitter: q.Jitter}
+		if out.Quick.Initial, err = parseDurationText(q.Initial, "quick.initial"); err != nil {
+			return err
 		}
-		out.MaxRetryAfter = d
+		if out.Quick.Max, err = parseDurationText(q.Max, "quick.max"); err != nil {
+			return err
+		}
+		if out.Quick.GiveUpAfter, err = parseDurationText(q.GiveUpAfter, "quick.give_up_after"); err != nil {
+			return err
+		}
 	}
 	*p = out
 	return nil
@@ -183,7 +226,10 @@ type endpointJSON struct {
 	Disabled       bool              `json:"disabled"`
 	DisabledReason string            `json:"disabled_reason,omitempty"`
 	MaxConcurrency int               `json:"max_concurrency,omitempty"`
+	RateLimit      float64           `json:"rate_limit,omitempty"`
+	RateBurst      int               `json:"rate_burst,omitempty"`
 	Retry          *RetryPolicy      `json:"retry,omitempty"`
+	FailingSince   time.Time         `json:"failing_since,omitzero"`
 	CreatedAt      time.Time         `json:"created_at,omitzero"`
 	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
 }
@@ -202,6 +248,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
 	}
 	j.Ordered = ep.Ordered
+	j.RateLimit, j.RateBurst, j.FailingSince = ep.RateLimit, ep.RateBurst, utcTime(ep.FailingSince)
 	if ep.Headers != nil {
 		j.Headers = make(map[string]string, len(ep.Headers))
 		for k, v := range ep.Headers {
@@ -242,6 +289,7 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}
 	ep.Ordered = j.Ordered
+	ep.RateLimit, ep.RateBurst, ep.FailingSince = j.RateLimit, j.RateBurst, j.FailingSince
 	if j.Signature != nil {
 		ep.Signature = SignatureScheme{Kind: j.Signature.Kind, Header: j.Signature.Header, Prefix: j.Signature.Prefix}
 	}
@@ -282,7 +330,6 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*d = Delivery{
 		ID: j.ID, EventID: j.EventID, EndpointID: j.EndpointID,
 		OrderingKey: j.OrderingKey, Ordered: j.Ordered, State: j.State,

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -61,18 +62,31 @@ func TestJSON(t *testing.T) {
 			DisabledReason: "410 Gone",
 			MaxConcurrency: 4,
 			Retry: &webhook.RetryPolicy{Schedule: []time.Duration{5 * time.Second, 90 * time.Minute},
-				Jitter: 0.2, MaxRetryAfter: time.Hour, StopOnClientError: true},
-			CreatedAt: jsonTime, UpdatedAt: jsonTime.Add(time.Minute),
+				Jitter: 0.2, MaxRetryAfter: time.Hour, StopOnClientError: true,
+				Quick: webhook.QuickRetry{Tries: 3, Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.5, GiveUpAfter: 4 * time.Second}},
+			Ordered: true, Unsigned: true, RateLimit: 2.5, RateBurst: 3,
+			FailingSince: jsonTime.Add(-time.Hour),
+			CreatedAt:    jsonTime, UpdatedAt: jsonTime.Add(time.Minute),
+		}
+		// Every field but the secrets (redacted, see below) is set, so a
+		// field the JSON form forgets fails the round trip.
+		v := reflect.ValueOf(ep)
+		for i := range v.NumField() {
+			if name := v.Type().Field(i).Name; name != "Secrets" {
+				require.False(t, v.Field(i).IsZero(), "the fixture leaves Endpoint.%s zero", name)
+			}
 		}
 		b, err := json.Marshal(ep)
 		require.NoError(t, err)
 		f := jsonFields(t, b)
 		for _, name := range []string{"id", "tenant", "url", "description", "event_types", "filter", "template",
 			"content_type", "settings", "headers", "signature", "disabled", "disabled_reason",
-			"max_concurrency", "retry", "created_at", "updated_at"} {
+			"max_concurrency", "retry", "created_at", "updated_at", "ordered", "unsigned", "rate_limit",
+			"rate_burst", "failing_since"} {
 			require.Contains(t, f, name)
 		}
-		require.JSONEq(t, `{"schedule":["5s","1h30m0s"],"jitter":0.2,"max_retry_after":"1h0m0s","stop_on_client_error":true}`, string(f["retry"]))
+		require.JSONEq(t, `{"schedule":["5s","1h30m0s"],"jitter":0.2,"max_retry_after":"1h0m0s","stop_on_client_error":true,
+			"quick":{"tries":3,"initial":"100ms","max":"1s","jitter":0.5,"give_up_after":"4s"}}`, string(f["retry"]))
 		require.JSONEq(t, `{"kind":"hmac-sha256-hex","header":"X-Sig","prefix":"sha256="}`, string(f["signature"]))
 		var back webhook.Endpoint
 		require.NoError(t, json.Unmarshal(b, &back))

@@ -327,6 +327,23 @@ func parseForm(r *http.Request, s *scope, f *endpointForm) webhook.Endpoint {
 	return ep
 }
 
+// formOver returns the stored endpoint old with the fields the console's
+// form edits taken from edited; every other field (filter, ordering, rate
+// limit, retry policy, signature scheme, what Hooklet keeps itself) keeps
+// its stored value, so saving the form never drops a setting it does not
+// show.
+func formOver(old, edited webhook.Endpoint) webhook.Endpoint {
+	ep := old.Clone()
+	ep.Tenant, ep.URL, ep.Description = edited.Tenant, edited.URL, edited.Description
+	ep.EventTypes, ep.Template, ep.ContentType = edited.EventTypes, edited.Template, edited.ContentType
+	ep.Settings, ep.Headers, ep.MaxConcurrency = edited.Settings, edited.Headers, edited.MaxConcurrency
+	ep.Disabled = edited.Disabled
+	if !ep.Disabled || !old.Disabled {
+		ep.DisabledReason = ""
+	}
+	return ep
+}
+
 func (h *handler) actionSaveEndpoint(w http.ResponseWriter, r *http.Request, s *scope) error {
 	if err := r.ParseForm(); err != nil {
 		return badRequest("unreadable form", err)
@@ -353,11 +370,7 @@ func (h *handler) actionSaveEndpoint(w http.ResponseWriter, r *http.Request, s *
 				f.Errors = append(f.Errors, fmt.Sprintf("An endpoint with the ID %q exists already.", ep.ID))
 			}
 		} else if old, err := s.endpoint(r.Context(), ep.ID); err == nil {
-			// The form does not show what Hooklet manages itself.
-			ep.Retry, ep.Signature = old.Retry, old.Signature
-			if ep.Disabled && old.Disabled {
-				ep.DisabledReason = old.DisabledReason
-			}
+			ep = formOver(old, ep)
 		}
 	}
 	if len(f.Errors) == 0 {

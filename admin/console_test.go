@@ -1,12 +1,14 @@
 package admin
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -141,6 +143,28 @@ func TestConsole(t *testing.T) {
 		res = b.postForm("/endpoints/save", url.Values{"new": {"1"}, "id": {"ep_form"}, "url": {"https://example.com/h"}, "action": {"save"}})
 		require.Equal(t, http.StatusOK, res.StatusCode)
 		require.Contains(t, body(t, res), "exists already")
+	})
+
+	t.Run("EditKeepsWhatTheFormDoesNotShow", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		retry := &webhook.RetryPolicy{Schedule: []time.Duration{time.Minute}, Quick: webhook.QuickRetryDefault()}
+		require.NoError(t, b.d.PutEndpoint(b.ctx, webhook.Endpoint{
+			ID: "ep_k", URL: "https://example.com/k", Secrets: []webhook.Secret{webhook.NewSecret()},
+			Filter: json.RawMessage(`{"data.amount":{"$gte":100}}`), Ordered: true, RateLimit: 5, RateBurst: 2,
+			Retry: retry, Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex},
+		}))
+		res := b.postForm("/endpoints/save", url.Values{"id": {"ep_k"}, "url": {"https://example.com/k2"}, "action": {"save"}})
+		require.Equal(t, http.StatusSeeOther, res.StatusCode, body(t, res))
+		ep, err := b.d.Endpoint(b.ctx, "ep_k")
+		require.NoError(t, err)
+		require.Equal(t, "https://example.com/k2", ep.URL)
+		require.JSONEq(t, `{"data.amount":{"$gte":100}}`, string(ep.Filter))
+		require.True(t, ep.Ordered)
+		require.Equal(t, 5.0, ep.RateLimit)
+		require.Equal(t, 2, ep.RateBurst)
+		require.Equal(t, retry, ep.Retry)
+		require.Equal(t, webhook.SignatureHMACHex, ep.Signature.Kind)
 	})
 
 	t.Run("TemplateErrorAtLineAndColumn", func(t *testing.T) {

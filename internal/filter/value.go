@@ -277,7 +277,7 @@ func (p *parser) number() (value, error) {
 // isInteger reports whether a number literal has neither fraction nor
 // exponent.
 func isInteger(lit string) bool {
-	return strings.IndexAny(lit, ".eE") < 0
+	return !strings.ContainsAny(lit, ".eE")
 }
 
 // compareNumbers orders two JSON number literals by value. Integers are
