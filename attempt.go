@@ -27,6 +27,8 @@ type attempter struct {
 	quickTry func(endpointID string) bool
 	// tel gets the metrics and span of every attempt.
 	tel *telemetry
+	// renders shares one rendering among the deliveries of an event.
+	renders *renderCache
 }
 
 // attempt makes one attempt at a leased delivery, with its quick tries,
@@ -89,7 +91,7 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 	contentType := "application/json"
 	if st.tmpl != nil {
 		rstart := at.clock.Now()
-		r, err := st.tmpl.Render(ctx, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
+		r, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
 		at.tel.rendered(ctx, at.clock.Now().Sub(rstart), err, r.Skip)
 		switch {
 		case err != nil:

@@ -347,6 +347,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		lookup:  d.registry.lookup,
 		observe: d.health.observe,
 		tel:     &telemetry{metrics: m, tracing: newTracing(cfg.TracerProvider), log: cfg.Logger},
+		renders: newRenderCache(),
 	}
 	d.engine = newDeliveryEngine(cfg.Store, cfg.Test.Clock, cfg.Logger, engineLimits{
 		owner: cfg.Owner, workers: cfg.Workers,
