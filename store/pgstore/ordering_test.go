@@ -167,6 +167,7 @@ func TestOrderedReplicas(t *testing.T) {
 		ok       = map[string][]string{} // key -> webhook-ids answered 200, in order
 		answered int
 		hung     = make(chan string, keys)
+		cut      = make(chan string, keys)
 		allDone  = make(chan struct{})
 	)
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +193,10 @@ func TestOrderedReplicas(t *testing.T) {
 		if r.UserAgent() == "replica-0" {
 			hung <- id
 			<-r.Context().Done() // the replica dies with the request in flight
+			mu.Lock()
+			inFlight[key] = false
+			mu.Unlock()
+			cut <- id
 			return
 		}
 		mu.Lock()
@@ -270,6 +275,15 @@ func TestOrderedReplicas(t *testing.T) {
 	dead, cancel := context.WithCancel(ctx)
 	cancel()
 	_ = victim.Close(dead)
+	// The receiver sees the dead replica's connections close a moment
+	// later; only then are its requests no longer in flight.
+	for range keys {
+		select {
+		case <-cut:
+		case <-time.After(time.Minute):
+			t.Fatal("the dead replica's requests never ended at the receiver")
+		}
+	}
 	mu.Lock()
 	require.Empty(t, ok, "a delivery went while every head was held")
 	mu.Unlock()
