@@ -23,6 +23,7 @@ var (
 	fairRate    = flag.Int("rate", 200, "fair phase: events per second streamed to the healthy endpoint")
 	fairDrain   = flag.Int("drain", 20000, "fair phase: events in the healthy endpoint's backlog")
 	fairTimeout = flag.Duration("fairtimeout", 2*time.Second, "fair phase: Config.RequestTimeout, which ends each hanging request")
+	fairFailing = flag.Int("failing", 0, "fair phase: endpoints answering 500 to every request, run beside the hanging ones")
 	fairRepeat  = flag.Int("repeat", 3, "fair phase: rounds per number of hanging endpoints, each a run alone then one beside them; ratios are medians of the rounds'")
 )
 
@@ -186,6 +187,13 @@ func fairRun(h int) (fairResult, error) {
 		return res, err
 	}
 	defer stopHang()
+	failURL, stopFail, err := listen(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	if err != nil {
+		return res, err
+	}
+	defer stopFail()
 
 	fairSeq++
 	st, err := boltstore.Open(filepath.Join(*dir, fmt.Sprintf("fair-%d-%d.db", h, fairSeq)), nil)
@@ -209,6 +217,12 @@ func fairRun(h int) (fairResult, error) {
 	}
 	for i := range h {
 		err := d.PutEndpoint(ctx, webhook.Endpoint{ID: fmt.Sprintf("hang_%03d", i), URL: hangURL, EventTypes: []string{"hang"}, Secrets: []webhook.Secret{{Key: secret}}})
+		if err != nil {
+			return res, err
+		}
+	}
+	for i := range *fairFailing * min(h, 1) { // beside the hanging ones only
+		err := d.PutEndpoint(ctx, webhook.Endpoint{ID: fmt.Sprintf("fail_%03d", i), URL: failURL, EventTypes: []string{"hang"}, Secrets: []webhook.Secret{{Key: secret}}})
 		if err != nil {
 			return res, err
 		}
