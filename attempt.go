@@ -91,8 +91,10 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 	contentType := "application/json"
 	if st.tmpl != nil {
 		rstart := at.clock.Now()
-		r, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
-		at.tel.rendered(ctx, at.clock.Now().Sub(rstart), err, r.Skip)
+		r, rendered, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
+		if rendered { // a shared rendering is counted once
+			at.tel.rendered(ctx, at.clock.Now().Sub(rstart), err, r.Skip)
+		}
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {

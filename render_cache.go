@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sync"
 )
@@ -50,11 +51,14 @@ func shareable(tmpl Template) bool {
 }
 
 // render renders in for tmpl, sharing the result with other deliveries of
-// the same event when tmpl is shareable. The Rendered it returns must not
-// be modified. A rendering cut short by its context is not kept.
-func (c *renderCache) render(ctx context.Context, tmpl Template, in *RenderInput) (Rendered, error) {
+// the same event when tmpl is shareable. It reports rendered when this call
+// ran the template, false when it took a shared result. The Rendered it
+// returns must not be modified. A rendering cut short by its context is
+// not kept, and a caller that waited for one renders for itself.
+func (c *renderCache) render(ctx context.Context, tmpl Template, in *RenderInput) (r Rendered, rendered bool, err error) {
 	if !shareable(tmpl) {
-		return tmpl.Render(ctx, in)
+		r, err = tmpl.Render(ctx, in)
+		return r, true, err
 	}
 	k := renderKey{eventID: in.Event.ID, tmpl: tmpl, contentType: in.Endpoint.ContentType}
 	c.mu.Lock()
@@ -70,12 +74,18 @@ func (c *renderCache) render(ctx context.Context, tmpl Template, in *RenderInput
 		}
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.r, e.err = tmpl.Render(ctx, in) })
-	if e.err != nil && ctx.Err() != nil {
+	e.once.Do(func() {
+		e.r, e.err = tmpl.Render(ctx, in)
+		rendered = true
+	})
+	if e.err != nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) {
+		// Cut short by the context of whichever delivery rendered it: not
+		// a result to share. Render under this delivery's own context.
 		c.forget(k, e)
-		return tmpl.Render(ctx, in)
+		r, err = tmpl.Render(ctx, in)
+		return r, true, err
 	}
-	return e.r, e.err
+	return e.r, rendered, e.err
 }
 
 // forget drops e, if it is still k's entry.
