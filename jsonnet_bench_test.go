@@ -3,14 +3,13 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
-	"syscall"
 	"testing"
-	"time"
 
 	jsonnet "github.com/google/go-jsonnet"
 	"github.com/google/go-jsonnet/ast"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/benchtest"
 )
 
 // The benchmarks of this file compare, side by side, raw go-jsonnet
@@ -22,22 +21,6 @@ import (
 // event to a VM.
 //
 //	go test -run '^$' -bench 'Jsonnet' -benchmem -count 6 . | benchstat -
-
-// cpuTime returns the CPU time this process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the process CPU time per operation since start, a
-// figure that other processes on a loaded machine disturb far less than
-// wall time. It includes the garbage collector's work.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-}
 
 // rawLib is a minimal helper library for the raw evaluations; data is
 // bound by each variant's prelude.
@@ -104,14 +87,14 @@ func BenchmarkJsonnetLytics(b *testing.B) {
 	b.Run("Raw", func(b *testing.B) {
 		vm, node := newRawVM(b, rawVariants[0])
 		b.ReportAllocs()
-		start := cpuTime()
+		start := benchtest.CPUTime()
 		for b.Loop() {
 			rawVariants[0].setup(vm, lyticsPayload, nil)
 			if _, err := vm.Evaluate(node); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		benchtest.ReportCPU(b, start)
 	})
 	b.Run("Render", func(b *testing.B) {
 		tmpl, err := webhook.NewJsonnetTransformer(webhook.JsonnetOptions{}).Compile(lyticsTemplate)
@@ -121,13 +104,13 @@ func BenchmarkJsonnetLytics(b *testing.B) {
 		in := renderInput(lyticsPayload)
 		ctx := context.Background()
 		b.ReportAllocs()
-		start := cpuTime()
+		start := benchtest.CPUTime()
 		for b.Loop() {
 			if _, err := tmpl.Render(ctx, in); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		benchtest.ReportCPU(b, start)
 	})
 }
 
@@ -136,8 +119,8 @@ func BenchmarkJsonnetLytics(b *testing.B) {
 func BenchmarkJsonnetLyticsParallel(b *testing.B) {
 	b.Run("Raw", func(b *testing.B) {
 		b.ReportAllocs()
-		start := cpuTime()
-		defer reportCPU(b, start)
+		start := benchtest.CPUTime()
+		defer benchtest.ReportCPU(b, start)
 		b.RunParallel(func(pb *testing.PB) {
 			vm, node := newRawVM(b, rawVariants[0])
 			for pb.Next() {
@@ -157,8 +140,8 @@ func BenchmarkJsonnetLyticsParallel(b *testing.B) {
 		in := renderInput(lyticsPayload)
 		ctx := context.Background()
 		b.ReportAllocs()
-		start := cpuTime()
-		defer reportCPU(b, start)
+		start := benchtest.CPUTime()
+		defer benchtest.ReportCPU(b, start)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := tmpl.Render(ctx, in); err != nil {
@@ -178,14 +161,14 @@ func BenchmarkJsonnetLyticsInsider(b *testing.B) {
 	b.Run("Raw", func(b *testing.B) {
 		vm, node := newRawVM(b, rawVariants[0])
 		b.ReportAllocs()
-		start := cpuTime()
+		start := benchtest.CPUTime()
 		for b.Loop() {
 			rawVariants[0].setup(vm, lyticsInsiderPayload, nil)
 			if _, err := vm.Evaluate(node); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		benchtest.ReportCPU(b, start)
 	})
 	render := func(name, src string, fast bool) {
 		b.Run(name, func(b *testing.B) {
@@ -200,13 +183,13 @@ func BenchmarkJsonnetLyticsInsider(b *testing.B) {
 			in := renderInput(lyticsInsiderPayload)
 			ctx := context.Background()
 			b.ReportAllocs()
-			start := cpuTime()
+			start := benchtest.CPUTime()
 			for b.Loop() {
 				if _, err := tmpl.Render(ctx, in); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, start)
+			benchtest.ReportCPU(b, start)
 		})
 	}
 	render("Render", lyticsTemplate, true)

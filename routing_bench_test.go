@@ -12,6 +12,7 @@ import (
 	"time"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/benchtest"
 	"github.com/hooklet/webhook/store/boltstore"
 	"github.com/hooklet/webhook/store/memstore"
 )
@@ -74,12 +75,12 @@ func BenchmarkEmitFanout(b *testing.B) {
 			ctx := context.Background()
 			defer d.Close(ctx)
 			before := heapAlloc()
-			start, startCPU := time.Now(), cpuTime()
+			start, startCPU := time.Now(), benchtest.CPUTime()
 			ev := webhook.Event{Type: "invoice.paid", Tenant: "t0", Payload: json.RawMessage(`{"id":"in_1"}`)}
 			if err := d.Emit(ctx, ev); err != nil { // loads the registry
 				b.Fatal(err)
 			}
-			load, loadCPU := time.Since(start), cpuTime()-startCPU
+			load, loadCPU := time.Since(start), benchtest.CPUTime()-startCPU
 			perEndpoint := float64(heapAlloc()-before) / float64(n)
 			page, err := d.Deliveries(ctx, &webhook.ListDeliveriesParams{Limit: 100})
 			if err != nil || len(page.Items) != 8 {
@@ -87,13 +88,13 @@ func BenchmarkEmitFanout(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			emitCPU := cpuTime()
+			emitCPU := benchtest.CPUTime()
 			for b.Loop() {
 				if err := d.Emit(ctx, ev); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, emitCPU)
+			benchtest.ReportCPU(b, emitCPU)
 			b.ReportMetric(perEndpoint, "B/endpoint")
 			b.ReportMetric(load.Seconds(), "load-s")
 			b.ReportMetric(loadCPU.Seconds(), "load-cpu-s")
@@ -122,31 +123,25 @@ func BenchmarkStartBolt(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	var cpu time.Duration
-	b.ResetTimer()
-	for b.Loop() {
-		startCPU := cpuTime()
-		st, err := boltstore.Open(path, nil)
-		if err != nil {
+	var d *webhook.Dispatcher
+	benchtest.Loop(b, func() {
+		var err error
+		if st, err = boltstore.Open(path, nil); err != nil {
 			b.Fatal(err)
 		}
-		d, err := webhook.New(webhook.Config{Store: st})
-		if err != nil {
+		if d, err = webhook.New(webhook.Config{Store: st}); err != nil {
 			b.Fatal(err)
 		}
 		if err := d.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
-		cpu += cpuTime() - startCPU
-		b.StopTimer()
+	}, func() {
 		if err := d.Close(ctx); err != nil {
 			b.Fatal(err)
 		}
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
-	}
+	})
 	b.ReportMetric(float64(n), "endpoints")
-	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 }

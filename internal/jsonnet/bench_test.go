@@ -3,12 +3,12 @@ package jsonnet
 import (
 	"context"
 	"encoding/json"
-	"syscall"
 	"testing"
-	"time"
 
 	gojsonnet "github.com/google/go-jsonnet"
 	"github.com/google/go-jsonnet/ast"
+
+	"github.com/hooklet/webhook/internal/benchtest"
 )
 
 // The benchmarks of this file compare raw go-jsonnet evaluation of the
@@ -20,22 +20,6 @@ import (
 // the event to a VM, the choice behind the sandbox's top-level arguments.
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./internal/jsonnet | benchstat -
-
-// cpuTime returns the CPU time this process has used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the process CPU time per operation since start, a
-// figure that other processes on a loaded machine disturb far less than
-// wall time. It includes the garbage collector's work.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-}
 
 // rawLib is a minimal helper library for the raw evaluations; data is
 // bound by each variant's prelude.
@@ -111,14 +95,14 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.Run("Raw", func(b *testing.B) {
 		vm, node := newRawVM(b, rawVariants[0], false)
 		b.ReportAllocs()
-		start := cpuTime()
+		start := benchtest.CPUTime()
 		for b.Loop() {
 			rawVariants[0].setup(vm, lyticsPayload, nil)
 			if _, err := vm.Evaluate(node); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		benchtest.ReportCPU(b, start)
 	})
 	run := func(name string, eval func(p *Program, ctx context.Context, in Input) (Output, error)) {
 		b.Run(name, func(b *testing.B) {
@@ -129,13 +113,13 @@ func BenchmarkEvaluate(b *testing.B) {
 			in := input(lyticsPayload)
 			ctx := context.Background()
 			b.ReportAllocs()
-			start := cpuTime()
+			start := benchtest.CPUTime()
 			for b.Loop() {
 				if _, err := eval(p, ctx, in); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, start)
+			benchtest.ReportCPU(b, start)
 		})
 	}
 	// Evaluate takes the fast path for this template; SandboxOnly is
@@ -154,14 +138,14 @@ func BenchmarkJsonnetEvent(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			start := cpuTime()
+			start := benchtest.CPUTime()
 			for b.Loop() {
 				v.setup(vm, lyticsPayload, decoded)
 				if _, err := vm.Evaluate(node); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, start)
+			benchtest.ReportCPU(b, start)
 		})
 	}
 	for _, v := range rawVariants {
@@ -183,13 +167,13 @@ func BenchmarkEvaluatePlus(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
-		start := cpuTime()
+		start := benchtest.CPUTime()
 		for b.Loop() {
 			if _, err := vm.Evaluate(node); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		benchtest.ReportCPU(b, start)
 	})
 	b.Run("Sandbox", func(b *testing.B) {
 		p, err := newSandbox(Options{}).Compile(fib)
@@ -199,12 +183,12 @@ func BenchmarkEvaluatePlus(b *testing.B) {
 		in := input(lyticsPayload)
 		ctx := context.Background()
 		b.ReportAllocs()
-		start := cpuTime()
+		start := benchtest.CPUTime()
 		for b.Loop() {
 			if _, err := p.Evaluate(ctx, in); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, start)
+		benchtest.ReportCPU(b, start)
 	})
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/benchtest"
 	"github.com/hooklet/webhook/internal/pgtest"
 	"github.com/hooklet/webhook/store/pgstore"
 )
@@ -49,41 +48,25 @@ func BenchmarkStart(b *testing.B) {
 	if _, err := pool.Exec(ctx, "ANALYZE "+pgx.Identifier{schema}.Sanitize()+".endpoints"); err != nil {
 		b.Fatal(err)
 	}
-	var cpu time.Duration
-	b.ResetTimer()
-	for b.Loop() {
-		start := cpuTime()
-		st, err := pgstore.New(ctx, pool, &pgstore.Options{Schema: schema})
-		if err != nil {
+	var d *webhook.Dispatcher
+	benchtest.Loop(b, func() {
+		var err error
+		if st, err = pgstore.New(ctx, pool, &pgstore.Options{Schema: schema}); err != nil {
 			b.Fatal(err)
 		}
-		d, err := webhook.New(webhook.Config{Store: st})
-		if err != nil {
+		if d, err = webhook.New(webhook.Config{Store: st}); err != nil {
 			b.Fatal(err)
 		}
 		if err := d.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
-		cpu += cpuTime() - start
-		b.StopTimer()
+	}, func() {
 		if err := d.Close(ctx); err != nil {
 			b.Fatal(err)
 		}
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
-	}
+	})
 	b.ReportMetric(float64(n), "endpoints")
-	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
-}
-
-// cpuTime is the CPU time of this process so far, which other processes on
-// a loaded machine disturb far less than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
