@@ -208,7 +208,7 @@ func (h *handler) apiDisable(w http.ResponseWriter, r *http.Request, s *scope) e
 }
 
 func (h *handler) apiRotateSecret(w http.ResponseWriter, r *http.Request, s *scope) error {
-	rot, err := s.rotateSecret(r.Context(), r.PathValue("id"), h.now(), h.opts.RotationGrace)
+	rot, err := s.rotateSecret(r.Context(), r.PathValue("id"), h.opts.RotationGrace)
 	if err != nil {
 		return err
 	}

@@ -426,7 +426,7 @@ func (h *handler) actionDisable(w http.ResponseWriter, r *http.Request, s *scope
 }
 
 func (h *handler) actionRotate(w http.ResponseWriter, r *http.Request, s *scope) error {
-	rot, err := s.rotateSecret(r.Context(), r.PathValue("id"), h.now(), h.opts.RotationGrace)
+	rot, err := s.rotateSecret(r.Context(), r.PathValue("id"), h.opts.RotationGrace)
 	if err != nil {
 		return err
 	}

@@ -6,16 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 
 	webhook "github.com/hooklet/webhook"
 )
-
-// maxSecrets is how many secrets an endpoint may hold; a rotation drops
-// the oldest beyond it.
-const maxSecrets = 8
 
 // saveResult is what saving an endpoint did.
 type saveResult struct {
@@ -123,44 +118,31 @@ type rotation struct {
 
 // rotateSecret adds a fresh secret to an endpoint in scope, of the same
 // kind as its newest one, and makes the others expire after grace: both
-// sign meanwhile, so receivers can switch without losing a delivery.
-// Secrets already expired are dropped.
-func (s *scope) rotateSecret(ctx context.Context, id string, now time.Time, grace time.Duration) (rotation, error) {
-	ep, err := s.endpoint(ctx, id)
+// sign until then. It is [webhook.Dispatcher.RotateSecret], whose write is
+// conditional, so an edit made meanwhile is kept.
+func (s *scope) rotateSecret(ctx context.Context, id string, grace time.Duration) (rotation, error) {
+	if _, err := s.endpoint(ctx, id); err != nil {
+		return rotation{}, err
+	}
+	fresh, err := s.d.RotateSecret(ctx, id, grace)
 	if err != nil {
-		return rotation{}, err
+		return rotation{}, notFound(err)
 	}
-	until := now.Add(grace).UTC()
-	kept := make([]webhook.Secret, 0, len(ep.Secrets)+1)
-	signing := false
-	for _, sec := range ep.Secrets {
-		if !sec.ExpiresAt.IsZero() && !now.Before(sec.ExpiresAt) {
-			continue
+	rot := rotation{Secret: fresh.Key}
+	if strings.HasPrefix(fresh.Key, webhook.SigningKeyPrefix) {
+		if rot.PublicKey, err = fresh.PublicKey(); err != nil {
+			return rotation{}, err
 		}
-		signing = strings.HasPrefix(sec.Key, webhook.SigningKeyPrefix)
-		if sec.ExpiresAt.IsZero() || sec.ExpiresAt.After(until) {
-			sec.ExpiresAt = until
+	}
+	if rot.Endpoint, err = s.d.Endpoint(ctx, id); err != nil {
+		return rotation{}, notFound(err)
+	}
+	for _, sec := range rot.Endpoint.Secrets {
+		if sec.Key != fresh.Key && sec.ExpiresAt.After(rot.OldSecretsExpireAt) {
+			rot.OldSecretsExpireAt = sec.ExpiresAt
 		}
-		kept = append(kept, sec)
 	}
-	var rot rotation
-	var fresh webhook.Secret
-	if signing {
-		fresh, rot.PublicKey = webhook.NewSigningKey()
-	} else {
-		fresh = webhook.NewSecret()
-	}
-	if len(kept) >= maxSecrets {
-		kept = slices.Delete(kept, 0, len(kept)-maxSecrets+1)
-	}
-	ep.Secrets = append(kept, fresh)
-	if err := s.d.PutEndpoint(ctx, ep); err != nil {
-		return rotation{}, err
-	}
-	rot.Endpoint, err = s.d.Endpoint(ctx, id)
-	rot.Secret = fresh.Key
-	rot.OldSecretsExpireAt = until
-	return rot, err
+	return rot, nil
 }
 
 // testEvent is the answer to a test send.
