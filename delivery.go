@@ -69,6 +69,10 @@ type deliveryEngine struct {
 	// outcome is not yet handed to the recorder.
 	active   map[string]struct{}
 	stopping bool
+	pass     passState // what the latest pass over the waiting lanes found
+	// looks counts the lanes examined to start queued deliveries, and
+	// endLooks those examined when attempts ended, for tests.
+	looks, endLooks int
 }
 
 // engineLimits are the Config values that bound the engine.
@@ -218,6 +222,14 @@ type leaseResult struct {
 // store call for every slot that frees up.
 func (e *deliveryEngine) lease() leaseResult {
 	r := leaseResult{now: e.clock.Now()}
+	if !e.workerFree() {
+		// Nothing can start or be leased: the end of an attempt wakes
+		// the loop again, and it plans then. (Planning costs a look at
+		// every lane; while slow lanes hold their share and the others
+		// keep every remaining worker busy, it would be paid for every
+		// attempt that ends.)
+		return r
+	}
 	free, running, ahead, excl, wake := e.plan()
 	r.excl, r.laneWake = excl, wake
 	// Lease a little ahead: up to workers more than run, queued in lanes
@@ -241,6 +253,13 @@ func (e *deliveryEngine) lease() leaseResult {
 	e.dispatch(leases)
 	r.got, r.more = len(leases), len(leases) == limit
 	return r
+}
+
+// workerFree reports whether a worker is free.
+func (e *deliveryEngine) workerFree() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running < e.limits.workers
 }
 
 // waitFor is a timer that ends the loop's wait; without one, the loop
