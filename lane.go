@@ -476,6 +476,12 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 		toRelease = append(toRelease, e.pumpLocked(now)...)
 	}
 	e.endLooks += e.looks - looks
+	if len(toRelease) > 0 && !e.stopping {
+		// The loop gives them back, in one store call with those of
+		// other lanes that end about now.
+		e.releases = append(e.releases, toRelease...)
+		toRelease, quiet = nil, false
+	}
 	e.mu.Unlock()
 	if release {
 		e.release([]LeaseRef{out.Lease})
@@ -495,6 +501,16 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	if !quiet || len(toRelease) > 0 {
 		e.wake()
 	}
+}
+
+// releasePending gives back the leases that ending attempts left to the
+// loop to release.
+func (e *deliveryEngine) releasePending() {
+	e.mu.Lock()
+	refs := e.releases
+	e.releases = nil
+	e.mu.Unlock()
+	e.release(refs)
 }
 
 // plan starts what lane queues allow, then returns how many more
