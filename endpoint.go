@@ -106,6 +106,10 @@ type Endpoint struct {
 	RateBurst int
 	// Retry overrides [Config.Retry] for this endpoint when non-nil.
 	Retry *RetryPolicy
+	// Batch gathers the endpoint's deliveries into NDJSON batch requests;
+	// the zero value sends one request per delivery. See [BatchPolicy].
+	// The store must be a [Batcher].
+	Batch BatchPolicy
 	// CreatedAt and UpdatedAt are set when the endpoint is saved, to the
 	// microsecond. UpdatedAt names the version: every save moves it
 	// forward, so a conditional write ([PutEndpointParams.IfUpdatedAt])
@@ -187,6 +191,10 @@ type endpointCheck struct {
 	// customSigner is set when Config.Signer is the host's own: an endpoint
 	// it signs for needs no secret of ours.
 	customSigner bool
+	// maxPayload is Config.MaxPayloadBytes, which a batch must hold.
+	maxPayload int
+	// batcher is set when the store records batches ([Batcher]).
+	batcher bool
 }
 
 // validate checks every field of ep; it does not compile the template.
@@ -274,6 +282,12 @@ func (ep *Endpoint) validate(c endpointCheck) error {
 		if err := ep.Retry.validate(); err != nil {
 			return invalidEndpoint("Retry", err.Error(), nil)
 		}
+	}
+	if field, reason := ep.Batch.validate(c.maxPayload); field != "" {
+		return invalidEndpoint(field, reason, nil)
+	}
+	if ep.Batch.Enabled() && !c.batcher {
+		return invalidEndpoint("Batch", "the store cannot record batches (it does not implement webhook.Batcher)", ErrBatchingUnsupported)
 	}
 	return nil
 }

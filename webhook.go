@@ -335,6 +335,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.hooks = newHookRunner(cfg.Hooks, cfg.Logger)
 	d.registry = newRegistry(cfg.Store, cfg.Test.Clock, cfg.Logger, endpointCompiler{
 		transformer: cfg.Transformer, retry: cfg.Retry, concurrency: cfg.EndpointConcurrency,
+		maxPayload: cfg.MaxPayloadBytes,
 	}, d.hooks.endpointEnabled)
 	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, d.registry.markFailing, d.hooks.endpointDisabled)
 	at := &attempter{
@@ -355,6 +356,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		slowAfter: cfg.RequestTimeout / 4, breaker: cfg.Breaker,
 	}, d.registry.laneConfigOf, at.attempt, d.registry.reload, d.hooks)
 	at.quickTry = d.engine.quickTryAllowed
+	d.engine.attemptBatch = at.attemptBatch
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
 	if cfg.Retention > 0 {
 		d.pruner = newPruner(cfg.Store, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
@@ -532,6 +534,8 @@ func (d *Dispatcher) endpointCheck() endpointCheck {
 		now:           d.clock.Now(),
 		refusePrivate: d.ownTransport != nil && !d.cfg.AllowPrivateNetworks,
 		customSigner:  !standard,
+		maxPayload:    d.cfg.MaxPayloadBytes,
+		batcher:       isBatcher(d.store),
 	}
 }
 

@@ -66,6 +66,9 @@
 //     leases stay exclusive across them.
 //   - QueueStats: a [webhook.QueueStatser] counts pending, due and
 //     delayed deliveries and finds the oldest due one.
+//   - Batcher: a [webhook.Batcher] records batches all or nothing, leases
+//     a formed batch whole (never split by Limit, by a live lease or by
+//     owners racing), and Redeliver takes a delivery out of its batch.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.
