@@ -243,6 +243,9 @@ func (e *deliveryEngine) lease() leaseResult {
 	}
 	e.dispatch(leases)
 	r.got, r.more = len(leases), len(leases) == limit
+	if w := e.gatherWake(); !w.IsZero() && (r.laneWake.IsZero() || w.Before(r.laneWake)) {
+		r.laneWake = w
+	}
 	return r
 }
 

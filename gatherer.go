@@ -116,6 +116,22 @@ func (e *deliveryEngine) flushGathersLocked(now time.Time) (wake time.Time) {
 	return wake
 }
 
+// gatherWake returns when the oldest gather will have waited its MaxWait
+// (zero: none waits).
+func (e *deliveryEngine) gatherWake() (wake time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ln := range e.lanes {
+		if len(ln.gather) == 0 {
+			continue
+		}
+		if due := ln.gatherSince.Add(ln.cfg.batch.MaxWait); wake.IsZero() || due.Before(wake) {
+			wake = due
+		}
+	}
+	return wake
+}
+
 // regatherLocked puts back, at the front of ln's gather, the members a
 // batch could not hold once rendered (its lines outgrew MaxBytes); they go
 // in the next batch, at once.
