@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -147,4 +148,32 @@ type FormBatchParams struct {
 func isBatcher(s Store) bool {
 	_, ok := s.(Batcher)
 	return ok
+}
+
+// batchPolicyJSON is the JSON form of a [BatchPolicy].
+type batchPolicyJSON struct {
+	MaxEvents int    `json:"max_events,omitempty"`
+	MaxBytes  int    `json:"max_bytes,omitempty"`
+	MaxWait   string `json:"max_wait,omitempty"`
+}
+
+// MarshalJSON writes the policy as {"max_events", "max_bytes",
+// "max_wait"}, the wait as a Go duration string. Zero fields, which select
+// defaults, are left out.
+func (p BatchPolicy) MarshalJSON() ([]byte, error) {
+	return json.Marshal(batchPolicyJSON{MaxEvents: p.MaxEvents, MaxBytes: p.MaxBytes, MaxWait: durationText(p.MaxWait)})
+}
+
+// UnmarshalJSON reads the form [BatchPolicy.MarshalJSON] writes.
+func (p *BatchPolicy) UnmarshalJSON(b []byte) error {
+	var j batchPolicyJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	wait, err := parseDurationText(j.MaxWait, "max_wait")
+	if err != nil {
+		return err
+	}
+	*p = BatchPolicy{MaxEvents: j.MaxEvents, MaxBytes: j.MaxBytes, MaxWait: wait}
+	return nil
 }

@@ -229,6 +229,7 @@ type endpointJSON struct {
 	RateLimit      float64           `json:"rate_limit,omitempty"`
 	RateBurst      int               `json:"rate_burst,omitempty"`
 	Retry          *RetryPolicy      `json:"retry,omitempty"`
+	Batch          *BatchPolicy      `json:"batch,omitempty"`
 	FailingSince   time.Time         `json:"failing_since,omitzero"`
 	CreatedAt      time.Time         `json:"created_at,omitzero"`
 	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
@@ -249,6 +250,9 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 	}
 	j.Ordered = ep.Ordered
 	j.RateLimit, j.RateBurst, j.FailingSince = ep.RateLimit, ep.RateBurst, utcTime(ep.FailingSince)
+	if ep.Batch.Enabled() {
+		j.Batch = &ep.Batch
+	}
 	if ep.Headers != nil {
 		j.Headers = make(map[string]string, len(ep.Headers))
 		for k, v := range ep.Headers {
@@ -290,6 +294,9 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 	}
 	ep.Ordered = j.Ordered
 	ep.RateLimit, ep.RateBurst, ep.FailingSince = j.RateLimit, j.RateBurst, j.FailingSince
+	if j.Batch != nil {
+		ep.Batch = *j.Batch
+	}
 	if j.Signature != nil {
 		ep.Signature = SignatureScheme{Kind: j.Signature.Kind, Header: j.Signature.Header, Prefix: j.Signature.Prefix}
 	}
@@ -311,6 +318,7 @@ type deliveryJSON struct {
 	LastError      string        `json:"last_error,omitempty"`
 	CreatedAt      time.Time     `json:"created_at,omitzero"`
 	UpdatedAt      time.Time     `json:"updated_at,omitzero"`
+	BatchID        string        `json:"batch_id,omitempty"`
 }
 
 // MarshalJSON writes the delivery in snake_case.
@@ -321,6 +329,7 @@ func (d Delivery) MarshalJSON() ([]byte, error) {
 		Attempts: d.Attempts, ScheduleStart: d.ScheduleStart, NextAttemptAt: utcTime(d.NextAttemptAt),
 		LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: utcTime(d.CreatedAt), UpdatedAt: utcTime(d.UpdatedAt),
+		BatchID: d.BatchID,
 	})
 }
 
@@ -336,6 +345,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 		Attempts: j.Attempts, ScheduleStart: j.ScheduleStart, NextAttemptAt: j.NextAttemptAt,
 		LastStatusCode: j.LastStatusCode, LastError: j.LastError,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		BatchID: j.BatchID,
 	}
 	return nil
 }

@@ -267,12 +267,15 @@ func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
 	e.string(d.LastError)
 	e.time(d.CreatedAt)
 	e.time(d.UpdatedAt)
-	if d.Ordered || d.OrderingKey != "" || d.ScheduleStart != 0 {
+	if d.Ordered || d.OrderingKey != "" || d.ScheduleStart != 0 || d.BatchID != "" {
 		e.string(d.OrderingKey)
 		e.bool(d.Ordered)
 	}
-	if d.ScheduleStart != 0 {
+	if d.ScheduleStart != 0 || d.BatchID != "" {
 		e.int(d.ScheduleStart)
+	}
+	if d.BatchID != "" {
+		e.string(d.BatchID)
 	}
 	return e.b
 }
@@ -302,6 +305,9 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	}
 	if d.more() { // absent until a redelivery restarts the schedule
 		dl.ScheduleStart = d.int()
+	}
+	if d.more() { // absent until the delivery is sent in a batch
+		dl.BatchID = d.string()
 	}
 	return dl, d.done()
 }
@@ -423,6 +429,10 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.varint(int64(quick.Max))
 	e.float64(quick.Jitter)
 	e.varint(int64(quick.GiveUpAfter))
+	// Batching.
+	e.int(ep.Batch.MaxEvents)
+	e.int(ep.Batch.MaxBytes)
+	e.varint(int64(ep.Batch.MaxWait))
 	return e.b
 }
 
@@ -490,6 +500,11 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 		if ep.Retry != nil {
 			ep.Retry.Quick = quick
 		}
+	}
+	if d.more() { // absent from records written before batching
+		ep.Batch.MaxEvents = d.int()
+		ep.Batch.MaxBytes = d.int()
+		ep.Batch.MaxWait = time.Duration(d.varint())
 	}
 	return ep, d.done()
 }
