@@ -116,8 +116,9 @@ func (p BatchPolicy) validate(maxPayload int) (field, reason string) {
 // A formed batch is leased as a unit: when [Store.Lease] would hand out a
 // pending delivery whose BatchID is set, it hands out every pending
 // delivery of that batch with it, to the same owner, each with a fresh
-// token, whether or not each is due, and the batch counts as no more than
-// one delivery toward Limit (so Limit never splits it); when any pending
+// token, whether or not each is due, even past Limit (Limit never splits
+// a batch; whether a batch counts as one delivery toward Limit or as its
+// members is the store's choice); when any pending
 // delivery of the batch is held by a live lease (of any owner), Lease
 // hands out none of them. NextDue counts the members as the deliveries
 // they are. [Store.Redeliver] clears the BatchID of the delivery it makes

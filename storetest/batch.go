@@ -76,9 +76,11 @@ func batcherCases() []testCase {
 			ls := seedBatch(t, s, 3, at(time.Minute))
 			seedOne(t, s, 9, "ep_c", at(2*time.Minute))
 			// The leases expired (a crash): the batch comes back whole,
-			// counted once, with the other delivery.
+			// past Limit. (Whether it counts once toward Limit, leaving
+			// room for the other delivery, is the store's choice.)
 			got := leaseAny(t, s, "b", at(3*time.Minute), at(time.Hour), 2)
-			require.Equal(t, []string{deliveryID(0), deliveryID(1), deliveryID(2), deliveryID(9)}, leaseIDs(got))
+			require.Subset(t, leaseIDs(got), []string{deliveryID(0), deliveryID(1), deliveryID(2)})
+			require.LessOrEqual(t, len(got), 4)
 			for _, l := range got {
 				if l.Delivery.EndpointID == "ep_b" {
 					require.Equal(t, "batch_1", l.Delivery.BatchID)

@@ -207,7 +207,7 @@ func scanLeased(until time.Time) pgx.RowToFunc[leased] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&x.l.Token, &x.due, &d.ScheduleStart)
+			&x.l.Token, &x.due, &d.ScheduleStart, &d.BatchID)
 		if err != nil {
 			return x, err
 		}
@@ -542,7 +542,7 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 		state string
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
-		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart)
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart, &d.BatchID)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err
