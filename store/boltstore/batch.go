@@ -112,16 +112,21 @@ func (s *Store) FormBatch(ctx context.Context, p *webhook.FormBatchParams) (webh
 				gone = append(gone, ref)
 				continue
 			}
+			// Only the record and the batch index change: the
+			// delivery stays where it is in every other index.
 			old := d
 			d.BatchID = p.BatchID
-			if err := q.save(&old, &d); err != nil {
+			if err := q.indexBatch(&old, &d); err != nil {
+				return err
+			}
+			if err := q.putDelivery(&d); err != nil {
 				return err
 			}
 		}
 		if len(gone) > 0 {
 			return errNotMember
 		}
-		return q.fixHeads(p.Now)
+		return nil
 	})
 	// The leases stay held; once the batch is written they are extended
 	// and known as members, before any Lease can see them unclaimed.
