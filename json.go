@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -229,6 +230,7 @@ type endpointJSON struct {
 	RateLimit      float64           `json:"rate_limit,omitempty"`
 	RateBurst      int               `json:"rate_burst,omitempty"`
 	Retry          *RetryPolicy      `json:"retry,omitempty"`
+	AckTimeout     string            `json:"ack_timeout,omitempty"`
 	FailingSince   time.Time         `json:"failing_since,omitzero"`
 	CreatedAt      time.Time         `json:"created_at,omitzero"`
 	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
@@ -248,6 +250,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
 	}
 	j.Ordered = ep.Ordered
+	j.AckTimeout = durationText(ep.AckTimeout)
 	j.RateLimit, j.RateBurst, j.FailingSince = ep.RateLimit, ep.RateBurst, utcTime(ep.FailingSince)
 	if ep.Headers != nil {
 		j.Headers = make(map[string]string, len(ep.Headers))
@@ -289,6 +292,11 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}
 	ep.Ordered = j.Ordered
+	ack, err := time.ParseDuration(cmp.Or(j.AckTimeout, "0"))
+	if err != nil {
+		return fmt.Errorf("webhook: endpoint ack_timeout: %w", err)
+	}
+	ep.AckTimeout = ack
 	ep.RateLimit, ep.RateBurst, ep.FailingSince = j.RateLimit, j.RateBurst, j.FailingSince
 	if j.Signature != nil {
 		ep.Signature = SignatureScheme{Kind: j.Signature.Kind, Header: j.Signature.Header, Prefix: j.Signature.Prefix}
@@ -311,6 +319,7 @@ type deliveryJSON struct {
 	LastError      string        `json:"last_error,omitempty"`
 	CreatedAt      time.Time     `json:"created_at,omitzero"`
 	UpdatedAt      time.Time     `json:"updated_at,omitzero"`
+	AwaitingReport bool          `json:"awaiting_report,omitempty"`
 }
 
 // MarshalJSON writes the delivery in snake_case.
@@ -321,6 +330,7 @@ func (d Delivery) MarshalJSON() ([]byte, error) {
 		Attempts: d.Attempts, ScheduleStart: d.ScheduleStart, NextAttemptAt: utcTime(d.NextAttemptAt),
 		LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: utcTime(d.CreatedAt), UpdatedAt: utcTime(d.UpdatedAt),
+		AwaitingReport: d.AwaitingReport,
 	})
 }
 
@@ -336,6 +346,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 		Attempts: j.Attempts, ScheduleStart: j.ScheduleStart, NextAttemptAt: j.NextAttemptAt,
 		LastStatusCode: j.LastStatusCode, LastError: j.LastError,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		AwaitingReport: j.AwaitingReport,
 	}
 	return nil
 }
