@@ -1,8 +1,8 @@
 package webhook
 
 import (
-	"encoding/json"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
