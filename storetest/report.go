@@ -411,6 +411,19 @@ func reporterCases() []testCase {
 			_, err = reporter(t, s).ListReports(t.Context(), &webhook.ListReportsParams{DeliveryID: id})
 			require.ErrorIs(t, err, webhook.ErrNotFound)
 		}},
+		{"OrderedHeadWaitsThenItsReportFreesTheNext", func(t *testing.T, s webhook.Store) {
+			h := tokenHash("t1")
+			first := seedOrdered(t, s, 1, "ep_a", "k", base)
+			second := seedOrdered(t, s, 2, "ep_a", "k", base)
+			l := leaseOne(t, s, "a", base, at(time.Minute), first)
+			complete(t, s, at(time.Second), webhook.Outcome{Lease: ref(l), State: webhook.StatePending,
+				Attempts: []webhook.Attempt{attempt(first, 1, base, 202)}, NextAttemptAt: ackDeadline, AwaitTokenHash: h})
+			// The head awaits its report: the sequence waits with it.
+			require.Empty(t, lease(t, s, "b", at(2*time.Second), farFuture, 10))
+			_, err := report(t, s, first, h, at(time.Minute), webhook.ReportSucceeded, webhook.StateSucceeded, time.Time{}, nil)
+			require.NoError(t, err)
+			leaseOne(t, s, "b", at(time.Minute), farFuture, second)
+		}},
 		{"EnqueueStoresNoWait", func(t *testing.T, s webhook.Store) {
 			d := newDelivery(deliveryID(1), eventID(1), "ep_a", base)
 			d.AwaitingReport = true
