@@ -411,6 +411,35 @@ func (a *Attempt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// reportJSON is the JSON form of a [Report].
+type reportJSON struct {
+	DeliveryID string       `json:"delivery_id"`
+	Number     int          `json:"number"`
+	Attempt    int          `json:"attempt"`
+	Status     ReportStatus `json:"status"`
+	Message    string       `json:"message,omitempty"`
+	Progress   float64      `json:"progress"`
+	ReceivedAt time.Time    `json:"received_at,omitzero"`
+}
+
+// MarshalJSON writes the report in snake_case: {"delivery_id", "number",
+// "attempt", "status", "message", "progress", "received_at"}.
+func (r Report) MarshalJSON() ([]byte, error) {
+	return json.Marshal(reportJSON{DeliveryID: r.DeliveryID, Number: r.Number, Attempt: r.Attempt,
+		Status: r.Status, Message: r.Message, Progress: r.Progress, ReceivedAt: utcTime(r.ReceivedAt)})
+}
+
+// UnmarshalJSON reads the form [Report.MarshalJSON] writes.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var j reportJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = Report{DeliveryID: j.DeliveryID, Number: j.Number, Attempt: j.Attempt,
+		Status: j.Status, Message: j.Message, Progress: j.Progress, ReceivedAt: j.ReceivedAt}
+	return nil
+}
+
 // utcTime returns t in UTC, keeping the zero time zero.
 func utcTime(t time.Time) time.Time {
 	if t.IsZero() {
@@ -432,6 +461,8 @@ var (
 	_ json.Marshaler   = RetryPolicy{}
 	_ json.Unmarshaler = (*RetryPolicy)(nil)
 	_ json.Unmarshaler = (*Secret)(nil)
+	_ json.Marshaler   = Report{}
+	_ json.Unmarshaler = (*Report)(nil)
 )
 
 // sensitiveHeaders carry credentials or signatures; attempt records keep
