@@ -316,6 +316,25 @@ func TestCallback(t *testing.T) {
 		require.Equal(t, webhook.StateSucceeded, b.delivery(t, ev.ID).State)
 	})
 
+	t.Run("EchoedTokenNotRecorded", func(t *testing.T) {
+		t.Parallel()
+		b := setupAck(t, webhook.Config{})
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = w.Write([]byte("will report to " + r.Header.Get("webhook-callback-url")))
+		})
+		b.addEndpoint(t, "ep", rc.URL, withAck(time.Hour))
+		ev := b.emit(t, "a")
+		b.nextOutcome(t)
+		u := callbackURL(t, rc.next(t))
+		atts := b.attempts(t, b.delivery(t, ev.ID).ID)
+		require.Len(t, atts, 1)
+		body := string(atts[0].ResponseBody)
+		require.Contains(t, body, "will report to "+callbackBase)
+		require.NotContains(t, body, u[strings.LastIndexByte(u, '.')+1:], "the token is recorded")
+		require.Contains(t, body, webhook.Redacted)
+	})
+
 	t.Run("NoCallbackWithoutAckTimeout", func(t *testing.T) {
 		t.Parallel()
 		b := setupAck(t, webhook.Config{})

@@ -71,6 +71,10 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 		// Receivers that echo the request must not put its credentials
 		// in the attempt record.
 		a.ResponseBody = redact(bytes.Clone(buf.Bytes()), st.secrets)
+		if callbackURL != "" {
+			// Nor the token that lets the receiver report.
+			a.ResponseBody = redact(a.ResponseBody, [][]byte{[]byte(callbackURL[strings.LastIndexByte(callbackURL, '.')+1:])})
+		}
 	}
 	var retryAfter time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
