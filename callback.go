@@ -40,6 +40,8 @@ type callbacks struct {
 	// lookup returns a delivery's endpoint; see registry.lookup.
 	lookup func(ctx context.Context, id string) (*endpointState, bool, error)
 	hooks  *hookRunner
+	// metrics counts the deliveries a report ends.
+	metrics *metrics
 	// wake tells the local engine that a delivery's due time moved.
 	wake func()
 }
@@ -217,10 +219,15 @@ func (c *callbacks) report(ctx context.Context, id string, hash []byte, rep Repo
 	if err != nil {
 		return err
 	}
-	if rep.Status == ReportFailed && found {
-		c.hooks.attempt(AttemptInfo{EndpointID: out.EndpointID, EventID: out.EventID, State: out.State,
-			Attempt: Attempt{DeliveryID: id, Number: out.Attempts, StatusCode: out.LastStatusCode,
-				ErrorClass: ClassAckFailed, Error: p.Failure.Error}})
+	if rep.Status != ReportRunning {
+		a := Attempt{DeliveryID: id, Number: out.Attempts, StatusCode: out.LastStatusCode}
+		if p.Failure != nil {
+			a.ErrorClass, a.Error = p.Failure.Class, p.Failure.Error
+		}
+		c.hooks.attempt(AttemptInfo{EndpointID: out.EndpointID, EventID: out.EventID, State: out.State, Attempt: a})
+	}
+	if out.State.Finished() {
+		c.metrics.finish(ctx, out.EndpointID, out.State)
 	}
 	if out.State == StateFailed {
 		c.hooks.deliveryFailed(out)

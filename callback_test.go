@@ -316,6 +316,59 @@ func TestCallback(t *testing.T) {
 		require.Equal(t, webhook.StateSucceeded, b.delivery(t, ev.ID).State)
 	})
 
+	t.Run("HooksHearTheEndOfEveryWait", func(t *testing.T) {
+		t.Parallel()
+		infos := make(chan webhook.AttemptInfo, 16)
+		failed := make(chan webhook.Delivery, 4)
+		b := setupAck(t, webhook.Config{Retry: webhook.RetryPolicy{Schedule: []time.Duration{time.Second}, Jitter: -1},
+			Hooks: webhook.Hooks{
+				OnAttempt:        func(_ context.Context, info webhook.AttemptInfo) { infos <- info },
+				OnDeliveryFailed: func(_ context.Context, dl webhook.Delivery) { failed <- dl },
+			}})
+		next := func() webhook.AttemptInfo {
+			t.Helper()
+			select {
+			case info := <-infos:
+				return info
+			case <-time.After(waitTimeout):
+				t.Fatal("no OnAttempt call in time")
+				return webhook.AttemptInfo{}
+			}
+		}
+		dl, u, rc := b.awaiting(t, time.Hour)
+		info := next()
+		require.Equal(t, 202, info.Attempt.StatusCode)
+		require.Equal(t, webhook.StatePending, info.State)
+
+		// The wait runs out: the attempt fails with ack_timeout, a retry follows.
+		b.clock.Advance(time.Hour)
+		b.nextOutcome(t)
+		info = next()
+		require.Equal(t, 1, info.Attempt.Number)
+		require.Equal(t, webhook.ClassAckTimeout, info.Attempt.ErrorClass)
+		require.Equal(t, webhook.StatePending, info.State)
+		require.Equal(t, http.StatusUnauthorized, b.post(t, u, `{"status": "succeeded"}`))
+
+		// The retry, the last of the schedule, reported failed: failed for good.
+		b.clock.Advance(time.Second)
+		b.nextOutcome(t)
+		u2 := callbackURL(t, rc.next(t))
+		require.Equal(t, 202, next().Attempt.StatusCode)
+		require.Equal(t, http.StatusNoContent, b.post(t, u2, `{"status": "failed", "message": "no space left"}`))
+		info = next()
+		require.Equal(t, 2, info.Attempt.Number)
+		require.Equal(t, webhook.ClassAckFailed, info.Attempt.ErrorClass)
+		require.Equal(t, "no space left", info.Attempt.Error)
+		require.Equal(t, webhook.StateFailed, info.State)
+		select {
+		case got := <-failed:
+			require.Equal(t, dl.ID, got.ID)
+			require.Equal(t, "no space left", got.LastError)
+		case <-time.After(waitTimeout):
+			t.Fatal("OnDeliveryFailed not called")
+		}
+	})
+
 	t.Run("EchoedTokenNotRecorded", func(t *testing.T) {
 		t.Parallel()
 		b := setupAck(t, webhook.Config{})

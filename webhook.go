@@ -376,7 +376,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		rep, _ := cfg.Store.(Reporter) // validate made sure
 		d.callbacks = &callbacks{
 			base: strings.TrimRight(cfg.CallbackURL, "/"), store: cfg.Store, rep: rep,
-			clock: cfg.Test.Clock, log: cfg.Logger, lookup: d.registry.lookup, hooks: d.hooks, wake: d.engine.wake,
+			clock: cfg.Test.Clock, log: cfg.Logger, lookup: d.registry.lookup, hooks: d.hooks, metrics: m, wake: d.engine.wake,
 		}
 		at.callbacks = d.callbacks
 	}
