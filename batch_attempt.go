@@ -123,7 +123,7 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 	first := at.clock.Now()
 	for try := 1; ; try++ {
 		a := Attempt{StartedAt: at.clock.Now()}
-		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, a.StartedAt, &a)
+		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, "", a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
 		if err != nil {

@@ -81,6 +81,12 @@ const (
 	// spaceTypes: (prefix(event type), delivery ID) -> nothing, every
 	// delivery by the type of its event.
 	spaceTypes
+	// spaceAckTokens: delivery ID -> the SHA-256 of the callback token
+	// its report must carry, while it awaits one.
+	spaceAckTokens
+	// spaceReports: (prefix(delivery ID), number) -> report record, as
+	// attempts are keyed.
+	spaceReports
 	// spaceBatches: (prefix(batch ID), delivery ID) -> nothing, every
 	// pending delivery that belongs to a formed batch, so that Lease
 	// finds the batch's other members (see webhook.Batcher).
