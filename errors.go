@@ -57,6 +57,10 @@ var (
 	// parameters of a query or a recovery call, such as an unknown
 	// [DeliveryState] in [ListDeliveriesParams] or an empty endpoint ID.
 	ErrInvalidParams = errors.New("webhook: invalid params")
+
+	// ErrBatchingUnsupported is wrapped by the error that refuses an
+	// endpoint with a [BatchPolicy] when the store is not a [Batcher].
+	ErrBatchingUnsupported = errors.New("webhook: the store does not support batching")
 )
 
 // ValidationError describes why an event, endpoint or config was rejected.
@@ -118,4 +122,10 @@ var (
 	// delivery ID is already stored or repeats within the call; nothing of
 	// the call is written.
 	ErrDuplicateDelivery = errors.New("webhook: duplicate delivery")
+
+	// ErrReportRefused is wrapped by the error of [Reporter.Report] when
+	// the delivery does not await a report carrying that token: the token
+	// is forged, of another delivery or attempt, already used to end the
+	// wait, or past the end of the wait. Nothing is written.
+	ErrReportRefused = errors.New("webhook: report refused")
 )
