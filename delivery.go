@@ -229,14 +229,6 @@ type leaseResult struct {
 func (e *deliveryEngine) lease() leaseResult {
 	e.releasePending()
 	r := leaseResult{now: e.clock.Now()}
-	if !e.workerFree() {
-		// Nothing can start or be leased: the end of an attempt wakes
-		// the loop again, and it plans then. (Planning costs a look at
-		// every lane; while slow lanes hold their share and the others
-		// keep every remaining worker busy, it would be paid for every
-		// attempt that ends.)
-		return r
-	}
 	free, running, ahead, excl, wake := e.plan()
 	r.excl, r.laneWake = excl, wake
 	// Lease a little ahead: up to workers more than run, queued in lanes
@@ -263,13 +255,6 @@ func (e *deliveryEngine) lease() leaseResult {
 		r.laneWake = w
 	}
 	return r
-}
-
-// workerFree reports whether a worker is free.
-func (e *deliveryEngine) workerFree() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.running < e.limits.workers
 }
 
 // waitFor is a timer that ends the loop's wait; without one, the loop
