@@ -28,7 +28,12 @@ type laneConfig struct {
 // or timed out; it is unproven until an attempt of it finishes fast. Slow
 // lanes together hold at most half of the workers, and slow and unproven
 // lanes together at most three quarters, so endpoints that hang can never
-// take the workers that endpoints known to answer fast need.
+// take the workers that endpoints known to answer fast need. The work of
+// a healthy endpoint's delivery does not grow with the number of slow
+// lanes: an attempt that ends in a proven lane while no other lane waits
+// for a worker starts that lane's next delivery without a pass over the
+// others (see nextOwnLocked), and wakes the leasing loop only when
+// leasing may find something new.
 type lane struct {
 	cfg     laneConfig
 	running int
@@ -557,12 +562,13 @@ func (e *deliveryEngine) releasePending() {
 }
 
 // plan starts what lane queues allow, then returns how many more
-// deliveries may start, how many run, how many wait leased ahead (queued in
-// lanes that start them as their own slots free: not slow, not waiting
-// for a pause or their rate), which endpoints' lanes must not be leased for
-// (full, paused, waiting for their rate, slow or unproven while such lanes
-// hold their share, or holding queued leases already), and the earliest
-// time a lane waiting for time may start again (zero: none).
+// deliveries may start, how many run, how many wait leased ahead (queued
+// in lanes that start them as their own slots free: not slow, not waiting
+// for a pause or their rate, not held back by the shares), which
+// endpoints' lanes must not be leased for (full, paused, waiting for their
+// rate, slow or unproven while such lanes hold their share, or holding
+// queued leases already), and the earliest time a lane waiting for time
+// may start again (zero: none).
 func (e *deliveryEngine) plan() (free, running, ahead int, excl []string, wake time.Time) {
 	e.mu.Lock()
 	now := e.clock.Now()
