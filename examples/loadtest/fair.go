@@ -34,8 +34,10 @@ var (
 // whose receivers hold every request until the request timeout, each run
 // on a fresh Dispatcher with the default workers and endpoint
 // concurrency. It reports, for each number of hanging endpoints, the
-// healthy endpoint's backlog drain throughput and its streaming latency
-// (emit to receipt, p50 and p99) as ratios to the healthy endpoint alone,
+// healthy endpoint's backlog drain throughput, the process's CPU time per
+// delivery of that drain (which other processes on a loaded machine
+// disturb far less than wall time) and its streaming latency (emit to
+// receipt, p50 and p99) as ratios to the healthy endpoint alone,
 // measured in the run just before: the median of -repeat such pairs, so
 // that a machine whose load shifts skews both sides of each ratio alike.
 //
@@ -55,7 +57,7 @@ func fairPhase() error {
 	fmt.Printf("fair: healthy endpoint: drain %d events, then stream %d/s for %v; RequestTimeout %v; %d rounds, each a run alone then a run beside the hanging endpoints\n",
 		*fairDrain, *fairRate, *dur, *fairTimeout, *fairRepeat)
 	for _, h := range counts {
-		var drain, p50, p99 []float64
+		var drain, cpu, p50, p99 []float64
 		var with, alone []fairResult
 		prof, profAlone := newFairProfile(fmt.Sprint("h", h)), newFairProfile(fmt.Sprint("h", h, "-alone"))
 		for round := range *fairRepeat {
@@ -70,6 +72,7 @@ func fairPhase() error {
 			fmt.Printf("fair: h=%-3d round %d: alone drain %.0f req/s (cpu %v/req) p50 %v p99 %v | beside drain %.0f req/s (cpu %v/req) p50 %v p99 %v (%d hanging requests)\n",
 				h, round+1, a.drain, a.drainCPU, a.p50, a.p99, r.drain, r.drainCPU, r.p50, r.p99, r.hung)
 			drain = append(drain, r.drain/a.drain)
+			cpu = append(cpu, float64(r.drainCPU)/float64(a.drainCPU))
 			p50 = append(p50, float64(r.p50)/float64(a.p50))
 			p99 = append(p99, float64(r.p99)/float64(a.p99))
 			alone, with = append(alone, a), append(with, r)
@@ -78,8 +81,8 @@ func fairPhase() error {
 			return err
 		}
 		ma, mw := median(alone), median(with)
-		fmt.Printf("RESULT fair h=%-3d drain ratio=%.2f (%.0f vs %.0f req/s alone)  p50 ratio=%.2f (%v vs %v)  p99 ratio=%.2f (%v vs %v)  [median of per-round ratios]\n",
-			h, mid(drain), mw.drain, ma.drain, mid(p50), mw.p50, ma.p50, mid(p99), mw.p99, ma.p99)
+		fmt.Printf("RESULT fair h=%-3d drain ratio=%.2f (%.0f vs %.0f req/s alone)  drain cpu/req ratio=%.2f  p50 ratio=%.2f (%v vs %v)  p99 ratio=%.2f (%v vs %v)  [median of per-round ratios]\n",
+			h, mid(drain), mw.drain, ma.drain, mid(cpu), mid(p50), mw.p50, ma.p50, mid(p99), mw.p99, ma.p99)
 	}
 	return nil
 }
