@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -512,6 +513,9 @@ func TestCallbackOvertakesItsAccepted(t *testing.T) {
 	clk := webhooktest.NewClock(epoch)
 	d := newDispatcher(t, webhook.Config{Store: gs, CallbackURL: callbackBase, AllowPrivateNetworks: true,
 		Test: webhook.TestConfig{Clock: clk}})
+	var open sync.Once
+	openGate := func() { open.Do(func() { close(gs.gate) }) }
+	t.Cleanup(openGate) // before the Dispatcher closes, should the test fail
 	ctx := context.Background()
 	require.NoError(t, d.Start(ctx))
 	b := &ackBundle{testBundle: &testBundle{d: d, store: sig, clock: clk, ctx: ctx}, handler: d.CallbackHandler()}
@@ -538,7 +542,7 @@ func TestCallbackOvertakesItsAccepted(t *testing.T) {
 		t.Fatalf("the report was answered %d before its 202 was recorded", code)
 	default:
 	}
-	close(gs.gate)
+	openGate()
 	select {
 	case code := <-codes:
 		require.Equal(t, http.StatusNoContent, code)
