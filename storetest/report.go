@@ -453,3 +453,85 @@ func reporterPeerCases() []testCase {
 		}},
 	}
 }
+
+// awaitBatch forms a batch of n and completes every member with one
+// attempt answered 202 that awaits a report carrying hash until
+// ackDeadline, as one request to a batched endpoint does.
+func awaitBatch(t *testing.T, s webhook.Store, n int, hash []byte) []string {
+	t.Helper()
+	ls := seedBatch(t, s, n, at(time.Minute))
+	ids := make([]string, n)
+	outs := make([]webhook.Outcome, n)
+	for i, l := range ls {
+		ids[i] = l.Delivery.ID
+		outs[i] = webhook.Outcome{Lease: ref(l), State: webhook.StatePending,
+			Attempts: []webhook.Attempt{attempt(l.Delivery.ID, 1, base, 202)}, NextAttemptAt: ackDeadline, AwaitTokenHash: hash}
+	}
+	res := completeBatch(t, s, at(time.Second), outs...)
+	require.Empty(t, res.Stale)
+	return ids
+}
+
+// reporterBatchCases prove that one report answers for a whole batch.
+func reporterBatchCases() []testCase {
+	return []testCase{
+		{"BatchReportEndsEveryMember", func(t *testing.T, s webhook.Store) {
+			h := tokenHash("t1")
+			ids := awaitBatch(t, s, 3, h)
+			// A delivery of no batch awaiting the same hash is not a member.
+			other := awaitOne(t, s, 10, h)
+			_, err := report(t, s, ids[1], h, at(time.Minute), webhook.ReportRunning, webhook.StatePending, at(30*time.Minute), nil)
+			require.NoError(t, err)
+			d, err := report(t, s, ids[1], h, at(2*time.Minute), webhook.ReportSucceeded, webhook.StateSucceeded, time.Time{}, nil)
+			require.NoError(t, err)
+			require.Equal(t, ids[1], d.ID)
+			for _, id := range ids {
+				got := getDelivery(t, s, id)
+				require.Equal(t, webhook.StateSucceeded, got.State, id)
+				require.False(t, got.AwaitingReport, id)
+				reps := allReports(t, s, id, 0)
+				require.Len(t, reps, 2, id)
+				require.Equal(t, id, reps[0].DeliveryID)
+				require.Equal(t, []int{1, 2}, []int{reps[0].Number, reps[1].Number})
+				require.Equal(t, webhook.ReportSucceeded, reps[1].Status)
+			}
+			o := getDelivery(t, s, other)
+			require.True(t, o.AwaitingReport, "a delivery outside the batch is untouched")
+			require.Empty(t, allReports(t, s, other, 0))
+		}},
+		{"BatchFailedReportRetriesTheBatch", func(t *testing.T, s webhook.Store) {
+			h := tokenHash("t1")
+			ids := awaitBatch(t, s, 3, h)
+			_, err := report(t, s, ids[0], h, at(time.Minute), webhook.ReportFailed, webhook.StatePending, at(10*time.Minute),
+				&webhook.AttemptFailure{Class: webhook.ClassAckFailed, Error: "rows rejected"})
+			require.NoError(t, err)
+			for _, id := range ids {
+				got := getDelivery(t, s, id)
+				require.Equal(t, webhook.StatePending, got.State)
+				require.False(t, got.AwaitingReport)
+				require.Equal(t, "rows rejected", got.LastError)
+				requireSameInstant(t, at(10*time.Minute), got.NextAttemptAt, "NextAttemptAt")
+				atts := allAttempts(t, s, id, 0)
+				require.Len(t, atts, 1)
+				require.Equal(t, webhook.ClassAckFailed, atts[0].ErrorClass)
+			}
+			// Retried as a unit.
+			ls := leaseAny(t, s, "b", at(10*time.Minute), farFuture, 1)
+			require.ElementsMatch(t, ids, leaseIDs(ls))
+		}},
+		{"BatchTimeoutLeasesTheBatchWhole", func(t *testing.T, s webhook.Store) {
+			h := tokenHash("t1")
+			ids := awaitBatch(t, s, 3, h)
+			ls := leaseAny(t, s, "b", ackDeadline, farFuture, 1)
+			require.ElementsMatch(t, ids, leaseIDs(ls))
+			for _, l := range ls {
+				require.True(t, l.Delivery.AwaitingReport)
+			}
+			_, err := report(t, s, ids[0], h, ackDeadline.Add(-time.Second), webhook.ReportSucceeded, webhook.StateSucceeded, time.Time{}, nil)
+			require.ErrorIs(t, err, webhook.ErrReportRefused)
+			for _, id := range ids {
+				require.Empty(t, allReports(t, s, id, 0))
+			}
+		}},
+	}
+}
