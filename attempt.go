@@ -52,9 +52,10 @@ func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, rep at
 		}
 		at.hooks.attempt(AttemptInfo{EndpointID: l.Delivery.EndpointID, EventID: l.Event.ID, Attempt: a, State: state})
 	}
-	if out.WaitEnded != nil {
-		at.waitEndedHooks(l, &out)
-		return out, rep, false
+	if w := out.WaitEnded; w != nil {
+		at.hooks.attempt(AttemptInfo{EndpointID: l.Delivery.EndpointID, EventID: l.Event.ID, State: out.State,
+			Attempt: Attempt{DeliveryID: l.Delivery.ID, Number: l.Delivery.Attempts,
+				StatusCode: l.Delivery.LastStatusCode, ErrorClass: w.Class, Error: w.Error}})
 	}
 	if out.State == StateFailed {
 		dl := l.Delivery
@@ -65,6 +66,9 @@ func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, rep at
 		if n := len(out.Attempts); n > 0 {
 			last := out.Attempts[n-1]
 			dl.LastStatusCode, dl.LastError = last.StatusCode, last.Error
+		}
+		if w := out.WaitEnded; w != nil {
+			dl.LastError = w.Error
 		}
 		dl.UpdatedAt = at.clock.Now()
 		at.hooks.deliveryFailed(dl)
@@ -208,23 +212,6 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		}
 	}
 	return out, rep, false
-}
-
-// waitEndedHooks tells the hooks that the wait of l ended without a report:
-// its attempt as it is now recorded, and the failure when it is final.
-func (at *attempter) waitEndedHooks(l *Lease, out *Outcome) {
-	w := out.WaitEnded
-	at.hooks.attempt(AttemptInfo{EndpointID: l.Delivery.EndpointID, EventID: l.Event.ID, State: out.State,
-		Attempt: Attempt{DeliveryID: l.Delivery.ID, Number: l.Delivery.Attempts,
-			StatusCode: l.Delivery.LastStatusCode, ErrorClass: w.Class, Error: w.Error}})
-	if out.State != StateFailed {
-		return
-	}
-	dl := l.Delivery
-	dl.State, dl.NextAttemptAt, dl.AwaitingReport = StateFailed, time.Time{}, false
-	dl.LastError = w.Error
-	dl.UpdatedAt = at.clock.Now()
-	at.hooks.deliveryFailed(dl)
 }
 
 // waitEnded ends the wait of a delivery leased while it awaited its

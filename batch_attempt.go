@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"time"
 )
@@ -45,29 +44,6 @@ func (at *attempter) attemptBatch(ctx context.Context, u *batchUnit, maxBytes in
 		return res
 	}
 	start := at.clock.Now()
-	if waiting := countAwaiting(u.leases); waiting > 0 {
-		// The wait for the receiver's report ran out: those members'
-		// attempt fails, nothing is sent for them.
-		var stw *endpointState
-		if ok {
-			stw = st
-		}
-		rest := make([]Lease, 0, len(u.leases)-waiting)
-		for i := range u.leases {
-			l := &u.leases[i]
-			if !l.Delivery.AwaitingReport {
-				rest = append(rest, *l)
-				continue
-			}
-			out := at.waitEnded(l, stw, start)
-			at.waitEndedHooks(l, &out)
-			res.outcomes = append(res.outcomes, out)
-		}
-		if len(rest) == 0 {
-			return res
-		}
-		u = &batchUnit{id: u.id, formed: u.formed, leases: rest}
-	}
 	switch {
 	case !ok:
 		at.failMembers(&res, u.leases, start, ClassEndpointDisabled, "endpoint deleted")
@@ -143,20 +119,11 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		tries []Attempt
 		state DeliveryState
 		next  time.Time
-		// A receiver that reports back gets one callback URL per try,
-		// naming the batch's first member; its report applies to every
-		// member (see Reporter).
-		ack         = st.ep.AckTimeout > 0 && at.callbacks != nil
-		callbackURL string
-		tokenHash   []byte
 	)
 	first := at.clock.Now()
 	for try := 1; ; try++ {
 		a := Attempt{StartedAt: at.clock.Now()}
-		if ack {
-			callbackURL, tokenHash = at.callbacks.mint(members[0].Delivery.ID)
-		}
-		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, callbackURL, a.StartedAt, &a)
+		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, "", a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
 		if err != nil {
@@ -186,12 +153,6 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
 			state, next = StateFailed, time.Time{}
 		}
-		if ack && status == http.StatusAccepted && state == StateSucceeded {
-			// Accepted: every member awaits the receiver's report.
-			state, next = StatePending, end.Add(st.ep.AckTimeout)
-		} else {
-			tokenHash = nil
-		}
 		at.observe(&st.ep, v, status, a.StartedAt)
 		if !quick || state != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
 			break
@@ -205,8 +166,7 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		}
 	}
 	for _, m := range members {
-		out := Outcome{Lease: refOf(m), State: state, NextAttemptAt: next, Attempts: make([]Attempt, len(tries)),
-			AwaitTokenHash: tokenHash}
+		out := Outcome{Lease: refOf(m), State: state, NextAttemptAt: next, Attempts: make([]Attempt, len(tries))}
 		for k, a := range tries {
 			a.DeliveryID, a.Number = m.Delivery.ID, m.Delivery.Attempts+1+k
 			out.Attempts[k] = a
@@ -214,17 +174,6 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		at.report(m, &out)
 		res.outcomes = append(res.outcomes, out)
 	}
-}
-
-// countAwaiting counts the leases of members that await a report.
-func countAwaiting(leases []Lease) int {
-	n := 0
-	for i := range leases {
-		if leases[i].Delivery.AwaitingReport {
-			n++
-		}
-	}
-	return n
 }
 
 // failMembers ends leases failed with one attempt of class and msg.

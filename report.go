@@ -77,13 +77,6 @@ type Reporter interface {
 	//     awaited) takes the failure's Class and Error, and so does its
 	//     LastError.
 	//
-	// A batch is one request, so one report answers for all of it: when
-	// the delivery is a member of a batch ([Delivery.BatchID]), the report
-	// applies, in the same write, to every pending member of that batch
-	// that awaits the same TokenHash, is not leased and whose wait has
-	// not ended, each getting its own copy of the report (numbered among
-	// its own, with its own Attempt). Other deliveries are untouched.
-	//
 	// It returns the delivery as written.
 	Report(ctx context.Context, p *ReportParams) (Delivery, error)
 	// ListReports returns one delivery's reports in the order they were

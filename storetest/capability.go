@@ -67,9 +67,6 @@ func capabilityGroups(probe webhook.Store) []group {
 		if _, ok := probe.(PeerOpener); ok {
 			cases = append(cases, reporterPeerCases()...)
 		}
-		if _, ok := probe.(webhook.Batcher); ok {
-			cases = append(cases, reporterBatchCases()...)
-		}
 		gs = append(gs, group{"Reporter", cases})
 	}
 	if _, ok := probe.(webhook.Batcher); ok {

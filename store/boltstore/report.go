@@ -103,92 +103,50 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 		if !ok {
 			return notFound("delivery", p.DeliveryID)
 		}
-		if !awaits(tx, &d, p) {
+		if d.State != webhook.StatePending || !d.AwaitingReport || !p.Now.Before(d.NextAttemptAt) ||
+			subtle.ConstantTimeCompare(sp(tx, spaceAckTokens).Get([]byte(d.ID)), p.TokenHash) != 1 {
 			return refused
 		}
-		if out, err = applyReport(q, d, p); err != nil {
+		reports := sp(tx, spaceReports)
+		rep := p.Report
+		rep.DeliveryID, rep.Attempt, rep.ReceivedAt = d.ID, d.Attempts, p.Now
+		rep.Number = lastNumber(reports, d.ID) + 1
+		if err := reports.Put(attemptKey(d.ID, rep.Number), encodeReport(nil, &rep)); err != nil {
 			return err
 		}
-		if d.BatchID != "" {
-			// The other members of its batch awaiting the same token,
-			// unless leased (a Lease of the batch takes it whole, and the
-			// named member is reserved, so none is).
-			for _, id := range batchMembers(tx, d.BatchID) {
-				if id == d.ID || s.leases.isLeased(id) {
-					continue
-				}
-				m, ok, err := q.getDelivery(id)
-				if err != nil {
-					return err
-				}
-				if !ok || !awaits(tx, &m, p) {
-					continue
-				}
-				if _, err := applyReport(q, m, p); err != nil {
+		old := d
+		d.UpdatedAt = p.Now
+		if rep.Status == webhook.ReportRunning {
+			d.NextAttemptAt = p.NextAttemptAt
+		} else {
+			if p.Failure != nil {
+				if err := failLastAttempt(sp(tx, spaceAttempts), &d, p.Failure); err != nil {
 					return err
 				}
 			}
+			if err := q.setAwait(&d, nil); err != nil {
+				return err
+			}
+			d.State = p.State
+			if d.State == webhook.StatePending {
+				d.NextAttemptAt = p.NextAttemptAt
+			}
 		}
+		if err := q.save(&old, &d); err != nil {
+			return err
+		}
+		if d.Ordered && d.State.Finished() {
+			if err := q.leaveSequence(&d); err != nil {
+				return err
+			}
+		}
+		out = d
 		return q.fixHeads(p.Now)
 	})
 	if err != nil {
 		return webhook.Delivery{}, err
 	}
 	return out, nil
-}
-
-// awaits reports whether d awaits, at p.Now, a report carrying
-// p.TokenHash.
-func awaits(tx *bolt.Tx, d *webhook.Delivery, p *webhook.ReportParams) bool {
-	return d.State == webhook.StatePending && d.AwaitingReport && p.Now.Before(d.NextAttemptAt) &&
-		subtle.ConstantTimeCompare(sp(tx, spaceAckTokens).Get([]byte(d.ID)), p.TokenHash) == 1
-}
-
-// isLeased reports whether deliveryID holds a lease, expired or not.
-func (t *leaseTable) isLeased(deliveryID string) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	_, ok := t.byDelivery[deliveryID]
-	return ok
-}
-
-// applyReport records p's report on d and applies it, and returns d as
-// written; the caller fixes the heads.
-func applyReport(q *queue, d webhook.Delivery, p *webhook.ReportParams) (webhook.Delivery, error) {
-	reports := sp(q.tx, spaceReports)
-	rep := p.Report
-	rep.DeliveryID, rep.Attempt, rep.ReceivedAt = d.ID, d.Attempts, p.Now
-	rep.Number = lastNumber(reports, d.ID) + 1
-	if err := reports.Put(attemptKey(d.ID, rep.Number), encodeReport(nil, &rep)); err != nil {
-		return d, err
-	}
-	old := d
-	d.UpdatedAt = p.Now
-	if rep.Status == webhook.ReportRunning {
-		d.NextAttemptAt = p.NextAttemptAt
-	} else {
-		if p.Failure != nil {
-			if err := failLastAttempt(sp(q.tx, spaceAttempts), &d, p.Failure); err != nil {
-				return d, err
-			}
-		}
-		if err := q.setAwait(&d, nil); err != nil {
-			return d, err
-		}
-		d.State = p.State
-		if d.State == webhook.StatePending {
-			d.NextAttemptAt = p.NextAttemptAt
-		}
-	}
-	if err := q.save(&old, &d); err != nil {
-		return d, err
-	}
-	if d.Ordered && d.State.Finished() {
-		if err := q.leaveSequence(&d); err != nil {
-			return d, err
-		}
-	}
-	return d, nil
 }
 
 // lastNumber returns the number of the last record keyed (prefix(id),

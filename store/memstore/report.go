@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/hooklet/webhook"
 )
@@ -21,15 +20,8 @@ func (r *deliveryRec) failLast(w *webhook.AttemptFailure) {
 	r.d.LastError = w.Error
 }
 
-// awaits reports whether r awaits, at now, a report carrying hash.
-func (r *deliveryRec) awaits(hash []byte, now time.Time) bool {
-	return r.d.State == webhook.StatePending && r.d.AwaitingReport && r.token == "" &&
-		now.Before(r.d.NextAttemptAt) && subtle.ConstantTimeCompare(r.ackHash, hash) == 1
-}
-
 // Report records a receiver's report on a delivery that awaits one with
-// the token hash given, and on the other members of its batch that await
-// the same, and applies it; see [webhook.Reporter].
+// the token hash given, and applies it; see [webhook.Reporter].
 func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.Delivery, error) {
 	if err := s.lock(ctx); err != nil {
 		return webhook.Delivery{}, err
@@ -39,29 +31,17 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 	if !ok {
 		return webhook.Delivery{}, notFound("delivery", p.DeliveryID)
 	}
-	if !r.awaits(p.TokenHash, p.Now) {
+	if r.d.State != webhook.StatePending || !r.d.AwaitingReport || r.token != "" ||
+		!p.Now.Before(r.d.NextAttemptAt) || subtle.ConstantTimeCompare(r.ackHash, p.TokenHash) != 1 {
 		return webhook.Delivery{}, fmt.Errorf("memstore: report on delivery %q: %w", p.DeliveryID, webhook.ErrReportRefused)
 	}
-	s.applyReport(r, p)
-	if r.d.BatchID != "" {
-		for _, m := range s.deliveries {
-			if m != r && m.d.BatchID == r.d.BatchID && m.awaits(p.TokenHash, p.Now) {
-				s.applyReport(m, p)
-			}
-		}
-	}
-	return r.d, nil
-}
-
-// applyReport records p's report on r and applies it.
-func (s *Store) applyReport(r *deliveryRec, p *webhook.ReportParams) {
 	rep := p.Report
 	rep.DeliveryID, rep.Number, rep.Attempt, rep.ReceivedAt = r.d.ID, len(r.reports)+1, r.d.Attempts, p.Now
 	r.reports = append(r.reports, rep)
 	r.d.UpdatedAt = p.Now
 	if rep.Status == webhook.ReportRunning {
 		r.d.NextAttemptAt = p.NextAttemptAt
-		return
+		return r.d, nil
 	}
 	if p.Failure != nil {
 		r.failLast(p.Failure)
@@ -71,6 +51,7 @@ func (s *Store) applyReport(r *deliveryRec, p *webhook.ReportParams) {
 	if p.State == webhook.StatePending {
 		r.d.NextAttemptAt = p.NextAttemptAt
 	}
+	return r.d, nil
 }
 
 // ListReports returns a delivery's reports in the order they were
