@@ -31,7 +31,7 @@ WITH lead AS MATERIALIZED (
 	FOR UPDATE
 ), mates AS MATERIALIZED (
 	SELECT d.id FROM {{s}}.deliveries AS d, lead
-	WHERE $12::boolean AND lead.batch_id <> '' AND d.batch_id = lead.batch_id AND d.id <> lead.id
+	WHERE $12::boolean AND lead.batch_id <> '' AND d.batch_id <> '' AND d.batch_id = lead.batch_id AND d.id <> lead.id
 		AND d.state = 'pending' AND d.ack_token_hash = $2::bytea AND d.lease_token IS NULL
 		AND d.next_attempt_at > $3::timestamptz
 	ORDER BY d.id
