@@ -316,7 +316,8 @@ func (c *callbacks) report(ctx context.Context, id string, hash []byte, rep Repo
 		return ErrReportRefused // the store would refuse it too
 	}
 	now := c.clock.Now()
-	p := &ReportParams{DeliveryID: id, TokenHash: hash, Report: rep, Now: now}
+	// A report on a batch request's callback reaches every member.
+	p := &ReportParams{DeliveryID: id, TokenHash: hash, Report: rep, Now: now, Batch: d.BatchID != ""}
 	st, found, err := c.lookup(ctx, d.EndpointID)
 	if err != nil {
 		return err
