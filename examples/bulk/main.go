@@ -278,15 +278,19 @@ func (rc *receiver) load(body []byte, callback string) {
 	report(callback, fmt.Sprintf(`{"status":"succeeded","message":"%d rows loaded"}`, rows))
 }
 
-// report posts one report, trying again while the host is busy. A
-// report that reaches the host before it has recorded the 202 answer is
-// refused (401) too: it is tried again a few times.
+// report posts one report, trying again while the host answers 503 (it
+// was busy, or had not yet recorded the 202 this report follows) or
+// cannot be reached. Any other answer is final: 204 recorded, 4xx refused.
 func report(url, body string) {
 	for range 20 {
 		res, err := http.Post(url, "application/json", strings.NewReader(body))
 		if err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusNoContent {
+			switch {
+			case res.StatusCode == http.StatusNoContent:
+				return
+			case res.StatusCode != http.StatusServiceUnavailable:
+				log.Printf("report refused: %s", res.Status)
 				return
 			}
 		}
