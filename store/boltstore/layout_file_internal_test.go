@@ -293,6 +293,7 @@ func TestOpenLayoutFile(t *testing.T) {
 	s, err = Open(path, nil)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
+	requireCurrentIndexes(t, s)
 	got, err = json.Marshal(dumpLayout(t, s))
 	require.NoError(t, err)
 	require.JSONEq(t, string(want), string(got), "opened twice")
@@ -355,4 +356,22 @@ func TestOpenLayoutFile(t *testing.T) {
 	_, found, err := s.NextDue(ctx, &webhook.NextDueParams{Now: now})
 	require.NoError(t, err)
 	require.False(t, found)
+}
+
+// requireCurrentIndexes checks that s holds the indexes of
+// indexesVersion and none of those it retired.
+func requireCurrentIndexes(t *testing.T, s *Store) {
+	require.NoError(t, s.view(func(tx *bolt.Tx) error {
+		require.Equal(t, indexesVersion, string(sp(tx, spaceMeta).Get([]byte(indexesKey))))
+		k, _ := sp(tx, spaceStates).Cursor().First()
+		require.Nil(t, k, "no global state index")
+		eps := indexedEndpoints(tx)
+		require.Equal(t, []string{"ep_a", "ep_b", "ep_c"}, eps)
+		for _, ep := range eps {
+			prefix := endpointPrefix(ep, subDeliveries)
+			k, _ := sp(tx, spaceEndpointIndex).Cursor().Seek(prefix)
+			require.False(t, hasPrefix(k, prefix), "no delivery list of %s", ep)
+		}
+		return nil
+	}))
 }

@@ -277,7 +277,6 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	return s.update(func(tx *bolt.Tx) error {
 		q := newQueue(tx)
 		events := sp(tx, spaceEvents)
-		byEndpoint := sp(tx, spaceEndpointIndex)
 		orphans := sp(tx, spaceOrphans)
 		eventTimes := sp(tx, spaceEventTimes)
 		types := sp(tx, spaceTypes)
@@ -331,9 +330,6 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 					}
 				}
 				if err := q.save(nil, &d); err != nil {
-					return err
-				}
-				if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
 					return err
 				}
 				if err := types.Put(typeKey(it.Event.Type, d.ID), nil); err != nil {
