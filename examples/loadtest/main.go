@@ -51,6 +51,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/benchtest"
 	"github.com/hooklet/webhook/store/boltstore"
 )
 
@@ -320,12 +321,18 @@ func deliverPhase(payload json.RawMessage) error {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
+	cpu0 := benchtest.CPUTime()
 	raw := rawSend(url, payload)
+	rawCPU := benchtest.CPUTime() - cpu0
+	rawReqs := raw * dur.Seconds()
 	lib, err := drain(rc, "deliver", url, payload, "", 0)
 	if err != nil {
 		return err
 	}
 	report("deliver", raw, lib, "req/s")
+	// CPU of the whole process, the receiver's included on both sides.
+	fmt.Printf("RESULT %-10s raw=%.1f µs/req  hooklet=%.1f µs/delivery  ratio=%.2f (CPU, receiver included)\n", "deliver-cpu",
+		us(rawCPU)/rawReqs, us(lastDrainCPU)/float64(*events**endpoints), (us(lastDrainCPU)/float64(*events**endpoints))/(us(rawCPU)/rawReqs))
 	if *ordered {
 		ord, err := drain(rc, "ordered", url, payload, "", max(*keys, 1))
 		if err != nil {
@@ -397,7 +404,7 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start := time.Now()
+	start, cpu0 := time.Now(), benchtest.CPUTime()
 	if err := d.Start(ctx); err != nil {
 		return 0, err
 	}
@@ -407,12 +414,19 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 		return 0, fmt.Errorf("backlog not delivered: %d of %d", rc.reqs.Load(), total)
 	}
 	elapsed := time.Since(start)
+	lastDrainCPU = benchtest.CPUTime() - cpu0
 	if err := d.Close(ctx); err != nil {
 		return 0, err
 	}
 	st.print()
 	return float64(total) / elapsed.Seconds(), nil
 }
+
+// lastDrainCPU is the process CPU time of the last drain, from Start until
+// the receiver had every delivery.
+var lastDrainCPU time.Duration
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // makeOrdered makes every endpoint of d ordered.
 func makeOrdered(ctx context.Context, d *webhook.Dispatcher) error {
