@@ -88,7 +88,7 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 
 	body := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(body)
-	contentType := "application/json"
+	contentType := jsonContentType
 	if st.tmpl != nil {
 		rstart := at.clock.Now()
 		r, rendered, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
