@@ -497,6 +497,9 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 // encodeAttempt encodes everything of a but its delivery ID and number,
 // which are the key.
 func encodeAttempt(buf []byte, a *webhook.Attempt) []byte {
+	if buf == nil {
+		buf = make([]byte, 0, 48+len(a.ErrorClass)+len(a.Error)+len(a.ResponseBody))
+	}
 	e := encoder{b: buf}
 	e.byte(recordVersion)
 	e.time(a.StartedAt)

@@ -144,6 +144,23 @@ func (s space) Put(k, v []byte) error { return s.b.Put(s.key(k), v) }
 // Delete removes k.
 func (s space) Delete(k []byte) error { return s.b.Delete(s.key(k)) }
 
+// tagged returns the scratch buffer holding the tag alone: append a key to
+// it and pass the result to putTagged or deleteTagged, before any other
+// call on s. It spares the hot paths a buffer per key.
+func (s space) tagged() []byte { return append(s.scratch.key[:0], s.tag) }
+
+// putTagged is Put of a key that starts with the tag (see tagged).
+func (s space) putTagged(k, v []byte) error {
+	s.scratch.key = k[:0]
+	return s.b.Put(k, v)
+}
+
+// deleteTagged is Delete of a key that starts with the tag (see tagged).
+func (s space) deleteTagged(k []byte) error {
+	s.scratch.key = k[:0]
+	return s.b.Delete(k)
+}
+
 // Cursor returns a cursor over the keyspace only.
 func (s space) Cursor() *cursor { return &cursor{c: s.b.Cursor(), tag: s.tag} }
 
@@ -226,7 +243,12 @@ func endpointStatePrefix(endpointID string, st webhook.DeliveryState) []byte {
 
 // endpointStateKey is (prefix(endpoint), 's', state code, delivery ID).
 func endpointStateKey(endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
-	return append(endpointStatePrefix(endpointID, st), deliveryID...)
+	return appendEndpointStateKey(nil, endpointID, st, deliveryID)
+}
+
+func appendEndpointStateKey(b []byte, endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
+	b = append(appendPrefix(b, endpointID), subStates, stateCodes[st])
+	return append(b, deliveryID...)
 }
 
 // endpointPrefix is (prefix(endpoint), sub): the start of one of an
@@ -238,10 +260,13 @@ func endpointPrefix(endpointID string, sub byte) []byte {
 
 // dueKey is (prefix(endpoint), 'q', due, delivery ID).
 func dueKey(endpointID string, due time.Time, deliveryID string) []byte {
-	k := make([]byte, 0, 3+len(endpointID)+timeLen+len(deliveryID))
-	k = append(appendPrefix(k, endpointID), subDue)
-	k = appendTime(k, due)
-	return append(k, deliveryID...)
+	return appendDueKey(make([]byte, 0, 3+len(endpointID)+timeLen+len(deliveryID)), endpointID, due, deliveryID)
+}
+
+func appendDueKey(b []byte, endpointID string, due time.Time, deliveryID string) []byte {
+	b = append(appendPrefix(b, endpointID), subDue)
+	b = appendTime(b, due)
+	return append(b, deliveryID...)
 }
 
 // tenantEndpointKey is (prefix(tenant), endpoint ID).
@@ -252,8 +277,11 @@ func tenantEndpointKey(tenant, endpointID string) []byte {
 
 // timeKey is (time, id): the key of the head, finished and orphan indexes.
 func timeKey(t time.Time, id string) []byte {
-	k := make([]byte, 0, timeLen+len(id))
-	return append(appendTime(k, t), id...)
+	return appendTimeKey(make([]byte, 0, timeLen+len(id)), t, id)
+}
+
+func appendTimeKey(b []byte, t time.Time, id string) []byte {
+	return append(appendTime(b, t), id...)
 }
 
 // sequencePrefix is (prefix(endpoint), prefix(ordering key)): the start of
@@ -265,14 +293,20 @@ func sequencePrefix(endpointID, key string) []byte {
 
 // attemptKey is (prefix(delivery ID), number).
 func attemptKey(deliveryID string, number int) []byte {
-	k := make([]byte, 0, 2+len(deliveryID)+4)
-	k = appendPrefix(k, deliveryID)
-	return binary.BigEndian.AppendUint32(k, uint32(number))
+	return appendAttemptKey(make([]byte, 0, 2+len(deliveryID)+4), deliveryID, number)
+}
+
+func appendAttemptKey(b []byte, deliveryID string, number int) []byte {
+	return binary.BigEndian.AppendUint32(appendPrefix(b, deliveryID), uint32(number))
 }
 
 func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }
 
 // typeKey is (prefix(event type), delivery ID), the key of spaceTypes.
 func typeKey(eventType, deliveryID string) []byte {
-	return append(prefixKey(eventType), deliveryID...)
+	return appendTypeKey(nil, eventType, deliveryID)
+}
+
+func appendTypeKey(b []byte, eventType, deliveryID string) []byte {
+	return append(appendPrefix(b, eventType), deliveryID...)
 }

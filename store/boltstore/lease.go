@@ -301,7 +301,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			for j := range o.Attempts {
 				a := o.Attempts[j]
 				d.Attempts++
-				if err := attempts.Put(attemptKey(d.ID, d.Attempts), encodeAttempt(nil, &a)); err != nil {
+				if err := attempts.putTagged(appendAttemptKey(attempts.tagged(), d.ID, d.Attempts), encodeAttempt(nil, &a)); err != nil {
 					return err
 				}
 				d.LastStatusCode = a.StatusCode

@@ -23,12 +23,12 @@ func (q *queue) indexState(old, d *webhook.Delivery) error {
 			return err
 		}
 	}
-	return q.due.Put(endpointStateKey(d.EndpointID, d.State, d.ID), nil)
+	return q.due.putTagged(appendEndpointStateKey(q.due.tagged(), d.EndpointID, d.State, d.ID), nil)
 }
 
 // unindexState takes delivery d out of the state index.
 func (q *queue) unindexState(d *webhook.Delivery) error {
-	return q.due.Delete(endpointStateKey(d.EndpointID, d.State, d.ID))
+	return q.due.deleteTagged(appendEndpointStateKey(q.due.tagged(), d.EndpointID, d.State, d.ID))
 }
 
 // indexesKey names, under spaceMeta, the version of the indexes a file
