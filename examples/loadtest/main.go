@@ -69,6 +69,7 @@ var (
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
 	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the untemplated drain to this file")
+	blockprof = flag.String("blockprofile", "", "write block and mutex profiles of the untemplated drain to this file and this file.mutex")
 	ordered   = flag.Bool("ordered", false, "deliver: also drain the backlog through ordered endpoints, and compare")
 	keys      = flag.Int("keys", 1, "deliver with -ordered: ordering keys the backlog's events are spread over")
 )
@@ -403,6 +404,20 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 			return 0, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *blockprof != "" && template == "" {
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+		runtime.SetMutexProfileFraction(10)
+		defer func() {
+			runtime.SetBlockProfileRate(0)
+			runtime.SetMutexProfileFraction(0)
+			for name, file := range map[string]string{"block": *blockprof, "mutex": *blockprof + ".mutex"} {
+				if f, err := os.Create(file); err == nil {
+					_ = pprof.Lookup(name).WriteTo(f, 0)
+					_ = f.Close()
+				}
+			}
+		}()
 	}
 	start, cpu0 := time.Now(), benchtest.CPUTime()
 	if err := d.Start(ctx); err != nil {
