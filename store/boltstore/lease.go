@@ -218,7 +218,7 @@ func readLeased(tx *bolt.Tx, out []webhook.Lease) error {
 			if v == nil {
 				return corrupt("delivery", d.ID, fmt.Errorf("event %q missing", d.EventID))
 			}
-			r, err := decodeEvent(d.EventID, v)
+			r, err := decodeEventRecord(d.EventID, v, false)
 			if err != nil {
 				return corrupt("event", d.EventID, err)
 			}
