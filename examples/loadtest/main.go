@@ -322,18 +322,20 @@ func deliverPhase(payload json.RawMessage) error {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
-	cpu0 := benchtest.CPUTime()
-	raw := rawSend(url, payload)
-	rawCPU := benchtest.CPUTime() - cpu0
-	rawReqs := raw * dur.Seconds()
+	cpu0, mallocs0 := benchtest.CPUTime(), mallocs()
+	raw, rawReqs := rawSend(url, payload)
+	rawCPU, rawMallocs := benchtest.CPUTime()-cpu0, mallocs()-mallocs0
 	lib, err := drain(rc, "deliver", url, payload, "", 0)
 	if err != nil {
 		return err
 	}
 	report("deliver", raw, lib, "req/s")
 	// CPU of the whole process, the receiver's included on both sides.
+	n := float64(*events * *endpoints)
 	fmt.Printf("RESULT %-10s raw=%.1f µs/req  hooklet=%.1f µs/delivery  ratio=%.2f (CPU, receiver included)\n", "deliver-cpu",
-		us(rawCPU)/rawReqs, us(lastDrainCPU)/float64(*events**endpoints), (us(lastDrainCPU)/float64(*events**endpoints))/(us(rawCPU)/rawReqs))
+		us(rawCPU)/rawReqs, us(lastDrain.cpu)/n, (us(lastDrain.cpu)/n)/(us(rawCPU)/rawReqs))
+	fmt.Printf("RESULT %-10s raw=%.0f allocs/req  hooklet=%.0f allocs/delivery  ratio=%.2f (receiver included)\n", "deliver-mem",
+		float64(rawMallocs)/rawReqs, float64(lastDrain.mallocs)/n, (float64(lastDrain.mallocs)/n)/(float64(rawMallocs)/rawReqs))
 	if *ordered {
 		ord, err := drain(rc, "ordered", url, payload, "", max(*keys, 1))
 		if err != nil {
@@ -419,7 +421,7 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 			}
 		}()
 	}
-	start, cpu0 := time.Now(), benchtest.CPUTime()
+	start, cpu0, mallocs0 := time.Now(), benchtest.CPUTime(), mallocs()
 	if err := d.Start(ctx); err != nil {
 		return 0, err
 	}
@@ -429,7 +431,7 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 		return 0, fmt.Errorf("backlog not delivered: %d of %d", rc.reqs.Load(), total)
 	}
 	elapsed := time.Since(start)
-	lastDrainCPU = benchtest.CPUTime() - cpu0
+	lastDrain.cpu, lastDrain.mallocs = benchtest.CPUTime()-cpu0, mallocs()-mallocs0
 	if err := d.Close(ctx); err != nil {
 		return 0, err
 	}
@@ -437,11 +439,21 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 	return float64(total) / elapsed.Seconds(), nil
 }
 
-// lastDrainCPU is the process CPU time of the last drain, from Start until
-// the receiver had every delivery.
-var lastDrainCPU time.Duration
+// lastDrain is what the last drain cost the process, from Start until the
+// receiver had every delivery: CPU time and heap allocations.
+var lastDrain struct {
+	cpu     time.Duration
+	mallocs uint64
+}
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// mallocs returns how many heap objects the process has allocated so far.
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
+}
 
 // makeOrdered makes every endpoint of d ordered.
 func makeOrdered(ctx context.Context, d *webhook.Dispatcher) error {
@@ -458,8 +470,9 @@ func makeOrdered(ctx context.Context, d *webhook.Dispatcher) error {
 	return nil
 }
 
-// rawSend posts signed 1 KiB bodies from -c goroutines for -d.
-func rawSend(url string, payload []byte) float64 {
+// rawSend posts signed 1 KiB bodies from -c goroutines for -d, and returns
+// the requests per second and how many it made.
+func rawSend(url string, payload []byte) (float64, float64) {
 	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
 	tr := &http.Transport{MaxIdleConnsPerHost: *conc, MaxIdleConns: *conc}
 	defer tr.CloseIdleConnections()
@@ -492,5 +505,5 @@ func rawSend(url string, payload []byte) float64 {
 		})
 	}
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return float64(n.Load()) / time.Since(start).Seconds(), float64(n.Load())
 }
