@@ -67,6 +67,9 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			if err := deletePrefix(attempts, prefixKey(id)); err != nil {
 				return err
 			}
+			if err := deletePrefix(sp(tx, spaceReports), prefixKey(id)); err != nil {
+				return err
+			}
 			if err := q.unindexState(&d); err != nil {
 				return err
 			}
