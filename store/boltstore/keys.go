@@ -247,11 +247,8 @@ func endpointStatePrefix(endpointID string, st webhook.DeliveryState) []byte {
 	return append(endpointPrefix(endpointID, subStates), stateCodes[st])
 }
 
-// endpointStateKey is (prefix(endpoint), 's', state code, delivery ID).
-func endpointStateKey(endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
-	return appendEndpointStateKey(nil, endpointID, st, deliveryID)
-}
-
+// appendEndpointStateKey appends (prefix(endpoint), 's', state code,
+// delivery ID) to b.
 func appendEndpointStateKey(b []byte, endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
 	b = append(appendPrefix(b, endpointID), subStates, stateCodes[st])
 	return append(b, deliveryID...)
@@ -264,11 +261,7 @@ func endpointPrefix(endpointID string, sub byte) []byte {
 	return append(appendPrefix(k, endpointID), sub)
 }
 
-// dueKey is (prefix(endpoint), 'q', due, delivery ID).
-func dueKey(endpointID string, due time.Time, deliveryID string) []byte {
-	return appendDueKey(make([]byte, 0, 3+len(endpointID)+timeLen+len(deliveryID)), endpointID, due, deliveryID)
-}
-
+// appendDueKey appends (prefix(endpoint), 'q', due, delivery ID) to b.
 func appendDueKey(b []byte, endpointID string, due time.Time, deliveryID string) []byte {
 	b = append(appendPrefix(b, endpointID), subDue)
 	b = appendTime(b, due)
