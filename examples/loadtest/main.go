@@ -69,6 +69,7 @@ var (
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
 	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the untemplated drain to this file")
+	rawprof   = flag.String("rawcpuprofile", "", "write a CPU profile of the raw signed sender to this file")
 	blockprof = flag.String("blockprofile", "", "write block and mutex profiles of the untemplated drain to this file and this file.mutex")
 	ordered   = flag.Bool("ordered", false, "deliver: also drain the backlog through ordered endpoints, and compare")
 	keys      = flag.Int("keys", 1, "deliver with -ordered: ordering keys the backlog's events are spread over")
@@ -322,8 +323,21 @@ func deliverPhase(payload json.RawMessage) error {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
+	if *rawprof != "" {
+		f, err := os.Create(*rawprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	cpu0, mallocs0 := benchtest.CPUTime(), mallocs()
 	raw, rawReqs := rawSend(url, payload)
+	if *rawprof != "" {
+		pprof.StopCPUProfile()
+	}
 	rawCPU, rawMallocs := benchtest.CPUTime()-cpu0, mallocs()-mallocs0
 	lib, err := drain(rc, "deliver", url, payload, "", 0)
 	if err != nil {
