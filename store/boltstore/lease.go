@@ -201,7 +201,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 func readLeased(tx *bolt.Tx, out []webhook.Lease) error {
 	deliveries := sp(tx, spaceDeliveries)
 	events := sp(tx, spaceEvents)
-	evCache := make(map[string]webhook.Event)
+	evCache := make(map[string]webhook.Event, len(out))
 	for i := range out {
 		id := out[i].Delivery.ID
 		v := deliveries.Get([]byte(id))
