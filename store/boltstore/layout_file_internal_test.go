@@ -16,12 +16,13 @@ import (
 	"github.com/hooklet/webhook/storetest"
 )
 
-// The files in testdata/layout-v1.* are a store written by the first
-// on-disk layout (record version 1, no per-delivery state record) and what
-// the public API read from it when it was written. Every later layout must
-// open such a file, migrate it once, read back the same records and
-// deliver what it left pending. Regenerate them only with the code of that
-// layout:
+// The files in testdata/layout-v1.* are a store written with indexes
+// version 1 (a global state index and a list of every delivery per
+// endpoint, both since retired; see indexesKey) and what the public API
+// read from it when it was written. Every later layout must open such a
+// file, migrate it once, read back the same records and deliver what it
+// left pending. They were written by the code of that version, at commit
+// 88897b1; rewriting them with later code would test nothing:
 //
 //	HOOKLET_WRITE_LAYOUT_FILE=1 go test -run TestWriteLayoutFile ./store/boltstore
 const (
