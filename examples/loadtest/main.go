@@ -91,7 +91,6 @@ func main() {
 	}
 	fmt.Printf("loadtest: GOMAXPROCS=%d c=%d endpoints=%d size=%d d=%v\n", runtime.GOMAXPROCS(0), *conc, *endpoints, *size, *dur)
 	payload := makePayload(*size)
-	writeProfiles := startProcessProfiles()
 	for _, p := range strings.Split(*phases, ",") {
 		var err error
 		switch p {
@@ -113,9 +112,6 @@ func main() {
 		if err != nil {
 			log.Fatalf("%s: %v", p, err)
 		}
-	}
-	if err := writeProfiles(); err != nil {
-		log.Fatal(err)
 	}
 }
 

@@ -2,47 +2,10 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/pprof"
 )
-
-var (
-	blockProf = flag.String("blockprofile", "", "write a blocking profile of the whole run to this file")
-	mutexProf = flag.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file")
-)
-
-// startProcessProfiles turns on the blocking and mutex profiles asked for;
-// the func it returns writes them.
-func startProcessProfiles() (write func() error) {
-	if *blockProf != "" {
-		runtime.SetBlockProfileRate(10000) // one sample per 10 µs blocked
-	}
-	if *mutexProf != "" {
-		runtime.SetMutexProfileFraction(10)
-	}
-	return func() error {
-		for _, p := range []struct{ name, file string }{{"block", *blockProf}, {"mutex", *mutexProf}} {
-			if p.file == "" {
-				continue
-			}
-			f, err := os.Create(p.file)
-			if err != nil {
-				return err
-			}
-			err = pprof.Lookup(p.name).WriteTo(f, 0)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
 
 // fairProfile gathers CPU profiles of one kind of run of the fair phase,
 // for -fairprofile: the profiler runs only during those runs, one file per
