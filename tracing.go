@@ -91,6 +91,11 @@ func newTracing(tp trace.TracerProvider) *tracing {
 	return &tracing{tracer: tp.Tracer(instrumentationName)}
 }
 
+// attemptSpanOptions are the options of every attempt span, made once:
+// building them per attempt costs two allocations. Read-only, and capped
+// so that an append copies them.
+var attemptSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}[:1:1]
+
 // start starts the span of an attempt at l. The span continues the trace
 // of the span that emitted the event (its parent is the stored context,
 // so the receiver, which gets the span's context as traceparent, sees the
@@ -98,17 +103,14 @@ func newTracing(tp trace.TracerProvider) *tracing {
 // conventions do for a message processed apart from its producer. An
 // event without a trace context starts a new trace.
 func (t *tracing) start(ctx context.Context, l *Lease) (context.Context, trace.Span) {
-	var opts [2]trace.SpanStartOption
-	opts[0] = trace.WithSpanKind(trace.SpanKindClient)
-	n := 1
+	opts := attemptSpanOptions
 	if l.Event.TraceParent != "" {
 		ctx = traceContext.Extract(ctx, eventCarrier{&l.Event})
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-			opts[1] = trace.WithLinks(trace.Link{SpanContext: sc})
-			n = 2
+			opts = []trace.SpanStartOption{attemptSpanOptions[0], trace.WithLinks(trace.Link{SpanContext: sc})}
 		}
 	}
-	ctx, span := t.tracer.Start(ctx, SpanAttempt, opts[:n]...)
+	ctx, span := t.tracer.Start(ctx, SpanAttempt, opts...)
 	if span.IsRecording() {
 		span.SetAttributes(
 			AttrDeliveryID.String(l.Delivery.ID),
