@@ -79,6 +79,9 @@ type deliveryEngine struct {
 	// looks counts the lanes examined to start queued deliveries, and
 	// endLooks those examined when attempts ended, for tests.
 	looks, endLooks int
+	// goroutines counts the goroutines started to run attempts, for
+	// tests.
+	goroutines int
 	// releases are leases that ending attempts took from their lanes
 	// (paused or slow) for the loop to give back.
 	releases []LeaseRef

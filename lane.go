@@ -417,27 +417,37 @@ func (p *passState) waitUntil(t time.Time) {
 // quiet when leasing has nothing new to find: the lane took its worker
 // back and still may not be leased for (see plan), so the free workers,
 // the shares and the lanes leased for are what they were.
-func (e *deliveryEngine) nextOwnLocked(ln *lane, now time.Time) (ok, quiet bool) {
+//
+// The delivery it starts is returned in next for the caller to run, unless
+// it is a batch, which starts in a goroutine of its own.
+func (e *deliveryEngine) nextOwnLocked(ln *lane, now time.Time) (ok, quiet bool, next ownStart) {
 	p := &e.pass
 	if e.stopping || p.many || (p.wanting != nil && p.wanting != ln) ||
 		(!p.gateWake.IsZero() && !now.Before(p.gateWake)) ||
 		ln.class(now, e.limits.slowAfter) != classProven {
-		return false, false
+		return false, false, next
 	}
 	e.looks++
 	if len(ln.queue) == 0 {
-		return true, false
+		return true, false, next
 	}
 	g := ln.allow(now)
 	if !g.ok {
 		p.waitUntil(g.wake)
-		return true, false
+		return true, false, next
 	}
 	l := ln.queue[0]
 	ln.queue[0] = Lease{}
 	ln.queue = ln.queue[1:]
-	e.startLocked(ln, l, now, g.probe)
-	return true, len(ln.queue) > 0 || ln.running >= ln.effectiveCap()
+	quiet = len(ln.queue) > 0 || ln.running+1 >= ln.effectiveCap()
+	if _, batch := ln.units[l.Delivery.ID]; batch {
+		e.startLocked(ln, l, now, g.probe)
+		return true, quiet, next
+	}
+	e.beginLocked(ln, now, g.probe)
+	lp := new(Lease)
+	*lp = l
+	return true, quiet, ownStart{lease: lp, start: now, probe: g.probe}
 }
 
 // takeQueue empties a lane's queue and returns its leases, no longer
@@ -470,15 +480,11 @@ func trimQueue(e *deliveryEngine, ln *lane, n int) []LeaseRef {
 	return refs
 }
 
-// startLocked starts an attempt at l in its lane.
+// startLocked starts an attempt at l in its lane, in a goroutine of its
+// own.
 func (e *deliveryEngine) startLocked(ln *lane, l Lease, now time.Time, probe bool) {
-	ln.running++
-	ln.starts = append(ln.starts, now)
-	ln.breaker.started(probe)
-	if ln.limiter != nil {
-		ln.limiter.AllowN(now, 1)
-	}
-	e.running++
+	e.beginLocked(ln, now, probe)
+	e.goroutines++
 	e.wg.Add(1)
 	if u, ok := ln.units[l.Delivery.ID]; ok {
 		delete(ln.units, l.Delivery.ID)
@@ -488,11 +494,42 @@ func (e *deliveryEngine) startLocked(ln *lane, l Lease, now time.Time, probe boo
 	go e.runLane(ln, l, now, probe)
 }
 
-// runLane attempts l, lets the lane learn from it, and records its
-// outcome.
+// beginLocked counts an attempt starting at now in its lane and in the
+// engine.
+func (e *deliveryEngine) beginLocked(ln *lane, now time.Time, probe bool) {
+	ln.running++
+	ln.starts = append(ln.starts, now)
+	ln.breaker.started(probe)
+	if ln.limiter != nil {
+		ln.limiter.AllowN(now, 1)
+	}
+	e.running++
+}
+
+// ownStart is the lane's next delivery, begun by nextOwnLocked for the
+// goroutine whose attempt ended to run in turn: a worker kept, not a
+// goroutine started, while a lane takes its own worker back.
+type ownStart struct {
+	lease *Lease
+	start time.Time
+	probe bool
+}
+
+// runLane attempts l, and then each delivery of the lane that the end of
+// the previous attempt let it run in turn.
 func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool) {
 	defer e.wg.Done()
-	out, rep, release := e.attempt(e.runCtx, &l)
+	next := ownStart{lease: &l, start: start, probe: probe}
+	for next.lease != nil {
+		next = e.attemptInLane(ln, next.lease, next.start, next.probe)
+	}
+}
+
+// attemptInLane attempts l, lets the lane learn from it, and records its
+// outcome. It returns the lane's next delivery when it is this
+// goroutine's to run (nil lease: none).
+func (e *deliveryEngine) attemptInLane(ln *lane, l *Lease, start time.Time, probe bool) (next ownStart) {
+	out, rep, release := e.attempt(e.runCtx, l)
 	e.mu.Lock()
 	// The token under which the delivery is held now: a lapsed lease
 	// leased again by this engine carries a new one.
@@ -518,7 +555,7 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	var own, quiet bool
 	looks := e.looks
 	if proven && !ev.releaseAll {
-		own, quiet = e.nextOwnLocked(ln, now)
+		own, quiet, next = e.nextOwnLocked(ln, now)
 	}
 	if !own {
 		toRelease = append(toRelease, e.pumpLocked(now)...)
@@ -549,6 +586,7 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	if !quiet || len(toRelease) > 0 {
 		e.wake()
 	}
+	return next
 }
 
 // releasePending gives back the leases that ending attempts left to the

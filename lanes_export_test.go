@@ -7,3 +7,11 @@ func LaneLooksOnEnd(d *Dispatcher) int {
 	defer d.engine.mu.Unlock()
 	return d.engine.endLooks
 }
+
+// AttemptGoroutines reports how many goroutines the engine of d has
+// started to run attempts.
+func AttemptGoroutines(d *Dispatcher) int {
+	d.engine.mu.Lock()
+	defer d.engine.mu.Unlock()
+	return d.engine.goroutines
+}
