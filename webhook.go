@@ -120,7 +120,8 @@ type Config struct {
 	// (1024).
 	MaxEmitBatch int
 
-	// Owner names this Dispatcher in leases. Defaults to the host name,
+	// Owner names this Dispatcher in leases and in the retention lock (see
+	// [Locker]). Defaults to the host name,
 	// process ID and a random suffix; it must differ between Dispatchers
 	// that share a store.
 	Owner string
@@ -182,7 +183,9 @@ type Config struct {
 
 	// Retention is how long finished deliveries (and their attempts and
 	// events) are kept after their last update: a started Dispatcher
-	// prunes older ones every [RetentionInterval]. Defaults to
+	// prunes older ones every [RetentionInterval], in bounded batches.
+	// When the store is a [Locker] (the stores of this module all are),
+	// one Dispatcher sharing it prunes at a time. Defaults to
 	// [RetentionDefault] (30 days); a negative value disables pruning.
 	Retention time.Duration
 
@@ -357,7 +360,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	at.quickTry = d.engine.quickTryAllowed
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
 	if cfg.Retention > 0 {
-		d.pruner = newPruner(cfg.Store, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
+		d.pruner = newPruner(cfg.Store, cfg.Owner, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
 	}
 	return d, nil
 }
@@ -599,5 +602,5 @@ func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 // the background pruning of [Config.Retention] does. It returns how many
 // deliveries it deleted.
 func (d *Dispatcher) Prune(ctx context.Context, age time.Duration) (int, error) {
-	return pruneAll(ctx, d.store, &PruneParams{Before: d.clock.Now().Add(-age), Limit: pruneBatch}, d.metrics)
+	return pruneAll(ctx, d.store, &PruneParams{Before: d.clock.Now().Add(-age), Limit: pruneBatch}, d.metrics, nil)
 }

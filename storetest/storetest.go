@@ -66,6 +66,9 @@
 //     leases stay exclusive across them.
 //   - QueueStats: a [webhook.QueueStatser] counts pending, due and
 //     delayed deliveries and finds the oldest due one.
+//   - Locker: a [webhook.Locker] hands a named lock to one owner at a
+//     time, renews it for its owner, frees it on Unlock or once its Until
+//     is at or before Now, and (with PeerOpener) across peers.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.
