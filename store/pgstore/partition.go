@@ -120,8 +120,11 @@ func (s *Store) dropPartitions(ctx context.Context, before, failedBefore time.Ti
 			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+s.q.schema+"."+pgx.Identifier{p.attempts}.Sanitize()+
-				"; DROP TABLE "+name)
+			// Deliveries first, then attempts: the order in which Complete
+			// and Redeliver lock the two partitioned tables, so that a
+			// drop waits for them rather than deadlock with them.
+			_, err := tx.Exec(ctx, "DROP TABLE "+name+
+				"; DROP TABLE IF EXISTS "+s.q.schema+"."+pgx.Identifier{p.attempts}.Sanitize())
 			return err
 		})
 		switch {
