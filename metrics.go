@@ -12,7 +12,8 @@ import (
 // instrumentationName names the meter and the tracer of Hooklet.
 const instrumentationName = "github.com/hooklet/webhook"
 
-// Metric names, all under hooklet.; docs/observability.md describes each.
+// Metric names, all under hooklet.; the README's Observability section
+// describes each, with its unit and attributes.
 const (
 	MetricEventsEmitted      = "hooklet.events.emitted"
 	MetricEmitDuration       = "hooklet.emit.duration"
@@ -25,6 +26,7 @@ const (
 	MetricQueueDepth         = "hooklet.queue.depth"
 	MetricQueueLag           = "hooklet.queue.lag"
 	MetricDeliveriesPruned   = "hooklet.deliveries.pruned"
+	MetricLanesPaused        = "hooklet.lanes.paused"
 )
 
 const (
@@ -53,6 +55,9 @@ const (
 	AttrQueueState = attribute.Key("hooklet.queue.state")
 	// AttrTemplateResult is a render's result: ok, skip or error.
 	AttrTemplateResult = attribute.Key("hooklet.template.result")
+	// AttrPauseReason is why a lane holds its deliveries back:
+	// circuit_open, retry_after or slow; see [MetricLanesPaused].
+	AttrPauseReason = attribute.Key("hooklet.lane.pause_reason")
 )
 
 // Status classes of attempts, the first index of metrics.attemptOpts.
@@ -121,7 +126,7 @@ type metrics struct {
 	endpointAttr bool
 	byEndpoint   sync.Map
 
-	reg metric.Registration // the queue callbacks; nil without them
+	regs []metric.Registration // the callbacks of the observable instruments
 }
 
 type endpointKey struct {
@@ -226,7 +231,7 @@ func (x *metrics) observeQueue(mp metric.MeterProvider, qs QueueStatser, clock C
 	}
 	due := metric.WithAttributeSet(attribute.NewSet(AttrQueueState.String("due")))
 	delayed := metric.WithAttributeSet(attribute.NewSet(AttrQueueState.String("delayed")))
-	x.reg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, queueStatsTimeout)
 		defer cancel()
 		now := clock.Now()
@@ -243,13 +248,44 @@ func (x *metrics) observeQueue(mp metric.MeterProvider, qs QueueStatser, clock C
 		o.ObserveFloat64(lag, l)
 		return nil
 	}, depth, lag)
-	return err
+	if err != nil {
+		return err
+	}
+	x.regs = append(x.regs, reg)
+	return nil
+}
+
+// observeLanes registers the lanes paused counter, answered by paused at
+// every collection.
+func (x *metrics) observeLanes(mp metric.MeterProvider, paused func() pausedLanes) error {
+	m := mp.Meter(instrumentationName)
+	lanes, err := m.Int64ObservableUpDownCounter(MetricLanesPaused, metric.WithUnit("{lane}"),
+		metric.WithDescription("Endpoint lanes holding their deliveries back: circuit open, waiting out a Retry-After, or slow."))
+	if err != nil {
+		return err
+	}
+	reasons := [3]metric.ObserveOption{}
+	for i, r := range []string{"circuit_open", "retry_after", "slow"} {
+		reasons[i] = metric.WithAttributeSet(attribute.NewSet(AttrPauseReason.String(r)))
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		p := paused()
+		o.ObserveInt64(lanes, p.circuitOpen, reasons[0])
+		o.ObserveInt64(lanes, p.retryAfter, reasons[1])
+		o.ObserveInt64(lanes, p.slow, reasons[2])
+		return nil
+	}, lanes)
+	if err != nil {
+		return err
+	}
+	x.regs = append(x.regs, reg)
+	return nil
 }
 
 // close unregisters the callbacks.
 func (x *metrics) close() {
-	if x.reg != nil {
-		_ = x.reg.Unregister()
+	for _, r := range x.regs {
+		_ = r.Unregister()
 	}
 }
 

@@ -358,6 +358,10 @@ func New(cfg Config) (*Dispatcher, error) {
 		slowAfter: cfg.RequestTimeout / 4, breaker: cfg.Breaker,
 	}, d.registry.laneConfigOf, at.attempt, d.registry.reload, d.hooks)
 	at.quickTry = d.engine.quickTryAllowed
+	if err := m.observeLanes(cfg.MeterProvider, d.engine.pausedLanes); err != nil {
+		m.close()
+		return nil, fmt.Errorf("webhook: metrics: %w", err)
+	}
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
 	if cfg.Retention > 0 {
 		d.pruner = newPruner(cfg.Store, cfg.Owner, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
