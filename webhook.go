@@ -323,6 +323,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.metrics = m
 	if qs, ok := cfg.Store.(QueueStatser); ok {
 		if err := m.observeQueue(cfg.MeterProvider, qs, cfg.Test.Clock); err != nil {
+			m.close()
 			return nil, fmt.Errorf("webhook: metrics: %w", err)
 		}
 	}
