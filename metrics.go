@@ -374,7 +374,7 @@ func (x *metrics) attempt(ctx context.Context, endpointID string, a *Attempt) {
 
 // finish records a delivery to endpointID reaching state; pending is no
 // end and is ignored.
-func (x *metrics) finish(endpointID string, state DeliveryState) {
+func (x *metrics) finish(_ context.Context, endpointID string, state DeliveryState) {
 	i := slices.Index(finishedStates[:], state)
 	if i < 0 {
 		return

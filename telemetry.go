@@ -39,7 +39,7 @@ func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, l *Lease, o
 		}
 	}
 	if out.State.Finished() {
-		t.metrics.finish(l.Delivery.EndpointID, out.State)
+		t.metrics.finish(ctx, l.Delivery.EndpointID, out.State)
 	}
 	if out.State == StateFailed && len(out.Attempts) > 0 {
 		a := &out.Attempts[len(out.Attempts)-1]

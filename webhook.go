@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,6 +195,13 @@ type Config struct {
 	// negative value keeps them until they are replayed or pruned by hand.
 	RetentionFailed time.Duration
 
+	// CallbackURL is the absolute http or https URL at which the host
+	// mounts [Dispatcher.CallbackHandler], for receivers that report back
+	// ([Endpoint.AckTimeout]): each request to such an endpoint carries
+	// CallbackURL + "/" + a per-attempt token. It has no query or
+	// fragment. Defaults to none: endpoints cannot set AckTimeout.
+	CallbackURL string
+
 	// Test holds knobs for tests. Production code leaves it zero.
 	Test TestConfig
 }
@@ -272,6 +280,14 @@ func (c *Config) validate() error {
 	if err := c.Retry.validate(); err != nil {
 		return invalidConfig("Retry", err.Error())
 	}
+	if c.CallbackURL != "" {
+		if reason := checkCallbackURL(c.CallbackURL); reason != "" {
+			return invalidConfig("CallbackURL", reason)
+		}
+		if _, ok := c.Store.(Reporter); !ok {
+			return invalidConfig("CallbackURL", "is set but the store keeps no reports (it is not a webhook.Reporter)")
+		}
+	}
 	if err := c.Breaker.validate(); err != nil {
 		return invalidConfig("Breaker", err.Error())
 	}
@@ -297,7 +313,8 @@ type Dispatcher struct {
 	committer *committer
 	engine    *deliveryEngine
 	metrics   *metrics
-	pruner    *pruner // nil when Retention is negative
+	pruner    *pruner    // nil when Retention is negative
+	callbacks *callbacks // nil without Config.CallbackURL
 
 	mu      sync.Mutex // orders Start and Close
 	started bool
@@ -362,6 +379,14 @@ func New(cfg Config) (*Dispatcher, error) {
 	if err := m.observeLanes(cfg.MeterProvider, d.engine.pausedLanes); err != nil {
 		m.close()
 		return nil, fmt.Errorf("webhook: metrics: %w", err)
+	}
+	if cfg.CallbackURL != "" {
+		rep, _ := cfg.Store.(Reporter) // validate made sure
+		d.callbacks = &callbacks{
+			base: strings.TrimRight(cfg.CallbackURL, "/"), store: cfg.Store, rep: rep,
+			clock: cfg.Test.Clock, log: cfg.Logger, lookup: d.registry.lookup, hooks: d.hooks, metrics: m, wake: d.engine.wake,
+		}
+		at.callbacks = d.callbacks
 	}
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
 	if cfg.Retention > 0 {
@@ -540,6 +565,7 @@ func (d *Dispatcher) endpointCheck() endpointCheck {
 		now:           d.clock.Now(),
 		refusePrivate: d.ownTransport != nil && !d.cfg.AllowPrivateNetworks,
 		customSigner:  !standard,
+		callbacks:     d.callbacks != nil,
 	}
 }
 

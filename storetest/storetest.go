@@ -69,6 +69,13 @@
 //   - Locker: a [webhook.Locker] hands a named lock to one owner at a
 //     time, renews it for its owner, frees it on Unlock or once its Until
 //     is at or before Now, and (with PeerOpener) across peers.
+//   - Reporter: a [webhook.Reporter] keeps receivers' reports: a report
+//     is taken only with the token hash of the wait it ends, before the
+//     end of that wait and while the delivery is not leased; exactly one
+//     of racing reports (or of a report and the lease that ends the wait)
+//     wins; a refused report changes nothing; the timeout and a failed
+//     report complete the attempt that awaited rather than add one; with
+//     PeerOpener, a report reaches the store through any peer.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.

@@ -207,7 +207,7 @@ func scanLeased(until time.Time) pgx.RowToFunc[leased] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&x.l.Token, &x.due, &d.ScheduleStart)
+			&x.l.Token, &x.due, &d.ScheduleStart, &d.AwaitingReport)
 		if err != nil {
 			return x, err
 		}
@@ -261,6 +261,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		oID, oToken, oState, oError = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		oNext                       = make([]time.Time, n)
 		oN, oStatus                 = make([]int32, n), make([]int32, n)
+		oHash, oClass               = make([][]byte, n), make([]string, n)
 
 		aDelivery, aClass, aError []string
 		aIdx, aStatus             []int32
@@ -283,6 +284,11 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		if k := len(o.Attempts); k > 0 {
 			last := &o.Attempts[k-1]
 			oStatus[i], oError[i] = int32(last.StatusCode), last.Error
+		} else if w := o.WaitEnded; w != nil {
+			oClass[i], oError[i] = string(w.Class), w.Error
+		}
+		if len(o.AwaitTokenHash) > 0 {
+			oHash[i] = o.AwaitTokenHash
 		}
 		for j := range o.Attempts {
 			a := &o.Attempts[j]
@@ -299,7 +305,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	}
 	args := []any{oID, oToken, oState, oNext, oN, oStatus, oError,
 		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
-		p.Now}
+		p.Now, oHash, oClass}
 	if !ended {
 		var stale []webhook.LeaseRef
 		err := retryMoved(func() error {
@@ -542,7 +548,8 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 		state string
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
-		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart)
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart,
+		&d.AwaitingReport)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err
