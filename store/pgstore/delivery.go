@@ -207,7 +207,7 @@ func scanLeased(until time.Time) pgx.RowToFunc[leased] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&x.l.Token, &x.due, &d.ScheduleStart, &d.AwaitingReport)
+			&x.l.Token, &x.due, &d.ScheduleStart, &d.AwaitingReport, &d.BatchID)
 		if err != nil {
 			return x, err
 		}
@@ -549,7 +549,7 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
 		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart,
-		&d.AwaitingReport)
+		&d.AwaitingReport, &d.BatchID)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err
