@@ -215,7 +215,7 @@ WITH cand AS (
 	WHERE NOT EXISTS (SELECT 1 FROM mates WHERE mates.batch_id = b.batch_id AND mates.live)
 		AND (SELECT count(*) FROM mates WHERE mates.batch_id = b.batch_id)
 			= (SELECT count(*) FROM {{s}}.deliveries AS x
-				WHERE x.state = 'pending' AND x.batch_id = b.batch_id)
+				WHERE x.state = 'pending' AND x.batch_id <> '' AND x.batch_id = b.batch_id)
 ), picked AS (
 	SELECT id, due_at FROM cand WHERE batch_id = ''
 	UNION
