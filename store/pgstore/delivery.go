@@ -166,7 +166,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 	if exclude == nil {
 		exclude = []string{}
 	}
-	var got []leased
+	var got []webhook.Lease
 	err := retryMoved(func() error {
 		rows, _ := s.pool.Query(ctx, s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude)
 		var err error
@@ -176,30 +176,21 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 	if err != nil {
 		return nil, wrap("lease", err)
 	}
-	slices.SortFunc(got, func(a, b leased) int {
-		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.l.Delivery.ID, b.l.Delivery.ID))
+	// The statement's rows come in no order: earliest next attempt first
+	// (an expired lease keeps the NextAttemptAt it was due at).
+	slices.SortFunc(got, func(a, b webhook.Lease) int {
+		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
 	})
-	out := make([]webhook.Lease, len(got))
-	for i := range got {
-		out[i] = got[i].l
-	}
-	return out, nil
-}
-
-// leased is one row of the lease statement: the lease and the delivery's
-// due time before it.
-type leased struct {
-	l   webhook.Lease
-	due time.Time
+	return got, nil
 }
 
 // scanLeased scans a row of the lease statement into a lease until until.
-func scanLeased(until time.Time) pgx.RowToFunc[leased] {
-	return func(row pgx.CollectableRow) (leased, error) {
+func scanLeased(until time.Time) pgx.RowToFunc[webhook.Lease] {
+	return func(row pgx.CollectableRow) (webhook.Lease, error) {
 		var (
-			x     leased
-			d     = &x.l.Delivery
-			ev    = &x.l.Event
+			l     webhook.Lease
+			d     = &l.Delivery
+			ev    = &l.Event
 			state string
 			attrs []byte
 		)
@@ -207,18 +198,17 @@ func scanLeased(until time.Time) pgx.RowToFunc[leased] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&x.l.Token, &x.due, &d.ScheduleStart)
+			&l.Token, &d.ScheduleStart)
 		if err != nil {
-			return x, err
+			return l, err
 		}
 		d.State = webhook.DeliveryState(state)
 		fixDelivery(d)
 		if err := fixEvent(ev, attrs); err != nil {
-			return x, err
+			return l, err
 		}
-		x.l.Until = until
-		return x, nil
-
+		l.Until = until
+		return l, nil
 	}
 }
 
@@ -232,14 +222,17 @@ func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams)
 		return webhook.BatchResult{}, nil
 	}
 	ids, tokens := splitRefs(p.Leases)
-	var stale []webhook.LeaseRef
+	var held []webhook.LeaseRef
 	err := retryMoved(func() error {
 		rows, _ := s.pool.Query(ctx, s.q.extend, ids, tokens, p.Until)
 		var err error
-		stale, err = collectRefs(rows)
+		held, err = collectRefs(rows)
 		return err
 	})
-	return webhook.BatchResult{Stale: stale}, wrap("extend leases", err)
+	if err != nil {
+		return webhook.BatchResult{}, wrap("extend leases", err)
+	}
+	return webhook.BatchResult{Stale: staleRefs(p.Leases, held)}, nil
 }
 
 // Complete records the outcomes in one statement: each outcome whose token
@@ -300,25 +293,34 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	args := []any{oID, oToken, oState, oNext, oN, oStatus, oError,
 		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
 		p.Now}
+	refs := func() []webhook.LeaseRef {
+		refs := make([]webhook.LeaseRef, n)
+		for i := range p.Outcomes {
+			refs[i] = p.Outcomes[i].Lease
+		}
+		return refs
+	}
+	var held []webhook.LeaseRef
 	if !ended {
-		var stale []webhook.LeaseRef
 		err := retryMoved(func() error {
 			rows, _ := s.pool.Query(ctx, s.q.complete, args...)
 			var err error
-			stale, err = collectRefs(rows)
+			held, err = collectRefs(rows)
 			return err
 		})
-		return webhook.BatchResult{Stale: stale}, wrap("complete", err)
+		if err != nil {
+			return webhook.BatchResult{}, wrap("complete", err)
+		}
+		return webhook.BatchResult{Stale: staleRefs(refs(), held)}, nil
 	}
 	// An outcome may end the head of an ordered sequence: advance runs
 	// after complete, in the same implicit transaction of one pipelined
 	// round trip, with a snapshot taken once complete holds the
 	// sequences' rows (see the queries).
 	b := &pgx.Batch{}
-	var stale []webhook.LeaseRef
 	b.Queue(s.q.complete, args...).Query(func(rows pgx.Rows) error {
 		var err error
-		stale, err = collectRefs(rows)
+		held, err = collectRefs(rows)
 		return err
 	})
 	b.Queue(s.q.advance, oID, s.channel, p.Now)
@@ -326,7 +328,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	if err != nil {
 		return webhook.BatchResult{}, wrap("complete", err)
 	}
-	return webhook.BatchResult{Stale: stale}, nil
+	return webhook.BatchResult{Stale: staleRefs(refs(), held)}, nil
 }
 
 // Release gives leased deliveries back without an attempt, due at Now, and
@@ -572,6 +574,25 @@ func splitRefs(refs []webhook.LeaseRef) (ids, tokens []string) {
 		ids[i], tokens[i] = r.DeliveryID, r.Token
 	}
 	return ids, tokens
+}
+
+// staleRefs returns the refs, in their order, that are not among held (the
+// refs a batch statement found holding their deliveries), or nil.
+func staleRefs(refs, held []webhook.LeaseRef) []webhook.LeaseRef {
+	if len(held) == len(refs) {
+		return nil // every ref held (a repeated ref is held at most once)
+	}
+	ok := make(map[webhook.LeaseRef]bool, len(held))
+	for _, r := range held {
+		ok[r] = true
+	}
+	var stale []webhook.LeaseRef
+	for _, r := range refs {
+		if !ok[r] {
+			stale = append(stale, r)
+		}
+	}
+	return stale
 }
 
 func collectRefs(rows pgx.Rows) ([]webhook.LeaseRef, error) {

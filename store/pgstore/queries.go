@@ -36,15 +36,20 @@ const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attemp
 const eventColumns = `id, type, tenant, time, payload, attributes, trace_parent, trace_state, ordering_key`
 
 // lockHeld starts a statement over lease refs ($1 delivery IDs, $2
-// tokens): r holds the refs, locked the deliveries they still hold, locked
-// in ID order so that overlapping batches cannot deadlock. The statement
-// goes on with a CTE named up.
+// tokens): r holds the refs, locked those that still hold their
+// deliveries, locked in ID order so that overlapping batches cannot
+// deadlock. The statement goes on with a CTE named up.
+//
+// The batch statements cost O(n) in the batch, whatever the plan's row
+// estimates: each reads the hot table once per ref through its primary
+// key, with the ref on the outer side; no CTE is joined to another by a
+// rescan, and no index condition holds an array of the batch (PostgreSQL
+// 15 sorts such an array on every rescan). TestBatchPlansLinear checks it.
 const lockHeld = `
 WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
 ), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
+	SELECT d.id, r.token FROM r JOIN {{s}}.deliveries_pending AS d ON d.id = r.id AND d.lease_token = r.token
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (`
 
@@ -173,45 +178,43 @@ FROM (SELECT 1 FROM dl WHERE state = 'pending' LIMIT 1) AS due`),
 		// is due again without any sweeper.
 		lease: r.Replace(`
 WITH picked AS (
-	SELECT id, due_at FROM {{s}}.deliveries
-	WHERE state = 'pending' AND due_at <= $1 AND endpoint_id <> ALL($5::text[])
+	SELECT id FROM {{s}}.deliveries_pending
+	WHERE due_at <= $1 AND endpoint_id <> ALL($5::text[])
 	ORDER BY due_at, id
 	LIMIT $4
 	FOR UPDATE SKIP LOCKED
 )
-UPDATE {{s}}.deliveries AS d
+UPDATE {{s}}.deliveries_pending AS d
 SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
-FROM picked, {{s}}.events AS e
-WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.id = picked.id AND d.state = 'pending'
-	AND e.id = d.event_id
+FROM {{s}}.events AS e
+WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND e.id = d.event_id
 RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	e.trace_parent, e.trace_state, e.ordering_key,
-	d.lease_token, picked.due_at, d.schedule_start`),
+	d.lease_token, d.schedule_start`),
 
 		extend: r.Replace(lockHeld + `
-	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
-	FROM r, locked
-	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
-		AND d.id = ANY($1::text[])
-	RETURNING d.id, r.token
+	UPDATE {{s}}.deliveries_pending AS d SET lease_until = $3, due_at = $3
+	FROM locked
+	WHERE d.id = locked.id AND d.lease_token = locked.token
+	RETURNING d.id, locked.token
 )
-SELECT r.id, r.token FROM r
-WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = r.id AND up.token = r.token)`),
+SELECT id, token FROM up`),
 
 		// Outcomes whose token still holds the lease move the delivery on
-		// and append their attempts; the others come back as stale. Rows
-		// are locked in ID order first, as in extend and release, so that
-		// batches of one owner that overlap cannot deadlock.
+		// and append their attempts; the statement returns them, and the
+		// others are stale. Rows are locked in ID order first, as in
+		// extend and release, so that batches of one owner that overlap
+		// cannot deadlock. The UPDATE goes through the parent table, which
+		// moves a finished delivery into its history partition.
 		complete: r.Replace(`
 WITH o AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
 			$6::int[], $7::text[])
 		AS o(id, token, state, next_at, n, status, error)
 ), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN o ON d.id = o.id AND d.lease_token = o.token
-	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
+	SELECT o.* FROM o JOIN {{s}}.deliveries_pending AS d ON d.id = o.id AND d.lease_token = o.token
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
@@ -223,9 +226,8 @@ WITH o AS (
 		last_error = CASE WHEN o.n > 0 THEN o.error ELSE d.last_error END,
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		updated_at = $17
-	FROM o, locked
-	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
-		AND d.id = ANY($1::text[])
+	FROM locked AS o
+	WHERE d.id = o.id AND d.lease_token = o.token AND d.state = 'pending'
 	RETURNING d.id, o.token, d.attempts - o.n AS base, d.endpoint_id, d.ordering_key,
 		d.ordered AND d.state <> 'pending' AS ended, d.state
 ), ended AS (
@@ -242,7 +244,6 @@ WITH o AS (
 ), moved AS (
 	UPDATE {{s}}.attempts AS a SET state = up.state, finished_at = $17
 	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id AND up.state <> 'pending'
-		AND a.delivery_id = ANY($1::text[])
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
 		error_class, error, response_body, response_truncated, state, finished_at)
@@ -254,16 +255,14 @@ WITH o AS (
 		AS a(delivery_id, idx, started_at, duration_ns, status_code, error_class, error, body, truncated)
 	JOIN up ON up.id = a.delivery_id
 )
-SELECT o.id, o.token FROM o
-WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
+SELECT id, token FROM up`),
 
 		release: r.Replace(lockHeld + `
-	UPDATE {{s}}.deliveries AS d SET
+	UPDATE {{s}}.deliveries_pending AS d SET
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		next_attempt_at = $3, due_at = $3
-	FROM r, locked
-	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
-		AND d.id = ANY($1::text[])
+	FROM locked
+	WHERE d.id = locked.id AND d.lease_token = locked.token
 	RETURNING 1
 )
 SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),

@@ -66,6 +66,7 @@ var (
 	replicas = flag.String("dispatchers", "1,2", "Dispatcher counts for drain, stream and latency")
 	ordered  = flag.Bool("ordered", false, "make the endpoint ordered")
 	keys     = flag.Int("keys", 1, "with -ordered: ordering keys the events are spread over")
+	pgPID    = flag.Int("pgpid", 0, "postmaster PID, for PostgreSQL CPU accounting (default: the parent of a backend, when the server is local)")
 )
 
 func main() {
@@ -79,6 +80,9 @@ func main() {
 		}
 		defer c.Destroy()
 		url = c.ConnString()
+	}
+	if *pgPID == 0 {
+		*pgPID = postmasterPID(url)
 	}
 	rc, err := startReceiver()
 	if err != nil {
@@ -264,6 +268,7 @@ func drainMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	if _, err := s.host.Exec(ctx, "CHECKPOINT"); err != nil {
 		return err
 	}
+	c0 := takeCPU()
 	begin := time.Now()
 	if err := s.start(ctx); err != nil {
 		return err
@@ -283,8 +288,9 @@ func drainMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 		time.Sleep(2 * time.Millisecond)
 	}
 	el := time.Since(begin)
-	fmt.Printf("RESULT\tdrain\tdispatchers=%d workers=%d n=%d\tdeliveries/s=%.0f\tlast_2xx_ms=%d\trequests=%d\n",
-		k, *workers, *n, float64(*n)/el.Seconds(), last2xx.Milliseconds(), rc.count.Load())
+	c1 := takeCPU()
+	fmt.Printf("RESULT\tdrain\tdispatchers=%d workers=%d n=%d\tdeliveries/s=%.0f\tlast_2xx_ms=%d\trequests=%d%s\n",
+		k, *workers, *n, float64(*n)/el.Seconds(), last2xx.Milliseconds(), rc.count.Load(), cpuCols(c0, c1, int64(*n)))
 	return nil
 }
 
@@ -315,9 +321,11 @@ func streamMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 		})
 	}
 	time.Sleep(*warmup)
+	cpu0 := takeCPU()
 	c0, t0 := rc.count.Load(), time.Now()
 	time.Sleep(*dur)
 	c1, t1 := rc.count.Load(), time.Now()
+	cpu1 := takeCPU()
 	stop.Store(true)
 	rc.kick()
 	wg.Wait()
@@ -325,8 +333,8 @@ func streamMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	if err := <-errc; err != nil {
 		return err
 	}
-	fmt.Printf("RESULT\tstream\tdispatchers=%d workers=%d emitters=%d inflight=%d\tdeliveries/s=%.0f\n",
-		k, *workers, *emitters, inflight, float64(c1-c0)/t1.Sub(t0).Seconds())
+	fmt.Printf("RESULT\tstream\tdispatchers=%d workers=%d emitters=%d inflight=%d\tdeliveries/s=%.0f%s\n",
+		k, *workers, *emitters, inflight, float64(c1-c0)/t1.Sub(t0).Seconds(), cpuCols(cpu0, cpu1, c1-c0))
 	return nil
 }
 
@@ -364,7 +372,10 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	interval := time.Second / time.Duration(*rate)
 	begin := time.Now()
 	measureFrom := begin.Add(*warmup)
-	var measured []string
+	var (
+		measured []string
+		cpu0     cpuSnap
+	)
 	for i := 0; ; i++ {
 		intended := begin.Add(time.Duration(i) * interval)
 		if intended.Sub(begin) >= total {
@@ -376,10 +387,14 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 		ev := event()
 		rc.expect(ev.ID, intended)
 		if !intended.Before(measureFrom) {
+			if measured == nil {
+				cpu0 = takeCPU()
+			}
 			measured = append(measured, ev.ID)
 		}
 		jobs <- job{ev, intended}
 	}
+	cpu1 := takeCPU()
 	close(jobs)
 	wg.Wait()
 	close(errc)
@@ -390,10 +405,14 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("RESULT\tlatency\tdispatchers=%d workers=%d rate=%d\tp50=%v\tp99=%v\tmax=%v\temit_p50=%v\temit_p99=%v\tsamples=%d\n",
-		k, *workers, *rate, pct(lats, 50), pct(lats, 99), pct(lats, 100), pct(emitLats, 50), pct(emitLats, 99), len(lats))
+	fmt.Printf("RESULT\tlatency\tdispatchers=%d workers=%d rate=%d\tp50=%v\tp99=%v\tmax=%v\temit_p50=%v\temit_p99=%v\tsamples=%d"+
+		"\tp50_ms=%.2f\tp99_ms=%.2f%s\n",
+		k, *workers, *rate, pct(lats, 50), pct(lats, 99), pct(lats, 100), pct(emitLats, 50), pct(emitLats, 99), len(lats),
+		ms(pct(lats, 50)), ms(pct(lats, 99)), cpuCols(cpu0, cpu1, int64(len(measured))))
 	return nil
 }
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func pct(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {
