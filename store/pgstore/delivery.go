@@ -28,6 +28,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	// The Dispatcher that called wakes its own engine: the listener of
 	// this store skips the notification (see Store.origin).
 	return s.enqueue(ctx, pgxExecutor{s.pool}, p, notifyDeliveries+":"+s.origin)
@@ -51,6 +52,7 @@ func (s *Store) EnqueueTx(ctx context.Context, tx any, p *webhook.EnqueueParams)
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	x, err := txExecutor(tx)
 	if err != nil {
 		return fmt.Errorf("pgstore: enqueue: %w", err)
@@ -166,16 +168,29 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 	if exclude == nil {
 		exclude = []string{}
 	}
-	var got []webhook.Lease
+	// The next due time is read in the same round trip, after the lease,
+	// for the NextDue call that follows a round that left slots free.
+	var (
+		got []webhook.Lease
+		due *time.Time
+	)
+	gen := s.due.begin()
 	err := retryMoved(func() error {
-		rows, _ := s.pool.Query(ctx, s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude)
-		var err error
-		got, err = pgx.CollectRows(rows, scanLeased(p.Until))
-		return err
+		// A fresh batch each try: a queued query keeps the statement it
+		// was prepared as on the connection of an earlier try.
+		b := &pgx.Batch{}
+		b.Queue(s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude).Query(func(rows pgx.Rows) error {
+			var err error
+			got, err = pgx.CollectRows(rows, scanLeased(p.Until))
+			return err
+		})
+		b.Queue(s.q.nextDue, exclude).QueryRow(func(row pgx.Row) error { return row.Scan(&due) })
+		return s.pool.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, wrap("lease", err)
 	}
+	s.due.put(gen, p.Now, exclude, due)
 	// The statement's rows come in no order: earliest next attempt first
 	// (an expired lease keeps the NextAttemptAt it was due at).
 	slices.SortFunc(got, func(a, b webhook.Lease) int {
@@ -218,6 +233,7 @@ func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams)
 	if err := s.check(); err != nil {
 		return webhook.BatchResult{}, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	if len(p.Leases) == 0 {
 		return webhook.BatchResult{}, nil
 	}
@@ -246,6 +262,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	if err := s.check(); err != nil {
 		return webhook.BatchResult{}, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	n := len(p.Outcomes)
 	if n == 0 {
 		return webhook.BatchResult{}, nil
@@ -317,14 +334,16 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	// after complete, in the same implicit transaction of one pipelined
 	// round trip, with a snapshot taken once complete holds the
 	// sequences' rows (see the queries).
-	b := &pgx.Batch{}
-	b.Queue(s.q.complete, args...).Query(func(rows pgx.Rows) error {
-		var err error
-		held, err = collectRefs(rows)
-		return err
+	err := retryMoved(func() error {
+		b := &pgx.Batch{} // fresh each try, as in Lease
+		b.Queue(s.q.complete, args...).Query(func(rows pgx.Rows) error {
+			var err error
+			held, err = collectRefs(rows)
+			return err
+		})
+		b.Queue(s.q.advance, s.channel)
+		return s.pool.SendBatch(ctx, b).Close()
 	})
-	b.Queue(s.q.advance, oID, s.channel, p.Now)
-	err := retryMoved(func() error { return s.pool.SendBatch(ctx, b).Close() })
 	if err != nil {
 		return webhook.BatchResult{}, wrap("complete", err)
 	}
@@ -337,6 +356,7 @@ func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	if len(p.Leases) == 0 {
 		return nil
 	}
@@ -359,9 +379,11 @@ func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Tim
 	if exclude == nil {
 		exclude = []string{}
 	}
-	var due *time.Time
-	if err := s.pool.QueryRow(ctx, s.q.nextDue, exclude).Scan(&due); err != nil {
-		return time.Time{}, false, wrap("next due", err)
+	due, ok := s.due.take(p.Now, exclude)
+	if !ok {
+		if err := s.pool.QueryRow(ctx, s.q.nextDue, exclude).Scan(&due); err != nil {
+			return time.Time{}, false, wrap("next due", err)
+		}
 	}
 	if due == nil {
 		return time.Time{}, false, nil
@@ -489,6 +511,7 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	var exists, changed int64
 	err := retryMoved(func() error {
 		return s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel, p.FreshSchedule).Scan(&exists, &changed)
@@ -515,6 +538,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 	if err := s.check(); err != nil {
 		return 0, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	limit := p.Limit
 	if limit <= 0 {
 		limit = PruneLimitDefault

@@ -105,7 +105,7 @@ func TestPlansAtScale(t *testing.T) {
 		"release": {s.q.release, []any{ids, tokens, now, s.channel}},
 		"complete": {s.q.complete, []any{ids, tokens, one("succeeded"), []time.Time{now}, []int32{1}, []int32{200}, one(""),
 			ids, []int32{1}, []time.Time{now}, []int64{1}, []int32{200}, one(""), one(""), [][]byte{nil}, []bool{false}, now}},
-		"advance":   {s.q.advance, []any{ids, s.channel, now}},
+		"advance":   {s.q.advance, []any{s.channel}},
 		"next due":  {s.q.nextDue, []any{none}},
 		"poll":      {s.q.poll, nil},
 		"redeliver": {s.q.redeliver, []any{fin, now, s.channel, false}},

@@ -24,6 +24,12 @@ type queries struct {
 	addDeliveries  string
 }
 
+// endedSetting is the transaction-local setting in which complete names
+// the ordered sequences whose heads it ended, as a JSON array of
+// [endpoint_id, ordering_key], for advance to read in the same
+// transaction.
+const endedSetting = "hooklet.ended_sequences"
+
 // Notification payloads.
 const (
 	notifyEndpoints  = "endpoints"
@@ -148,7 +154,8 @@ WITH ev AS (
 	WINDOW w AS (PARTITION BY d.endpoint_id, d.okey, d.ordered AND d.state = 'pending')
 ), dup AS (
 	SELECT {{s}}.duplicate_delivery(x.id) FROM (
-		SELECT d.id FROM d JOIN {{s}}.deliveries AS h ON h.id = d.id
+		SELECT d.id FROM d CROSS JOIN LATERAL (
+			SELECT 1 FROM {{s}}.deliveries AS h WHERE h.id = d.id LIMIT 1) AS h
 		UNION ALL
 		SELECT id FROM d GROUP BY id HAVING count(*) > 1
 	) AS x
@@ -175,7 +182,9 @@ FROM (SELECT 1 FROM dl WHERE state = 'pending' LIMIT 1) AS due`),
 
 		// Claim with SKIP LOCKED and write owner, token and deadline in the
 		// same statement. due_at moves to the deadline, so an expired lease
-		// is due again without any sweeper.
+		// is due again without any sweeper. Each event is read by its key
+		// (LATERAL ... LIMIT 1 leaves the planner no other way), so a plan
+		// cached while the tables were small never scans them whole.
 		lease: r.Replace(`
 WITH picked AS (
 	SELECT id FROM {{s}}.deliveries_pending
@@ -183,16 +192,20 @@ WITH picked AS (
 	ORDER BY due_at, id
 	LIMIT $4
 	FOR UPDATE SKIP LOCKED
+), d AS (
+	UPDATE {{s}}.deliveries_pending AS d
+	SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
+	WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
+	RETURNING d.*
 )
-UPDATE {{s}}.deliveries_pending AS d
-SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
-FROM {{s}}.events AS e
-WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND e.id = d.event_id
-RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
+SELECT d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	e.trace_parent, e.trace_state, e.ordering_key,
-	d.lease_token, d.schedule_start`),
+	d.lease_token, d.schedule_start
+FROM d CROSS JOIN LATERAL (
+	SELECT * FROM {{s}}.events AS e WHERE e.id = d.event_id LIMIT 1
+) AS e`),
 
 		extend: r.Replace(lockHeld + `
 	UPDATE {{s}}.deliveries_pending AS d SET lease_until = $3, due_at = $3
@@ -254,8 +267,11 @@ WITH o AS (
 			$14::text[], $15::bytea[], $16::boolean[])
 		AS a(delivery_id, idx, started_at, duration_ns, status_code, error_class, error, body, truncated)
 	JOIN up ON up.id = a.delivery_id
+), note AS (
+	SELECT set_config('` + endedSetting + `',
+		COALESCE((SELECT json_agg(json_build_array(endpoint_id, ordering_key))::text FROM ended), ''), true)
 )
-SELECT id, token FROM up`),
+SELECT up.id, up.token FROM up, note`),
 
 		release: r.Replace(lockHeld + `
 	UPDATE {{s}}.deliveries_pending AS d SET
@@ -273,39 +289,40 @@ SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1)
 		// entry of the due index and the endpoints version.
 		poll: r.Replace(`
 SELECT (SELECT endpoints_version FROM {{s}}.meta WHERE id = 1),
-	(SELECT min(due_at) FROM {{s}}.deliveries WHERE state = 'pending')`),
+	(SELECT min(due_at) FROM {{s}}.deliveries_pending)`),
 
 		nextDue: r.Replace(`
-SELECT min(due_at) FROM {{s}}.deliveries
-WHERE state = 'pending' AND due_at < 'infinity' AND endpoint_id <> ALL($1::text[])`),
+SELECT min(due_at) FROM {{s}}.deliveries_pending
+WHERE due_at < 'infinity' AND endpoint_id <> ALL($1::text[])`),
 
 		// Run after complete in the same transaction, with a snapshot of
 		// its own: complete holds the rows of the sequences whose heads it
 		// ended, so every enqueue to them has committed or waits, and this
 		// statement sees the next of each. It gives that one its due_at
 		// (unless it already has it) and drops the rows of sequences left
-		// empty. $1 names the outcomes' deliveries.
+		// empty. Complete names those sequences in a setting local to the
+		// transaction (endedSetting), so this statement reads neither the
+		// history nor anything at all when no ordered delivery ended.
 		advance: r.Replace(`
 WITH ended AS (
-	SELECT DISTINCT endpoint_id, ordering_key FROM {{s}}.deliveries
-	WHERE id = ANY($1::text[]) AND ordered AND state <> 'pending' AND updated_at = $3
+	SELECT DISTINCT e->>0 AS endpoint_id, e->>1 AS ordering_key
+	FROM json_array_elements(COALESCE(NULLIF(current_setting('` + endedSetting + `', true), ''), '[]')::json) AS e
 ), heads AS (
 	SELECT h.id FROM ended, LATERAL (
-		SELECT id, due_at FROM {{s}}.deliveries AS d
-		WHERE d.endpoint_id = ended.endpoint_id AND d.ordering_key = ended.ordering_key
-			AND d.ordered AND d.state = 'pending'
+		SELECT id, due_at FROM {{s}}.deliveries_pending AS d
+		WHERE d.endpoint_id = ended.endpoint_id AND d.ordering_key = ended.ordering_key AND d.ordered
 		ORDER BY d.seq LIMIT 1
 	) AS h
 	WHERE h.due_at = 'infinity'
 ), due AS (
-	UPDATE {{s}}.deliveries AS d SET due_at = d.next_attempt_at
-	FROM heads WHERE d.id = heads.id AND d.state = 'pending' AND d.id = ANY(ARRAY(SELECT id FROM heads))
+	UPDATE {{s}}.deliveries_pending AS d SET due_at = d.next_attempt_at
+	FROM heads WHERE d.id = heads.id
 	RETURNING 1
 ), gone AS (
 	DELETE FROM {{s}}.sequences AS s USING ended
 	WHERE s.endpoint_id = ended.endpoint_id AND s.ordering_key = ended.ordering_key AND s.pending <= 0
 )
-SELECT pg_notify($2, '` + notifyDeliveries + `') FROM (SELECT 1 FROM due LIMIT 1) AS n`),
+SELECT pg_notify($1, '` + notifyDeliveries + `') FROM (SELECT 1 FROM due LIMIT 1) AS n`),
 
 		// An ordered delivery joins the end of its sequence: it takes the
 		// next place from the sequence's row, locked until commit, and is

@@ -66,6 +66,7 @@ var (
 	replicas = flag.String("dispatchers", "1,2", "Dispatcher counts for drain, stream and latency")
 	ordered  = flag.Bool("ordered", false, "make the endpoint ordered")
 	keys     = flag.Int("keys", 1, "with -ordered: ordering keys the events are spread over")
+	stageLog = flag.Bool("stages", false, "latency mode: split the latency into stages (emit, commit, lease, send)")
 	pgPID    = flag.Int("pgpid", 0, "postmaster PID, for PostgreSQL CPU accounting (default: the parent of a backend, when the server is local)")
 )
 
@@ -115,10 +116,14 @@ type setup struct {
 	schema string
 	ds     []*webhook.Dispatcher
 	close  []func()
+	stages *stages // with -stages
 }
 
 func newSetup(ctx context.Context, url string, k int, rc *receiver) (*setup, error) {
 	s := &setup{schema: fmt.Sprintf("loadtest_%d", time.Now().UnixNano())}
+	if *stageLog {
+		s.stages = newStages()
+	}
 	var err error
 	if s.host, err = newPool(ctx, url); err != nil {
 		return nil, err
@@ -132,8 +137,12 @@ func newSetup(ctx context.Context, url string, k int, rc *receiver) (*setup, err
 		if err != nil {
 			return nil, err
 		}
+		var store webhook.Store = st
+		if s.stages != nil {
+			store = stageStore{st, s.stages}
+		}
 		d, err := webhook.New(webhook.Config{
-			Store: st, AllowPrivateNetworks: true, Workers: *workers, Owner: fmt.Sprint("d", i),
+			Store: store, AllowPrivateNetworks: true, Workers: *workers, Owner: fmt.Sprint("d", i),
 		})
 		if err != nil {
 			return nil, err
@@ -356,6 +365,9 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	for w := range 32 {
 		wg.Go(func() {
 			for j := range jobs {
+				if s.stages != nil {
+					s.stages.emitCalled(j.ev.ID, time.Now())
+				}
 				err := s.ds[w%k].Emit(ctx, j.ev)
 				if err != nil {
 					errc <- err
@@ -404,6 +416,9 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	lats, err := rc.latencies(measured, time.Minute)
 	if err != nil {
 		return err
+	}
+	if s.stages != nil {
+		s.stages.report(measured, rc.instants)
 	}
 	fmt.Printf("RESULT\tlatency\tdispatchers=%d workers=%d rate=%d\tp50=%v\tp99=%v\tmax=%v\temit_p50=%v\temit_p99=%v\tsamples=%d"+
 		"\tp50_ms=%.2f\tp99_ms=%.2f%s\n",
@@ -502,6 +517,18 @@ func (r *receiver) waitBelow(emitted *atomic.Int64, limit int64) {
 	if emitted.Load()-r.count.Load() >= limit {
 		r.cond.Wait()
 	}
+}
+
+// instants returns when the event id was meant to be emitted and when it
+// arrived.
+func (r *receiver) instants(id string) (intended, arrived time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.intended[id]
+	if d, ok := r.latency[id]; ok {
+		return t, t.Add(d)
+	}
+	return t, time.Time{}
 }
 
 func (r *receiver) latencies(ids []string, timeout time.Duration) ([]time.Duration, error) {
