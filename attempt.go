@@ -29,6 +29,9 @@ type attempter struct {
 	tel *telemetry
 	// renders shares one rendering among the deliveries of an event.
 	renders *renderCache
+	// callbacks mints the callback URLs of endpoints with an AckTimeout;
+	// nil without Config.CallbackURL.
+	callbacks *callbacks
 }
 
 // attempt makes one attempt at a leased delivery, with its quick tries,
@@ -49,14 +52,23 @@ func (at *attempter) attempt(ctx context.Context, l *Lease) (out Outcome, rep at
 		}
 		at.hooks.attempt(AttemptInfo{EndpointID: l.Delivery.EndpointID, EventID: l.Event.ID, Attempt: a, State: state})
 	}
+	if w := out.WaitEnded; w != nil {
+		at.hooks.attempt(AttemptInfo{EndpointID: l.Delivery.EndpointID, EventID: l.Event.ID, State: out.State,
+			Attempt: Attempt{DeliveryID: l.Delivery.ID, Number: l.Delivery.Attempts,
+				StatusCode: l.Delivery.LastStatusCode, ErrorClass: w.Class, Error: w.Error}})
+	}
 	if out.State == StateFailed {
 		dl := l.Delivery
 		dl.State = StateFailed
 		dl.Attempts += len(out.Attempts)
 		dl.NextAttemptAt = time.Time{}
+		dl.AwaitingReport = false
 		if n := len(out.Attempts); n > 0 {
 			last := out.Attempts[n-1]
 			dl.LastStatusCode, dl.LastError = last.StatusCode, last.Error
+		}
+		if w := out.WaitEnded; w != nil {
+			dl.LastError = w.Error
 		}
 		dl.UpdatedAt = at.clock.Now()
 		at.hooks.deliveryFailed(dl)
@@ -79,6 +91,12 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		out.State = StateFailed
 		return out, rep, false
 	}
+	if l.Delivery.AwaitingReport {
+		if !ok {
+			st = nil
+		}
+		return at.waitEnded(l, st, start), rep, false
+	}
 	switch {
 	case !ok:
 		return fail(ClassEndpointDisabled, "endpoint deleted")
@@ -88,33 +106,58 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 
 	body := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(body)
+	// An endpoint whose receivers report back gets a callback URL of its
+	// own in every try, and a body rendered with it.
+	ack := st.ep.AckTimeout > 0 && at.callbacks != nil
+	var callbackURL string
+	var tokenHash []byte
 	contentType := "application/json"
-	if st.tmpl != nil {
+	// render writes the body for the next try; it reports what to return
+	// when it ends the attempt instead.
+	render := func() (done bool, o Outcome, release bool) {
+		body.Reset()
+		if ack {
+			callbackURL, tokenHash = at.callbacks.mint(l.Delivery.ID)
+		}
+		if st.tmpl == nil {
+			appendEnvelope(body, &l.Event)
+			return false, out, false
+		}
 		rstart := at.clock.Now()
-		r, rendered, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
+		r, rendered, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep, CallbackURL: callbackURL})
 		if rendered { // a shared rendering is counted once
 			at.tel.rendered(ctx, at.clock.Now().Sub(rstart), err, r.Skip)
 		}
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return out, rep, true
+				return true, out, true
 			}
-			return fail(ClassTemplate, err.Error())
+			if len(out.Attempts) > 0 {
+				// A quick try's rendering failed: the tries made stand.
+				return true, out, false
+			}
+			o, _, _ := fail(ClassTemplate, err.Error())
+			return true, o, false
 		case r.Skip:
+			if len(out.Attempts) > 0 {
+				return true, out, false
+			}
 			out.State = StateSkipped
-			return out, rep, false
+			return true, out, false
 		}
 		body.Write(r.Body)
 		contentType = r.ContentType
-	} else {
-		appendEnvelope(body, &l.Event)
+		return false, out, false
+	}
+	if done, o, rel := render(); done {
+		return o, rep, rel
 	}
 
 	// The quick stage runs in the first attempt of the schedule.
 	quick := st.retry.Quick.on() && l.Delivery.Attempts == l.Delivery.ScheduleStart
 	for try := 1; ; try++ {
-		status, retryAfter, err := at.sender.send(ctx, st, l, body.Bytes(), contentType, a.StartedAt, &a)
+		status, retryAfter, err := at.sender.send(ctx, st, l, body.Bytes(), contentType, callbackURL, a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
 		if err != nil {
@@ -145,6 +188,10 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 			// until the host allows private networks.
 			out.State, out.NextAttemptAt = StateFailed, time.Time{}
 		}
+		if ack && status == http.StatusAccepted && out.State == StateSucceeded {
+			// Accepted: the delivery awaits the receiver's report.
+			out.State, out.NextAttemptAt, out.AwaitTokenHash = StatePending, end.Add(st.ep.AckTimeout), tokenHash
+		}
 		at.observe(&st.ep, v, status, a.StartedAt)
 		if !quick || out.State != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
 			break
@@ -157,8 +204,32 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 			break
 		}
 		a = Attempt{DeliveryID: l.Delivery.ID, Number: a.Number + 1, StartedAt: at.clock.Now()}
+		if ack {
+			// A new try, a new token: the body may carry it.
+			if done, o, rel := render(); done {
+				return o, rep, rel
+			}
+		}
 	}
 	return out, rep, false
+}
+
+// waitEnded ends the wait of a delivery leased while it awaited its
+// receiver's report: the wait ran out, so the attempt that awaited fails
+// with ClassAckTimeout and the retry policy decides what follows. Nothing
+// is sent.
+func (at *attempter) waitEnded(l *Lease, st *endpointState, now time.Time) Outcome {
+	out := Outcome{Lease: LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}}
+	msg := "no report within the endpoint's ack timeout"
+	if st != nil && st.ep.AckTimeout > 0 {
+		msg = "no report within " + st.ep.AckTimeout.String()
+	}
+	out.WaitEnded = &AttemptFailure{Class: ClassAckTimeout, Error: msg}
+	out.State = StateFailed
+	if st != nil && !st.ep.Disabled {
+		out.State, out.NextAttemptAt, _ = st.retry.next(l.Delivery.Attempts-l.Delivery.ScheduleStart, 0, 0, now)
+	}
+	return out
 }
 
 // sleep waits d on the clock, and reports false if ctx ended first.

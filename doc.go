@@ -87,6 +87,15 @@
 // store calls. Every Dispatcher sharing a store prunes it; Prune is
 // idempotent and bounded, so they need no coordination.
 //
+// # Receivers that report back
+//
+// An endpoint with an [Endpoint.AckTimeout] may answer 202 Accepted and
+// report its result later to the callback URL each request carries (under
+// [Config.CallbackURL], served by [Dispatcher.CallbackHandler]). The wait
+// is stored with the delivery, so it survives restarts and any replica may
+// take the report; no report in time fails the attempt with
+// [ClassAckTimeout].
+//
 // # Implementing a Store
 //
 // Hooklet ships three stores (store/memstore, store/boltstore and
@@ -120,7 +129,12 @@
 //     several processes, which reports others' changes as [Notification]s
 //     so that no engine polls; and [QueueStatser] ([QueueStatsParams],
 //     [QueueStats]), for a store that counts its queue cheaply, which
-//     the queue gauges need.
+//     the queue gauges need; and [Reporter] ([ReportParams],
+//     [ListReportsParams], [Report], [AttemptFailure],
+//     [ErrReportRefused]), for a store that keeps receivers' reports,
+//     which [Endpoint.AckTimeout] needs: the store then also honours
+//     [Outcome.AwaitTokenHash] and [Outcome.WaitEnded] and keeps
+//     [Delivery.AwaitingReport].
 //
 // A store never reads the clock (every time comes in the params) and
 // copies records on the way in and out. The package storetest is the
@@ -133,7 +147,7 @@
 // with stable cursors and the shared page limits; that Prune keeps what is
 // pending; that a cancelled context changes nothing; and, for a store with
 // a Close method, that a closed store answers [ErrClosed]. Groups for
-// TxEnqueuer, Notifier and stores shared across processes run when the
+// TxEnqueuer, Notifier, Reporter and stores shared across processes run when the
 // store under test implements them (see storetest.TxBeginner and
 // storetest.PeerOpener). A store runs the suite from its own test, with a
 // factory that returns a fresh, empty store per subtest:

@@ -106,6 +106,24 @@ type Endpoint struct {
 	RateBurst int
 	// Retry overrides [Config.Retry] for this endpoint when non-nil.
 	Retry *RetryPolicy
+	// AckTimeout lets the endpoint's receiver acknowledge a request now
+	// and report its result later; zero (the default) turns it off. When
+	// set, every request carries a callback URL under
+	// [Config.CallbackURL] (the webhook-callback-url header, and
+	// event.callback_url in templates) holding a token good for that
+	// attempt only. A receiver that answers 202 Accepted leaves the
+	// delivery awaiting its report: it POSTs {"status": "running" |
+	// "succeeded" | "failed", "message", "progress"} to the URL (see
+	// [Dispatcher.CallbackHandler]); running resets the wait, succeeded
+	// ends the delivery, failed counts as a failed attempt
+	// ([ClassAckFailed]) under the retry policy, and no report within
+	// AckTimeout is a failed attempt of class [ClassAckTimeout]. Any other
+	// 2xx answer ends the delivery as usual. [Dispatcher.PutEndpoint]
+	// refuses an AckTimeout when Config.CallbackURL is empty or the store
+	// is not a [Reporter]; a Dispatcher without CallbackURL that delivers
+	// such an endpoint (another replica's) sends no callback URL and takes
+	// 202 as success.
+	AckTimeout time.Duration
 	// CreatedAt and UpdatedAt are set when the endpoint is saved, to the
 	// microsecond. UpdatedAt names the version: every save moves it
 	// forward, so a conditional write ([PutEndpointParams.IfUpdatedAt])
@@ -187,6 +205,9 @@ type endpointCheck struct {
 	// customSigner is set when Config.Signer is the host's own: an endpoint
 	// it signs for needs no secret of ours.
 	customSigner bool
+	// callbacks is set when receivers can report back: Config.CallbackURL
+	// is set and the store is a Reporter.
+	callbacks bool
 }
 
 // validate checks every field of ep; it does not compile the template.
@@ -274,6 +295,12 @@ func (ep *Endpoint) validate(c endpointCheck) error {
 		if err := ep.Retry.validate(); err != nil {
 			return invalidEndpoint("Retry", err.Error(), nil)
 		}
+	}
+	switch {
+	case ep.AckTimeout < 0:
+		return invalidEndpoint("AckTimeout", "must not be negative", nil)
+	case ep.AckTimeout > 0 && !c.callbacks:
+		return invalidEndpoint("AckTimeout", "needs Config.CallbackURL, where the host mounts Dispatcher.CallbackHandler, and a store that keeps reports", nil)
 	}
 	return nil
 }

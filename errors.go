@@ -118,4 +118,10 @@ var (
 	// delivery ID is already stored or repeats within the call; nothing of
 	// the call is written.
 	ErrDuplicateDelivery = errors.New("webhook: duplicate delivery")
+
+	// ErrReportRefused is wrapped by the error of [Reporter.Report] when
+	// the delivery does not await a report carrying that token: the token
+	// is forged, of another delivery or attempt, already used to end the
+	// wait, or past the end of the wait. Nothing is written.
+	ErrReportRefused = errors.New("webhook: report refused")
 )

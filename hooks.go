@@ -21,7 +21,9 @@ import (
 // then is abandoned.
 type Hooks struct {
 	// OnAttempt is called after every attempt at a delivery, quick tries
-	// included.
+	// included, and again when the wait of an attempt answered 202
+	// Accepted ends ([Endpoint.AckTimeout]): with the attempt as it is
+	// then recorded, when a report or the timeout ends it.
 	OnAttempt func(ctx context.Context, info AttemptInfo)
 	// OnDeliveryFailed is called when a delivery ends failed for good (its
 	// attempts ran out, or a failure retrying cannot fix), with the

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -229,6 +230,7 @@ type endpointJSON struct {
 	RateLimit      float64           `json:"rate_limit,omitempty"`
 	RateBurst      int               `json:"rate_burst,omitempty"`
 	Retry          *RetryPolicy      `json:"retry,omitempty"`
+	AckTimeout     string            `json:"ack_timeout,omitempty"`
 	FailingSince   time.Time         `json:"failing_since,omitzero"`
 	CreatedAt      time.Time         `json:"created_at,omitzero"`
 	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
@@ -248,6 +250,7 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 		CreatedAt: utcTime(ep.CreatedAt), UpdatedAt: utcTime(ep.UpdatedAt),
 	}
 	j.Ordered = ep.Ordered
+	j.AckTimeout = durationText(ep.AckTimeout)
 	j.RateLimit, j.RateBurst, j.FailingSince = ep.RateLimit, ep.RateBurst, utcTime(ep.FailingSince)
 	if ep.Headers != nil {
 		j.Headers = make(map[string]string, len(ep.Headers))
@@ -289,6 +292,11 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 	}
 	ep.Ordered = j.Ordered
+	ack, err := time.ParseDuration(cmp.Or(j.AckTimeout, "0"))
+	if err != nil {
+		return fmt.Errorf("webhook: endpoint ack_timeout: %w", err)
+	}
+	ep.AckTimeout = ack
 	ep.RateLimit, ep.RateBurst, ep.FailingSince = j.RateLimit, j.RateBurst, j.FailingSince
 	if j.Signature != nil {
 		ep.Signature = SignatureScheme{Kind: j.Signature.Kind, Header: j.Signature.Header, Prefix: j.Signature.Prefix}
@@ -311,6 +319,7 @@ type deliveryJSON struct {
 	LastError      string        `json:"last_error,omitempty"`
 	CreatedAt      time.Time     `json:"created_at,omitzero"`
 	UpdatedAt      time.Time     `json:"updated_at,omitzero"`
+	AwaitingReport bool          `json:"awaiting_report,omitempty"`
 }
 
 // MarshalJSON writes the delivery in snake_case.
@@ -321,6 +330,7 @@ func (d Delivery) MarshalJSON() ([]byte, error) {
 		Attempts: d.Attempts, ScheduleStart: d.ScheduleStart, NextAttemptAt: utcTime(d.NextAttemptAt),
 		LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: utcTime(d.CreatedAt), UpdatedAt: utcTime(d.UpdatedAt),
+		AwaitingReport: d.AwaitingReport,
 	})
 }
 
@@ -336,6 +346,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 		Attempts: j.Attempts, ScheduleStart: j.ScheduleStart, NextAttemptAt: j.NextAttemptAt,
 		LastStatusCode: j.LastStatusCode, LastError: j.LastError,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		AwaitingReport: j.AwaitingReport,
 	}
 	return nil
 }
@@ -400,6 +411,35 @@ func (a *Attempt) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// reportJSON is the JSON form of a [Report].
+type reportJSON struct {
+	DeliveryID string       `json:"delivery_id"`
+	Number     int          `json:"number"`
+	Attempt    int          `json:"attempt"`
+	Status     ReportStatus `json:"status"`
+	Message    string       `json:"message,omitempty"`
+	Progress   float64      `json:"progress"`
+	ReceivedAt time.Time    `json:"received_at,omitzero"`
+}
+
+// MarshalJSON writes the report in snake_case: {"delivery_id", "number",
+// "attempt", "status", "message", "progress", "received_at"}.
+func (r Report) MarshalJSON() ([]byte, error) {
+	return json.Marshal(reportJSON{DeliveryID: r.DeliveryID, Number: r.Number, Attempt: r.Attempt,
+		Status: r.Status, Message: r.Message, Progress: r.Progress, ReceivedAt: utcTime(r.ReceivedAt)})
+}
+
+// UnmarshalJSON reads the form [Report.MarshalJSON] writes.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var j reportJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = Report{DeliveryID: j.DeliveryID, Number: j.Number, Attempt: j.Attempt,
+		Status: j.Status, Message: j.Message, Progress: j.Progress, ReceivedAt: j.ReceivedAt}
+	return nil
+}
+
 // utcTime returns t in UTC, keeping the zero time zero.
 func utcTime(t time.Time) time.Time {
 	if t.IsZero() {
@@ -421,6 +461,8 @@ var (
 	_ json.Marshaler   = RetryPolicy{}
 	_ json.Unmarshaler = (*RetryPolicy)(nil)
 	_ json.Unmarshaler = (*Secret)(nil)
+	_ json.Marshaler   = Report{}
+	_ json.Unmarshaler = (*Report)(nil)
 )
 
 // sensitiveHeaders carry credentials or signatures; attempt records keep

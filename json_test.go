@@ -66,6 +66,7 @@ func TestJSON(t *testing.T) {
 				Quick: webhook.QuickRetry{Tries: 3, Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.5, GiveUpAfter: 4 * time.Second}},
 			Ordered: true, Unsigned: true, RateLimit: 2.5, RateBurst: 3,
 			FailingSince: jsonTime.Add(-time.Hour),
+			AckTimeout:   15 * time.Minute,
 			CreatedAt:    jsonTime, UpdatedAt: jsonTime.Add(time.Minute),
 		}
 		// Every field but the secrets (redacted, see below) is set, so a
@@ -82,15 +83,29 @@ func TestJSON(t *testing.T) {
 		for _, name := range []string{"id", "tenant", "url", "description", "event_types", "filter", "template",
 			"content_type", "settings", "headers", "signature", "disabled", "disabled_reason",
 			"max_concurrency", "retry", "created_at", "updated_at", "ordered", "unsigned", "rate_limit",
-			"rate_burst", "failing_since"} {
+			"rate_burst", "failing_since", "ack_timeout"} {
 			require.Contains(t, f, name)
 		}
+		require.Equal(t, `"15m0s"`, string(f["ack_timeout"]))
 		require.JSONEq(t, `{"schedule":["5s","1h30m0s"],"jitter":0.2,"max_retry_after":"1h0m0s","stop_on_client_error":true,
 			"quick":{"tries":3,"initial":"100ms","max":"1s","jitter":0.5,"give_up_after":"4s"}}`, string(f["retry"]))
 		require.JSONEq(t, `{"kind":"hmac-sha256-hex","header":"X-Sig","prefix":"sha256="}`, string(f["signature"]))
 		var back webhook.Endpoint
 		require.NoError(t, json.Unmarshal(b, &back))
 		require.Equal(t, ep, back)
+	})
+
+	t.Run("ReportRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		r := webhook.Report{DeliveryID: "dlv_1", Number: 2, Attempt: 1, Status: webhook.ReportRunning,
+			Message: "half way", Progress: 0.5, ReceivedAt: jsonTime}
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		require.JSONEq(t, `{"delivery_id":"dlv_1","number":2,"attempt":1,"status":"running","message":"half way",
+			"progress":0.5,"received_at":"2026-03-04T05:06:07.891Z"}`, string(b))
+		var back webhook.Report
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, r, back)
 	})
 
 	t.Run("EndpointSecretsRedacted", func(t *testing.T) {

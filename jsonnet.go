@@ -243,6 +243,7 @@ func renderInput(in *RenderInput) jsonnet.Input {
 		j.Settings = string(ep.Settings)
 		j.EndpointID, j.EndpointURL = ep.ID, ep.URL
 	}
+	j.CallbackURL = in.CallbackURL
 	return j
 }
 

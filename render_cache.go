@@ -56,7 +56,8 @@ func shareable(tmpl Template) bool {
 // returns must not be modified. A rendering cut short by its context is
 // not kept, and a caller that waited for one renders for itself.
 func (c *renderCache) render(ctx context.Context, tmpl Template, in *RenderInput) (r Rendered, rendered bool, err error) {
-	if !shareable(tmpl) {
+	if !shareable(tmpl) || in.CallbackURL != "" {
+		// A callback URL is the attempt's own.
 		r, err = tmpl.Render(ctx, in)
 		return r, true, err
 	}

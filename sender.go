@@ -24,11 +24,12 @@ type sender struct {
 	maxResponseBody int
 }
 
-// send signs and sends body to st's endpoint as l's event, and reads the
-// response, up to the cap, into a. It returns the status (0 without an
+// send signs and sends body to st's endpoint as l's event, with the
+// callback URL of the attempt when it has one, and reads the response, up
+// to the cap, into a. It returns the status (0 without an
 // answer) and any Retry-After. An error is a request that got no answer;
 // classify sorts it.
-func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []byte, contentType string, now time.Time, a *Attempt) (int, time.Duration, error) {
+func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []byte, contentType, callbackURL string, now time.Time, a *Attempt) (int, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.ep.URL, bytes.NewReader(body))
@@ -41,6 +42,9 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 	}
 	h["Content-Type"] = []string{contentType}
 	h["User-Agent"] = []string{s.userAgent}
+	if callbackURL != "" {
+		h[HeaderCallbackURL] = []string{callbackURL}
+	}
 	injectTrace(ctx, h)
 	msg := Message{ID: l.Event.ID, Timestamp: now, Body: body, Secrets: activeSecrets(st.ep.Secrets, now)}
 	if err := signerFor(&st.ep, s.signer).Sign(h, &msg); err != nil {
@@ -67,6 +71,10 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 		// Receivers that echo the request must not put its credentials
 		// in the attempt record.
 		a.ResponseBody = redact(bytes.Clone(buf.Bytes()), st.secrets)
+		if callbackURL != "" {
+			// Nor the token that lets the receiver report.
+			a.ResponseBody = redact(a.ResponseBody, [][]byte{[]byte(callbackURL[strings.LastIndexByte(callbackURL, '.')+1:])})
+		}
 	}
 	var retryAfter time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {

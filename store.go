@@ -241,6 +241,13 @@ type Delivery struct {
 	LastError      string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// AwaitingReport is set while the delivery's last attempt, answered
+	// 202 Accepted by an endpoint with an [Endpoint.AckTimeout], waits for
+	// the receiver's report (see [Reporter]): the delivery is pending and
+	// NextAttemptAt is the end of the wait. A Store sets it only through
+	// [Outcome.AwaitTokenHash]; Enqueue and AddDeliveries store it
+	// cleared.
+	AwaitingReport bool
 }
 
 // ErrorClass sorts attempt failures that got no HTTP answer, or could not be
@@ -257,6 +264,14 @@ const (
 	ClassTemplate         ErrorClass = "template"          // the template failed at render time
 	ClassEndpointDisabled ErrorClass = "endpoint_disabled" // the endpoint was disabled or deleted
 	ClassInternal         ErrorClass = "internal"          // anything else, e.g. a signer error
+	// ClassAckTimeout: the receiver answered 202 Accepted and sent no
+	// report within the endpoint's AckTimeout. The attempt keeps its
+	// StatusCode (202).
+	ClassAckTimeout ErrorClass = "ack_timeout"
+	// ClassAckFailed: the receiver answered 202 Accepted, then reported
+	// that the work failed; Error holds its message. The attempt keeps its
+	// StatusCode (202).
+	ClassAckFailed ErrorClass = "ack_failed"
 )
 
 // Attempt records one try at sending a delivery.
@@ -313,6 +328,30 @@ type Outcome struct {
 	// StatePending.
 	State         DeliveryState
 	NextAttemptAt time.Time
+	// AwaitTokenHash, when set, leaves the delivery awaiting its
+	// receiver's report on the last of Attempts ([Delivery.AwaitingReport]):
+	// State is StatePending and NextAttemptAt the end of the wait. Only a
+	// [Reporter.Report] carrying this hash (the SHA-256 of the token the
+	// request carried) may end the wait sooner. An outcome without it ends
+	// any wait: the hash the delivery held is forgotten.
+	AwaitTokenHash []byte
+	// WaitEnded, when set, ends the wait of a delivery leased while it
+	// awaited a report that did not come in time: Attempts is empty and
+	// no attempt is added; the delivery's last attempt, the one that
+	// awaited, takes WaitEnded's Class and Error (and so does the
+	// delivery's LastError, its LastStatusCode staying), and the delivery
+	// moves to State as with any outcome. One request is one attempt and
+	// one step of the retry schedule, however its wait ends.
+	WaitEnded *AttemptFailure
+}
+
+// AttemptFailure is how an attempt answered 202 Accepted ended in failure
+// after its answer: no report in time ([ClassAckTimeout]) or a failure
+// reported ([ClassAckFailed]).
+type AttemptFailure struct {
+	Class ErrorClass
+	// Error describes the failure in words; at most 1 KiB of valid UTF-8.
+	Error string
 }
 
 // EnqueueItem is one event and the deliveries it fans out to.

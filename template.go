@@ -29,6 +29,11 @@ type Template interface {
 type RenderInput struct {
 	Event    *Event
 	Endpoint *Endpoint
+	// CallbackURL is the callback URL of the attempt being rendered, for
+	// an endpoint with an [Endpoint.AckTimeout] (the jsonnet helper
+	// library's event.callback_url); empty otherwise. A rendering with a
+	// CallbackURL is never shared with another delivery.
+	CallbackURL string
 }
 
 // Rendered is a template's output for one delivery.

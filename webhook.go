@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,6 +192,13 @@ type Config struct {
 	// negative value keeps them until they are replayed or pruned by hand.
 	RetentionFailed time.Duration
 
+	// CallbackURL is the absolute http or https URL at which the host
+	// mounts [Dispatcher.CallbackHandler], for receivers that report back
+	// ([Endpoint.AckTimeout]): each request to such an endpoint carries
+	// CallbackURL + "/" + a per-attempt token. It has no query or
+	// fragment. Defaults to none: endpoints cannot set AckTimeout.
+	CallbackURL string
+
 	// Test holds knobs for tests. Production code leaves it zero.
 	Test TestConfig
 }
@@ -269,6 +277,14 @@ func (c *Config) validate() error {
 	if err := c.Retry.validate(); err != nil {
 		return invalidConfig("Retry", err.Error())
 	}
+	if c.CallbackURL != "" {
+		if reason := checkCallbackURL(c.CallbackURL); reason != "" {
+			return invalidConfig("CallbackURL", reason)
+		}
+		if _, ok := c.Store.(Reporter); !ok {
+			return invalidConfig("CallbackURL", "is set but the store keeps no reports (it is not a webhook.Reporter)")
+		}
+	}
 	if err := c.Breaker.validate(); err != nil {
 		return invalidConfig("Breaker", err.Error())
 	}
@@ -294,7 +310,8 @@ type Dispatcher struct {
 	committer *committer
 	engine    *deliveryEngine
 	metrics   *metrics
-	pruner    *pruner // nil when Retention is negative
+	pruner    *pruner    // nil when Retention is negative
+	callbacks *callbacks // nil without Config.CallbackURL
 
 	mu      sync.Mutex // orders Start and Close
 	started bool
@@ -355,6 +372,14 @@ func New(cfg Config) (*Dispatcher, error) {
 		slowAfter: cfg.RequestTimeout / 4, breaker: cfg.Breaker,
 	}, d.registry.laneConfigOf, at.attempt, d.registry.reload, d.hooks)
 	at.quickTry = d.engine.quickTryAllowed
+	if cfg.CallbackURL != "" {
+		rep, _ := cfg.Store.(Reporter) // validate made sure
+		d.callbacks = &callbacks{
+			base: strings.TrimRight(cfg.CallbackURL, "/"), store: cfg.Store, rep: rep,
+			clock: cfg.Test.Clock, log: cfg.Logger, lookup: d.registry.lookup, hooks: d.hooks, metrics: m, wake: d.engine.wake,
+		}
+		at.callbacks = d.callbacks
+	}
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
 	if cfg.Retention > 0 {
 		d.pruner = newPruner(cfg.Store, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
@@ -532,6 +557,7 @@ func (d *Dispatcher) endpointCheck() endpointCheck {
 		now:           d.clock.Now(),
 		refusePrivate: d.ownTransport != nil && !d.cfg.AllowPrivateNetworks,
 		customSigner:  !standard,
+		callbacks:     d.callbacks != nil,
 	}
 }
 

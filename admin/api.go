@@ -35,6 +35,7 @@ var apiRoutes = []route{
 	{"GET", "/api/v1/deliveries", (*handler).apiListDeliveries},
 	{"GET", "/api/v1/deliveries/{id}", (*handler).apiGetDelivery},
 	{"GET", "/api/v1/deliveries/{id}/attempts", (*handler).apiListAttempts},
+	{"GET", "/api/v1/deliveries/{id}/reports", (*handler).apiListReports},
 	{"POST", "/api/v1/deliveries/{id}/redeliver", (*handler).apiRedeliver},
 	{"GET", "/api/v1/events/{id}", (*handler).apiGetEvent},
 	{"POST", "/api/v1/templates/preview", (*handler).apiPreview},
@@ -315,6 +316,24 @@ func (h *handler) apiListAttempts(w http.ResponseWriter, r *http.Request, s *sco
 		return err
 	}
 	page, err := s.d.Attempts(r.Context(), &webhook.ListAttemptsParams{
+		DeliveryID: id, Cursor: r.URL.Query().Get("cursor"), Limit: clampLimit(limit)})
+	if err != nil {
+		return notFound(err)
+	}
+	writeJSON(w, http.StatusOK, listingOf(page))
+	return nil
+}
+
+func (h *handler) apiListReports(w http.ResponseWriter, r *http.Request, s *scope) error {
+	limit, err := queryLimit(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if _, err := s.delivery(r.Context(), id); err != nil {
+		return err
+	}
+	page, err := s.d.Reports(r.Context(), &webhook.ListReportsParams{
 		DeliveryID: id, Cursor: r.URL.Query().Get("cursor"), Limit: clampLimit(limit)})
 	if err != nil {
 		return notFound(err)

@@ -534,12 +534,18 @@ func (h *handler) pageDelivery(w http.ResponseWriter, r *http.Request, s *scope)
 	if err != nil {
 		return notFound(err)
 	}
+	reps, err := s.d.Reports(ctx, &webhook.ListReportsParams{DeliveryID: dl.ID, Limit: LimitMax})
+	if err != nil {
+		return notFound(err)
+	}
 	h.render(w, r, s, http.StatusOK, "delivery", "Delivery "+dl.ID, "deliveries", struct {
-		Delivery webhook.Delivery
-		Event    webhook.Event
-		Attempts []webhook.Attempt
-		More     bool
-	}{dl, ev, atts.Items, atts.Next != ""})
+		Delivery    webhook.Delivery
+		Event       webhook.Event
+		Attempts    []webhook.Attempt
+		More        bool
+		Reports     []webhook.Report
+		MoreReports bool
+	}{dl, ev, atts.Items, atts.Next != "", reps.Items, reps.Next != ""})
 	return nil
 }
 

@@ -91,6 +91,8 @@ func TestOpenAPI(t *testing.T) {
 		b.record(dls[0], 0, "", webhook.StateFailed)
 		_, dls2 := b.emit("invoice.sent", "acme")
 		b.record(dls2[0], 200, string([]byte{0xff, 'x'}), webhook.StateSucceeded)
+		_, dls3 := b.emit("invoice.due", "acme")
+		b.awaitReport(dls3[0], "half way")
 
 		calls := []struct {
 			method, path, target string
@@ -111,6 +113,8 @@ func TestOpenAPI(t *testing.T) {
 			{"GET", "/api/v1/deliveries/{id}", "/api/v1/deliveries/" + dls[0].ID, nil, 200},
 			{"GET", "/api/v1/deliveries/{id}/attempts", "/api/v1/deliveries/" + dls[0].ID + "/attempts", nil, 200},
 			{"GET", "/api/v1/deliveries/{id}/attempts", "/api/v1/deliveries/" + dls2[0].ID + "/attempts", nil, 200},
+			{"GET", "/api/v1/deliveries/{id}", "/api/v1/deliveries/" + dls3[0].ID, nil, 200},
+			{"GET", "/api/v1/deliveries/{id}/reports", "/api/v1/deliveries/" + dls3[0].ID + "/reports", nil, 200},
 			{"GET", "/api/v1/events/{id}", "/api/v1/events/" + ev.ID, nil, 200},
 			{"POST", "/api/v1/templates/preview", "/api/v1/templates/preview", map[string]any{"template": "{a: 1}"}, 200},
 			{"POST", "/api/v1/templates/preview", "/api/v1/templates/preview", map[string]any{"template": "{a: }"}, 400},

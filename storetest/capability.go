@@ -62,6 +62,13 @@ func capabilityGroups(probe webhook.Store) []group {
 	if _, ok := probe.(webhook.QueueStatser); ok {
 		gs = append(gs, group{"QueueStats", queueStatsCases()})
 	}
+	if _, ok := probe.(webhook.Reporter); ok {
+		cases := reporterCases()
+		if _, ok := probe.(PeerOpener); ok {
+			cases = append(cases, reporterPeerCases()...)
+		}
+		gs = append(gs, group{"Reporter", cases})
+	}
 	if _, ok := probe.(webhook.Notifier); ok {
 		gs = append(gs, group{"Notifier", notifierCases(probe)})
 	}

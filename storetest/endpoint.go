@@ -35,6 +35,7 @@ func fullEndpoint(id string) webhook.Endpoint {
 		RateLimit:      12.5,
 		RateBurst:      3,
 		FailingSince:   at(-30 * time.Minute),
+		AckTimeout:     15 * time.Minute,
 		Signature:      webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Signature", Prefix: "sha256="},
 		Retry: &webhook.RetryPolicy{
 			Schedule:          []time.Duration{time.Second, 90 * time.Second, 2 * time.Hour},

@@ -66,6 +66,13 @@
 //     leases stay exclusive across them.
 //   - QueueStats: a [webhook.QueueStatser] counts pending, due and
 //     delayed deliveries and finds the oldest due one.
+//   - Reporter: a [webhook.Reporter] keeps receivers' reports: a report
+//     is taken only with the token hash of the wait it ends, before the
+//     end of that wait and while the delivery is not leased; exactly one
+//     of racing reports (or of a report and the lease that ends the wait)
+//     wins; a refused report changes nothing; the timeout and a failed
+//     report complete the attempt that awaited rather than add one; with
+//     PeerOpener, a report reaches the store through any peer.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.

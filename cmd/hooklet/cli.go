@@ -257,6 +257,19 @@ func (c *cli) delivery(ctx context.Context, args []string) error {
 		}
 		p.Cursor = page.Next
 	}
+	var reps []webhook.Report
+	rp := &webhook.ListReportsParams{DeliveryID: dl.ID, Limit: 500}
+	for {
+		page, err := c.d.Reports(ctx, rp)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, page.Items...)
+		if page.Next == "" {
+			break
+		}
+		rp.Cursor = page.Next
+	}
 	ev, err := c.d.Event(ctx, dl.EventID)
 	if err != nil && !errors.Is(err, webhook.ErrNotFound) {
 		return err
@@ -266,7 +279,8 @@ func (c *cli) delivery(ctx context.Context, args []string) error {
 			Delivery webhook.Delivery  `json:"delivery"`
 			Event    *webhook.Event    `json:"event,omitempty"`
 			Attempts []webhook.Attempt `json:"attempts"`
-		}{dl, eventOrNil(ev), nonNil(atts)})
+			Reports  []webhook.Report  `json:"reports,omitempty"`
+		}{dl, eventOrNil(ev), nonNil(atts), reps})
 	}
 	kv := newTable(c.stdout)
 	kv.row("delivery", dl.ID)
@@ -274,7 +288,10 @@ func (c *cli) delivery(ctx context.Context, args []string) error {
 	kv.row("endpoint", dl.EndpointID)
 	kv.row("state", string(dl.State))
 	kv.row("attempts", fmt.Sprint(dl.Attempts))
-	if dl.State == webhook.StatePending {
+	switch {
+	case dl.AwaitingReport:
+		kv.row("awaiting report until", stamp(dl.NextAttemptAt))
+	case dl.State == webhook.StatePending:
 		kv.row("next attempt", stamp(dl.NextAttemptAt))
 	}
 	kv.row("created", stamp(dl.CreatedAt))
@@ -292,7 +309,16 @@ func (c *cli) delivery(ctx context.Context, args []string) error {
 		t.row(fmt.Sprint(a.Number), stamp(a.StartedAt), status, a.Duration.Round(time.Microsecond).String(),
 			string(a.ErrorClass), a.Error, snippet(a.ResponseBody))
 	}
-	return t.flush()
+	if err := t.flush(); err != nil || len(reps) == 0 {
+		return err
+	}
+	fmt.Fprintln(c.stdout)
+	rt := newTable(c.stdout, "REPORT", "RECEIVED", "ATTEMPT", "STATUS", "PROGRESS", "MESSAGE")
+	for _, r := range reps {
+		rt.row(fmt.Sprint(r.Number), stamp(r.ReceivedAt), fmt.Sprint(r.Attempt), string(r.Status),
+			fmt.Sprintf("%.0f%%", 100*r.Progress), r.Message)
+	}
+	return rt.flush()
 }
 
 func (c *cli) redeliver(ctx context.Context, args []string) error {

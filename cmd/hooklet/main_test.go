@@ -180,6 +180,43 @@ func TestCLI(t *testing.T) {
 		require.Contains(t, errOut, "not found")
 	})
 
+	t.Run("DeliveryWithReports", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		ctx := context.Background()
+		st, err := boltstore.Open(f.path, nil)
+		require.NoError(t, err)
+		now := time.Now().Truncate(time.Second)
+		leases, err := st.Lease(ctx, &webhook.LeaseParams{Owner: "t", Now: now, Until: now.Add(time.Hour), Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, leases, 1)
+		require.Equal(t, f.pending, leases[0].Delivery.ID)
+		hash := []byte("0123456789abcdef0123456789abcdef")
+		_, err = st.Complete(ctx, &webhook.CompleteParams{Now: now, Outcomes: []webhook.Outcome{{
+			Lease: webhook.LeaseRef{DeliveryID: f.pending, Token: leases[0].Token}, State: webhook.StatePending,
+			Attempts:      []webhook.Attempt{{DeliveryID: f.pending, Number: 1, StartedAt: now, StatusCode: 202}},
+			NextAttemptAt: now.Add(time.Hour), AwaitTokenHash: hash}}})
+		require.NoError(t, err)
+		_, err = st.Report(ctx, &webhook.ReportParams{DeliveryID: f.pending, TokenHash: hash, Now: now,
+			Report: webhook.Report{Status: webhook.ReportRunning, Message: "loading rows", Progress: 0.25},
+			State:  webhook.StatePending, NextAttemptAt: now.Add(time.Hour)})
+		require.NoError(t, err)
+		require.NoError(t, st.Close())
+
+		code, out, errOut := hooklet(t, "-db", f.path, "delivery", f.pending)
+		require.Equal(t, 0, code, errOut)
+		require.Regexp(t, `awaiting report until\s+\S+`, out)
+		require.Regexp(t, `1\s+\S+ \S+\s+1\s+running\s+25%\s+loading rows`, out)
+		code, out, _ = hooklet(t, "-db", f.path, "delivery", f.pending, "-json")
+		require.Equal(t, 0, code)
+		var v struct {
+			Reports []webhook.Report `json:"reports"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &v))
+		require.Len(t, v.Reports, 1)
+		require.Equal(t, "loading rows", v.Reports[0].Message)
+	})
+
 	t.Run("Redeliver", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)

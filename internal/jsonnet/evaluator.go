@@ -39,7 +39,7 @@ type evaluator struct {
 // evalJob is one evaluation handed to an evaluator.
 type evalJob struct {
 	p     *Program
-	args  [9]string
+	args  [10]string
 	state evalState
 	done  chan evalResult // buffered: the evaluator never blocks on it
 }
@@ -56,7 +56,7 @@ type evalResult struct {
 
 // tlaNames are the names of the program's top-level arguments, in the
 // order of Input.args.
-var tlaNames = [9]string{tlaID, tlaType, tlaTime, tlaTenant, tlaAttributes, tlaPayload, tlaSettings, tlaEndpointID, tlaEndpointURL}
+var tlaNames = [10]string{tlaID, tlaType, tlaTime, tlaTenant, tlaAttributes, tlaPayload, tlaSettings, tlaEndpointID, tlaEndpointURL, tlaCallbackURL}
 
 func newEvaluator(sb *Sandbox) *evaluator {
 	e := &evaluator{sb: sb, vm: gojsonnet.MakeVM(), jobs: make(chan *evalJob, 1)}

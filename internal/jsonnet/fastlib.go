@@ -49,6 +49,13 @@ func (fc *fastCompiler) libField(n ast.Node, name string) fastExpr {
 			}
 			return c.settings, nil
 		}
+	case "callback_url":
+		return func(c *fastCtx, _ *fastFrame) (any, error) {
+			if c.in.CallbackURL == "" {
+				return nil, nil
+			}
+			return validString(c.in.CallbackURL), nil
+		}
 	case "endpoint":
 		fc.readsEndpoint = true
 		return func(c *fastCtx, _ *fastFrame) (any, error) {

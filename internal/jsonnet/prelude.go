@@ -19,6 +19,7 @@ const (
 	tlaSettings     = "__hooklet_settings"
 	tlaEndpointID   = "__hooklet_endpoint_id"
 	tlaEndpointURL  = "__hooklet_endpoint_url"
+	tlaCallbackURL  = "__hooklet_callback_url"
 	nativeTick      = "hooklet_tick"
 	nativeFormatMax = "hooklet_format_width"
 
@@ -111,7 +112,7 @@ local ` + varTick + ` = std.native("` + nativeTick + `"),
   then error "+: a " + t + " of " + std.length(r) + " elements exceeds the limit of ` + L + `"
   else r;
 function(` + tlaID + `, ` + tlaType + `, ` + tlaTime + `, ` + tlaTenant + `, ` + tlaAttributes + `, ` +
-		tlaPayload + `, ` + tlaSettings + `, ` + tlaEndpointID + `, ` + tlaEndpointURL + `)
+		tlaPayload + `, ` + tlaSettings + `, ` + tlaEndpointID + `, ` + tlaEndpointURL + `, ` + tlaCallbackURL + `)
   local std = ` + varStd + `,
     __hooklet_data = std.parseJson(` + tlaPayload + `),
     __hooklet_isobj = std.type(__hooklet_data) == "object",
@@ -124,6 +125,7 @@ function(` + tlaID + `, ` + tlaType + `, ` + tlaTime + `, ` + tlaTenant + `, ` +
     attributes: std.parseJson(` + tlaAttributes + `),
     settings: std.parseJson(` + tlaSettings + `),
     endpoint: { id: ` + tlaEndpointID + `, url: ` + tlaEndpointURL + ` },
+    callback_url: if ` + tlaCallbackURL + ` == "" then null else ` + tlaCallbackURL + `,
     get(key, default=null)::
       local v = if __hooklet_isobj then std.get(__hooklet_data, key, null) else null;
       if v == null then default else v,

@@ -44,12 +44,15 @@ type Input struct {
 	Settings    string            // JSON
 	EndpointID  string
 	EndpointURL string
+	// CallbackURL is the attempt's callback URL, the library's
+	// callback_url; empty makes it null.
+	CallbackURL string
 }
 
 // args lays out the top-level arguments of the program, in the order of
 // tlaNames.
-func (in Input) args() [9]string {
-	a := [9]string{in.ID, in.Type, in.Time, in.Tenant, in.attributesJSON(), in.Payload, in.Settings, in.EndpointID, in.EndpointURL}
+func (in Input) args() [10]string {
+	a := [10]string{in.ID, in.Type, in.Time, in.Tenant, in.attributesJSON(), in.Payload, in.Settings, in.EndpointID, in.EndpointURL, in.CallbackURL}
 	if a[5] == "" {
 		a[5] = "null"
 	}

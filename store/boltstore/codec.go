@@ -267,12 +267,18 @@ func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
 	e.string(d.LastError)
 	e.time(d.CreatedAt)
 	e.time(d.UpdatedAt)
-	if d.Ordered || d.OrderingKey != "" || d.ScheduleStart != 0 {
+	// Optional fields, in the order they were added: each is written when
+	// it or a later one is set.
+	awaiting := d.AwaitingReport
+	if d.Ordered || d.OrderingKey != "" || d.ScheduleStart != 0 || awaiting {
 		e.string(d.OrderingKey)
 		e.bool(d.Ordered)
 	}
-	if d.ScheduleStart != 0 {
+	if d.ScheduleStart != 0 || awaiting {
 		e.int(d.ScheduleStart)
+	}
+	if awaiting {
+		e.bool(d.AwaitingReport)
 	}
 	return e.b
 }
@@ -302,6 +308,9 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	}
 	if d.more() { // absent until a redelivery restarts the schedule
 		dl.ScheduleStart = d.int()
+	}
+	if d.more() { // absent unless the delivery awaits a receiver's report
+		dl.AwaitingReport = d.bool()
 	}
 	return dl, d.done()
 }
@@ -423,6 +432,8 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.varint(int64(quick.Max))
 	e.float64(quick.Jitter)
 	e.varint(int64(quick.GiveUpAfter))
+	// Receivers that report back.
+	e.varint(int64(ep.AckTimeout))
 	return e.b
 }
 
@@ -491,6 +502,9 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 			ep.Retry.Quick = quick
 		}
 	}
+	if d.more() { // absent from records written before receivers reported back
+		ep.AckTimeout = time.Duration(d.varint())
+	}
 	return ep, d.done()
 }
 
@@ -547,4 +561,29 @@ func decodeLease(b []byte) (leaseRecord, error) {
 	l.Token = d.string()
 	l.Owner = d.string()
 	return l, d.done()
+}
+
+// encodeReport encodes everything of r but its delivery ID and number,
+// which are the key.
+func encodeReport(buf []byte, r *webhook.Report) []byte {
+	e := encoder{b: buf}
+	e.byte(recordVersion)
+	e.int(r.Attempt)
+	e.string(string(r.Status))
+	e.string(r.Message)
+	e.float64(r.Progress)
+	e.time(r.ReceivedAt)
+	return e.b
+}
+
+func decodeReport(deliveryID string, number int, b []byte) (webhook.Report, error) {
+	d := decoder{b: b}
+	d.version()
+	r := webhook.Report{DeliveryID: deliveryID, Number: number}
+	r.Attempt = d.int()
+	r.Status = webhook.ReportStatus(d.string())
+	r.Message = d.string()
+	r.Progress = d.float64()
+	r.ReceivedAt = d.time()
+	return r, d.done()
 }

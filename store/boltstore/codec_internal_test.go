@@ -19,7 +19,7 @@ func TestCodecCoversEveryField(t *testing.T) {
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
 			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered", "Filter", "RateLimit",
-			"RateBurst", "FailingSince"},
+			"RateBurst", "FailingSince", "AckTimeout"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError", "Quick"},
@@ -27,7 +27,8 @@ func TestCodecCoversEveryField(t *testing.T) {
 		reflect.TypeFor[webhook.Event](): {"ID", "Type", "Tenant", "OrderingKey", "Time", "Payload", "Attributes",
 			"TraceParent", "TraceState"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
-			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered", "ScheduleStart"},
+			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered", "ScheduleStart", "AwaitingReport"},
+		reflect.TypeFor[webhook.Report](): {"DeliveryID", "Number", "Attempt", "Status", "Message", "Progress", "ReceivedAt"},
 		reflect.TypeFor[webhook.Attempt](): {"DeliveryID", "Number", "StartedAt", "Duration", "StatusCode",
 			"ErrorClass", "Error", "ResponseBody", "ResponseTruncated"},
 	}
@@ -51,10 +52,11 @@ func TestCodecRoundTrip(t *testing.T) {
 			Quick: webhook.QuickRetry{Tries: 3, Initial: time.Millisecond, Max: time.Second, Jitter: 0.5, GiveUpAfter: 4 * time.Second}},
 		RateLimit: 12.5, RateBurst: 4, FailingSince: ts.Add(-2 * time.Hour),
 		CreatedAt: ts, UpdatedAt: ts.Add(-time.Hour),
-		Signature: webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
-		Unsigned:  true,
-		Ordered:   true,
-		Filter:    []byte(`{"data.a":1}`),
+		Signature:  webhook.SignatureScheme{Kind: webhook.SignatureHMACHex, Header: "X-Sig", Prefix: "sha256="},
+		Unsigned:   true,
+		Ordered:    true,
+		Filter:     []byte(`{"data.a":1}`),
+		AckTimeout: 15 * time.Minute,
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -73,6 +75,16 @@ func TestCodecRoundTrip(t *testing.T) {
 	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
 	require.NoError(t, err)
 	require.Equal(t, d, gotD)
+	d.ScheduleStart, d.AwaitingReport = 0, true
+	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
+	require.NoError(t, err)
+	require.Equal(t, d, gotD)
+
+	rep := webhook.Report{DeliveryID: "dlv", Number: 3, Attempt: 2, Status: webhook.ReportRunning,
+		Message: "half", Progress: 0.5, ReceivedAt: ts}
+	gotR, err := decodeReport("dlv", 3, encodeReport(nil, &rep))
+	require.NoError(t, err)
+	require.Equal(t, rep, gotR)
 
 	ev := webhook.Event{ID: "evt", Type: "invoice.paid", Tenant: "t", OrderingKey: "customer_42", Time: ts,
 		Payload: []byte(`{}`), Attributes: map[string]string{"a": "b"}}
@@ -88,7 +100,7 @@ func TestCodecRoundTrip(t *testing.T) {
 
 	// Truncated records are errors, never panics; the exceptions are a
 	// record cut right before the signature scheme, the unsigned flag, the
-	// ordered flag, the filter or the lane controls, which is how records
+	// ordered flag, the filter, the lane controls or the ack timeout, which is how records
 	// written before those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	var lane encoder
@@ -101,7 +113,10 @@ func TestCodecRoundTrip(t *testing.T) {
 	lane.varint(int64(q.Max))
 	lane.float64(q.Jitter)
 	lane.varint(int64(q.GiveUpAfter))
-	beforeLanes := len(full) - len(lane.b)
+	var ack encoder
+	ack.varint(int64(ep.AckTimeout))
+	beforeAck := len(full) - len(ack.b)
+	beforeLanes := beforeAck - len(lane.b)
 	sig := ep.Signature
 	beforeFilter := beforeLanes - (1 + len(ep.Filter))
 	beforeOrdered := beforeFilter - 1
@@ -138,6 +153,11 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.Zero(t, got.RateLimit)
 			require.Zero(t, got.FailingSince)
 			require.Zero(t, got.Retry.Quick)
+			continue
+		case beforeAck:
+			require.NoError(t, err)
+			require.Equal(t, ep.RateLimit, got.RateLimit)
+			require.Zero(t, got.AckTimeout)
 			continue
 		}
 		require.Error(t, err)

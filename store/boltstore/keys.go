@@ -81,6 +81,12 @@ const (
 	// spaceTypes: (prefix(event type), delivery ID) -> nothing, every
 	// delivery by the type of its event.
 	spaceTypes
+	// spaceAckTokens: delivery ID -> the SHA-256 of the callback token
+	// its report must carry, while it awaits one.
+	spaceAckTokens
+	// spaceReports: (prefix(delivery ID), number) -> report record, as
+	// attempts are keyed.
+	spaceReports
 )
 
 // layoutVersion is stored under spaceMeta "version"; Open refuses a file of

@@ -307,6 +307,14 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 				d.LastStatusCode = a.StatusCode
 				d.LastError = a.Error
 			}
+			if w := o.WaitEnded; w != nil && len(o.Attempts) == 0 {
+				if err := failLastAttempt(attempts, &d, w); err != nil {
+					return err
+				}
+			}
+			if err := q.setAwait(&d, o.AwaitTokenHash); err != nil {
+				return err
+			}
 			state := o.State
 			if state == "" {
 				state = webhook.StatePending

@@ -68,6 +68,9 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			if err := deletePrefix(attempts, prefixKey(id)); err != nil {
 				return err
 			}
+			if err := deletePrefix(sp(tx, spaceReports), prefixKey(id)); err != nil {
+				return err
+			}
 			if err := byEndpoint.Delete(endpointDeliveryKey(d.EndpointID, id)); err != nil {
 				return err
 			}

@@ -330,6 +330,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 						return err
 					}
 				}
+				d.AwaitingReport = false
 				if err := q.save(nil, &d); err != nil {
 					return err
 				}

@@ -201,6 +201,7 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 			if d.NextAttemptAt.IsZero() {
 				d.NextAttemptAt = p.Now
 			}
+			d.AwaitingReport = false
 			if err := q.save(nil, &d); err != nil {
 				return err
 			}

@@ -47,6 +47,8 @@ type deliveryRec struct {
 	until    time.Time
 	attempts []webhook.Attempt
 	seq      uint64 // place in its ordered sequence; 0 when unordered
+	ackHash  []byte // the token hash a report must carry, while d.AwaitingReport
+	reports  []webhook.Report
 }
 
 // seqKey names an ordered sequence: an endpoint and an ordering key.
@@ -251,6 +253,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 		s.events[it.Event.ID] = &eventRec{event: webhook.Event.Clone(it.Event), storedAt: p.Now}
 		for _, d := range it.Deliveries {
 			r := &deliveryRec{d: d}
+			r.d.AwaitingReport = false
 			if d.Ordered {
 				s.seq++
 				r.seq = s.seq
@@ -347,6 +350,11 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			a.DeliveryID = r.d.ID
 			r.attempts = append(r.attempts, a)
 		}
+		if w := o.WaitEnded; w != nil && len(o.Attempts) == 0 {
+			r.failLast(w)
+		}
+		r.ackHash = slices.Clone(o.AwaitTokenHash)
+		r.d.AwaitingReport = len(o.AwaitTokenHash) > 0
 		if n := len(o.Attempts); n > 0 {
 			last := o.Attempts[n-1]
 			r.d.Attempts += n

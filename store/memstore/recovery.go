@@ -101,6 +101,7 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 		add = append(add, d)
 	}
 	for _, d := range add {
+		d.AwaitingReport = false
 		s.deliveries[d.ID] = &deliveryRec{d: d}
 		s.events[d.EventID].deliveries++
 	}

@@ -213,7 +213,7 @@ func scanLeased(until time.Time) pgx.RowToFunc[webhook.Lease] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&l.Token, &d.ScheduleStart)
+			&l.Token, &d.ScheduleStart, &d.AwaitingReport)
 		if err != nil {
 			return l, err
 		}
@@ -267,49 +267,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	if n == 0 {
 		return webhook.BatchResult{}, nil
 	}
-	var (
-		oID, oToken, oState, oError = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		oNext                       = make([]time.Time, n)
-		oN, oStatus                 = make([]int32, n), make([]int32, n)
-
-		aDelivery, aClass, aError []string
-		aIdx, aStatus             []int32
-		aStarted                  []time.Time
-		aDuration                 []int64
-		aBody                     [][]byte
-		aTruncated                []bool
-	)
-	ended := false // some outcome ends its delivery
-	for i := range p.Outcomes {
-		o := &p.Outcomes[i]
-		oID[i], oToken[i], oState[i] = o.Lease.DeliveryID, o.Lease.Token, string(o.State)
-		ended = ended || o.State.Finished()
-		next := o.NextAttemptAt
-		if next.IsZero() {
-			next = p.Now
-		}
-		oNext[i] = next
-		oN[i] = int32(len(o.Attempts))
-		if k := len(o.Attempts); k > 0 {
-			last := &o.Attempts[k-1]
-			oStatus[i], oError[i] = int32(last.StatusCode), last.Error
-		}
-		for j := range o.Attempts {
-			a := &o.Attempts[j]
-			aDelivery = append(aDelivery, o.Lease.DeliveryID)
-			aIdx = append(aIdx, int32(j+1))
-			aStarted = append(aStarted, a.StartedAt)
-			aDuration = append(aDuration, int64(a.Duration))
-			aStatus = append(aStatus, int32(a.StatusCode))
-			aClass = append(aClass, string(a.ErrorClass))
-			aError = append(aError, a.Error)
-			aBody = append(aBody, a.ResponseBody)
-			aTruncated = append(aTruncated, a.ResponseTruncated)
-		}
-	}
-	args := []any{oID, oToken, oState, oNext, oN, oStatus, oError,
-		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
-		p.Now}
+	args, ended := completeArgs(p)
 	refs := func() []webhook.LeaseRef {
 		refs := make([]webhook.LeaseRef, n)
 		for i := range p.Outcomes {
@@ -348,6 +306,61 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		return webhook.BatchResult{}, wrap("complete", err)
 	}
 	return webhook.BatchResult{Stale: staleRefs(refs(), held)}, nil
+}
+
+// completeArgs returns the arguments of the complete statement for p's
+// outcomes, and whether some outcome ends its delivery.
+func completeArgs(p *webhook.CompleteParams) (args []any, ended bool) {
+	n := len(p.Outcomes)
+	var (
+		oID, oToken, oState, oError = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		oNext                       = make([]time.Time, n)
+		oN, oStatus                 = make([]int32, n), make([]int32, n)
+		oHash, oClass               = make([][]byte, n), make([]string, n)
+
+		aDelivery, aClass, aError []string
+		aIdx, aStatus             []int32
+		aStarted                  []time.Time
+		aDuration                 []int64
+		aBody                     [][]byte
+		aTruncated                []bool
+	)
+	for i := range p.Outcomes {
+		o := &p.Outcomes[i]
+		oID[i], oToken[i], oState[i] = o.Lease.DeliveryID, o.Lease.Token, string(o.State)
+		ended = ended || o.State.Finished()
+		next := o.NextAttemptAt
+		if next.IsZero() {
+			next = p.Now
+		}
+		oNext[i] = next
+		oN[i] = int32(len(o.Attempts))
+		if k := len(o.Attempts); k > 0 {
+			last := &o.Attempts[k-1]
+			oStatus[i], oError[i] = int32(last.StatusCode), last.Error
+		} else if w := o.WaitEnded; w != nil {
+			oClass[i], oError[i] = string(w.Class), w.Error
+		}
+		if len(o.AwaitTokenHash) > 0 {
+			oHash[i] = o.AwaitTokenHash
+		}
+		for j := range o.Attempts {
+			a := &o.Attempts[j]
+			aDelivery = append(aDelivery, o.Lease.DeliveryID)
+			aIdx = append(aIdx, int32(j+1))
+			aStarted = append(aStarted, a.StartedAt)
+			aDuration = append(aDuration, int64(a.Duration))
+			aStatus = append(aStatus, int32(a.StatusCode))
+			aClass = append(aClass, string(a.ErrorClass))
+			aError = append(aError, a.Error)
+			aBody = append(aBody, a.ResponseBody)
+			aTruncated = append(aTruncated, a.ResponseTruncated)
+		}
+	}
+	args = []any{oID, oToken, oState, oNext, oN, oStatus, oError,
+		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
+		p.Now, oHash, oClass}
+	return args, ended
 }
 
 // Release gives leased deliveries back without an attempt, due at Now, and
@@ -568,7 +581,8 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 		state string
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
-		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart)
+		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart,
+		&d.AwaitingReport)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err

@@ -16,7 +16,7 @@ import (
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
 	created_at, updated_at, signature_kind, signature_header, signature_prefix, unsigned, ordered, filter,
-	rate_limit, rate_burst, failing_since`
+	rate_limit, rate_burst, failing_since, ack_timeout_ns`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -80,11 +80,11 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 	}
 	lane := []any{ep.RateLimit, ep.RateBurst, pgtype.Timestamptz{Time: ep.FailingSince, Valid: !ep.FailingSince.IsZero()}}
 	if p.IfUpdatedAt.IsZero() {
-		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(append(args, ep.Ordered, filter), lane...)...)
+		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(append(append(args, ep.Ordered, filter), lane...), int64(ep.AckTimeout))...)
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
 	}
 	var written, found bool
-	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(append(args, p.IfUpdatedAt, ep.Ordered, filter), lane...)...).Scan(&written, &found, nil)
+	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(append(append(args, p.IfUpdatedAt, ep.Ordered, filter), lane...), int64(ep.AckTimeout))...).Scan(&written, &found, nil)
 	switch {
 	case err != nil:
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
@@ -166,11 +166,12 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 		sigKind  string
 		filter   []byte
 		failing  pgtype.Timestamptz
+		ackNS    int64
 	)
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
 		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Unsigned, &ep.Ordered, &filter,
-		&ep.RateLimit, &ep.RateBurst, &failing)
+		&ep.RateLimit, &ep.RateBurst, &failing, &ackNS)
 	if err != nil {
 		return ep, err
 	}
@@ -211,6 +212,7 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	if failing.Valid {
 		ep.FailingSince = failing.Time.UTC()
 	}
+	ep.AckTimeout = time.Duration(ackNS)
 	ep.CreatedAt = ep.CreatedAt.UTC()
 	ep.UpdatedAt = ep.UpdatedAt.UTC()
 	return ep, nil

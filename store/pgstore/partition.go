@@ -120,6 +120,10 @@ func (s *Store) dropPartitions(ctx context.Context, before, failedBefore time.Ti
 			if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
 				return err
 			}
+			// The reports of its deliveries.
+			if _, err := tx.Exec(ctx, "DELETE FROM "+s.q.schema+".reports AS r USING "+name+" AS p WHERE r.delivery_id = p.id"); err != nil {
+				return err
+			}
 			_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+s.q.schema+"."+pgx.Identifier{p.attempts}.Sanitize()+
 				"; DROP TABLE "+name)
 			return err

@@ -257,3 +257,46 @@ func TestEnqueueDuplicateOfFinished(t *testing.T) {
 		require.ErrorIs(t, err, webhook.ErrNotFound, name)
 	}
 }
+
+// TestPruneDropsReportsWithPartition: the reports of the deliveries in a
+// dropped history partition go with them; those of kept deliveries stay.
+func TestPruneDropsReportsWithPartition(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	day2 := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 2)
+	day3 := day2.AddDate(0, 0, 1)
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	reported := func(id string, at time.Time) {
+		t.Helper()
+		require.NoError(t, b.store.Enqueue(ctx, &webhook.EnqueueParams{Now: day2, Items: []webhook.EnqueueItem{{
+			Event: webhook.Event{ID: "evt_" + id, Type: "t", Time: day2, Payload: []byte(`{}`)},
+			Deliveries: []webhook.Delivery{{ID: id, EventID: "evt_" + id, EndpointID: "ep", State: webhook.StatePending,
+				NextAttemptAt: day2, CreatedAt: day2, UpdatedAt: day2}},
+		}}}))
+		ls, err := b.store.Lease(ctx, &webhook.LeaseParams{Now: at, Owner: "o", Until: at.Add(time.Minute), Limit: 1})
+		require.NoError(t, err)
+		require.Len(t, ls, 1)
+		_, err = b.store.Complete(ctx, &webhook.CompleteParams{Now: at, Outcomes: []webhook.Outcome{{
+			Lease: webhook.LeaseRef{DeliveryID: id, Token: ls[0].Token}, State: webhook.StatePending,
+			Attempts: []webhook.Attempt{{StartedAt: at, StatusCode: 202}}, NextAttemptAt: at.Add(time.Hour), AwaitTokenHash: hash,
+		}}})
+		require.NoError(t, err)
+		_, err = b.store.Report(ctx, &webhook.ReportParams{DeliveryID: id, TokenHash: hash, Now: at.Add(time.Minute),
+			Report: webhook.Report{Status: webhook.ReportSucceeded}, State: webhook.StateSucceeded})
+		require.NoError(t, err)
+	}
+	reported("dlv_1", day2.Add(time.Hour))
+	reported("dlv_2", day3.Add(time.Hour))
+	count := func(id string) int {
+		var n int
+		require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{b.schema}.Sanitize()+".reports WHERE delivery_id = $1", id).Scan(&n))
+		return n
+	}
+	require.Equal(t, 1, count("dlv_1"))
+	n, err := b.store.Prune(ctx, &webhook.PruneParams{Before: day3, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Zero(t, count("dlv_1"), "the reports went with the partition")
+	require.Equal(t, 1, count("dlv_2"))
+}

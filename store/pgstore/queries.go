@@ -22,6 +22,7 @@ type queries struct {
 	version        string
 	poll           string
 	addDeliveries  string
+	report         string
 }
 
 // endedSetting is the transaction-local setting in which complete names
@@ -37,7 +38,8 @@ const (
 )
 
 const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attempt_at,
-	last_status_code, last_error, created_at, updated_at, ordering_key, ordered, schedule_start`
+	last_status_code, last_error, created_at, updated_at, ordering_key, ordered, schedule_start,
+	ack_token_hash IS NOT NULL`
 
 const eventColumns = `id, type, tenant, time, payload, attributes, trace_parent, trace_state, ordering_key`
 
@@ -64,12 +66,13 @@ func newQueries(schema string) queries {
 	return queries{
 		schema:        schema,
 		addDeliveries: r.Replace(addDeliveries),
+		report:        r.Replace(reportQuery),
 
 		putEndpoint: r.Replace(`
 WITH up AS (
 	INSERT INTO {{s}}.endpoints (` + endpointColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $23, $24,
-		$25, $26, $27)
+		$25, $26, $27, $28)
 	ON CONFLICT (id) DO UPDATE SET
 		tenant = EXCLUDED.tenant, url = EXCLUDED.url, description = EXCLUDED.description,
 		event_types = EXCLUDED.event_types, template = EXCLUDED.template,
@@ -81,7 +84,8 @@ WITH up AS (
 		signature_kind = EXCLUDED.signature_kind, signature_header = EXCLUDED.signature_header,
 		signature_prefix = EXCLUDED.signature_prefix, unsigned = EXCLUDED.unsigned,
 		ordered = EXCLUDED.ordered, rate_limit = EXCLUDED.rate_limit,
-		rate_burst = EXCLUDED.rate_burst, failing_since = EXCLUDED.failing_since, filter = EXCLUDED.filter
+		rate_burst = EXCLUDED.rate_burst, failing_since = EXCLUDED.failing_since, filter = EXCLUDED.filter,
+		ack_timeout_ns = EXCLUDED.ack_timeout_ns
 	RETURNING 1
 ), bump AS (
 	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
@@ -101,7 +105,7 @@ WITH up AS (
 		secret_expires = $11, disabled = $12, disabled_reason = $13, max_concurrency = $14,
 		retry = $15, created_at = $16, updated_at = $17, signature_kind = $18,
 		signature_header = $19, signature_prefix = $20, unsigned = $21, ordered = $24, filter = $25,
-		rate_limit = $26, rate_burst = $27, failing_since = $28
+		rate_limit = $26, rate_burst = $27, failing_since = $28, ack_timeout_ns = $29
 	WHERE id = $1 AND updated_at = $23
 	RETURNING 1
 ), bump AS (
@@ -202,7 +206,7 @@ SELECT d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	e.trace_parent, e.trace_state, e.ordering_key,
-	d.lease_token, d.schedule_start
+	d.lease_token, d.schedule_start, d.ack_token_hash IS NOT NULL
 FROM d CROSS JOIN LATERAL (
 	SELECT * FROM {{s}}.events AS e WHERE e.id = d.event_id LIMIT 1
 ) AS e`),
@@ -224,8 +228,8 @@ SELECT id, token FROM up`),
 		complete: r.Replace(`
 WITH o AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
-			$6::int[], $7::text[])
-		AS o(id, token, state, next_at, n, status, error)
+			$6::int[], $7::text[], $18::bytea[], $19::text[])
+		AS o(id, token, state, next_at, n, status, error, hash, wclass)
 ), locked AS MATERIALIZED (
 	SELECT o.* FROM o JOIN {{s}}.deliveries_pending AS d ON d.id = o.id AND d.lease_token = o.token
 	ORDER BY d.id FOR UPDATE OF d
@@ -236,13 +240,14 @@ WITH o AS (
 		next_attempt_at = CASE WHEN o.state = 'pending' THEN o.next_at ELSE d.next_attempt_at END,
 		due_at = CASE WHEN o.state = 'pending' THEN o.next_at ELSE d.due_at END,
 		last_status_code = CASE WHEN o.n > 0 THEN o.status ELSE d.last_status_code END,
-		last_error = CASE WHEN o.n > 0 THEN o.error ELSE d.last_error END,
+		last_error = CASE WHEN o.n > 0 OR o.wclass <> '' THEN o.error ELSE d.last_error END,
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+		ack_token_hash = o.hash,
 		updated_at = $17
 	FROM locked AS o
 	WHERE d.id = o.id AND d.lease_token = o.token AND d.state = 'pending'
 	RETURNING d.id, o.token, d.attempts - o.n AS base, d.endpoint_id, d.ordering_key,
-		d.ordered AND d.state <> 'pending' AS ended, d.state
+		d.ordered AND d.state <> 'pending' AS ended, d.state, o.wclass, o.error
 ), ended AS (
 	SELECT endpoint_id, ordering_key, count(*) AS n FROM up WHERE ended GROUP BY endpoint_id, ordering_key
 ), seqlock AS MATERIALIZED (
@@ -255,8 +260,14 @@ WITH o AS (
 	WHERE s.endpoint_id = ended.endpoint_id AND s.ordering_key = ended.ordering_key
 		AND seqlock.endpoint_id = s.endpoint_id AND seqlock.ordering_key = s.ordering_key
 ), moved AS (
-	UPDATE {{s}}.attempts AS a SET state = up.state, finished_at = $17
-	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id AND up.state <> 'pending'
+	-- Attempts follow their finished delivery to its partition; the
+	-- attempt that awaited a report takes the failure that ended the wait.
+	UPDATE {{s}}.attempts AS a SET state = up.state,
+		finished_at = CASE WHEN up.state <> 'pending' THEN $17::timestamptz END,
+		error_class = CASE WHEN up.wclass <> '' AND a.number = up.base THEN up.wclass ELSE a.error_class END,
+		error = CASE WHEN up.wclass <> '' AND a.number = up.base THEN up.error ELSE a.error END
+	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id
+		AND (up.state <> 'pending' OR up.wclass <> '' AND a.number = up.base)
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
 		error_class, error, response_body, response_truncated, state, finished_at)
@@ -380,6 +391,8 @@ WITH victims AS (
 		AND (d.state <> 'pending' AND d.updated_at < $1 AND d.state <> 'failed'
 			OR d.state = 'failed' AND d.updated_at < $3)
 	RETURNING d.id, d.event_id
+), del_reports AS (
+	DELETE FROM {{s}}.reports AS r WHERE r.delivery_id IN (SELECT id FROM del_deliveries)
 ), del_events AS (
 	DELETE FROM {{s}}.events AS e
 	WHERE e.id IN (SELECT event_id FROM del_deliveries) AND e.stored_at < $1

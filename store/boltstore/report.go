@@ -1,0 +1,209 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+
+	webhook "github.com/hooklet/webhook"
+)
+
+var _ webhook.Reporter = (*Store)(nil)
+
+// setAwait keeps hash as the token hash d's report must carry, or, when
+// hash is empty, forgets the one d had. It sets d.AwaitingReport; the
+// caller saves d.
+func (q *queue) setAwait(d *webhook.Delivery, hash []byte) error {
+	tokens := sp(q.tx, spaceAckTokens)
+	if len(hash) > 0 {
+		d.AwaitingReport = true
+		return tokens.Put([]byte(d.ID), append([]byte{}, hash...))
+	}
+	if !d.AwaitingReport {
+		return nil
+	}
+	d.AwaitingReport = false
+	return tokens.Delete([]byte(d.ID))
+}
+
+// failLastAttempt marks d's last attempt, the one that awaited a report,
+// failed as w says, and sets d.LastError; the caller saves d.
+func failLastAttempt(attempts space, d *webhook.Delivery, w *webhook.AttemptFailure) error {
+	d.LastError = w.Error
+	if d.Attempts < 1 {
+		return nil
+	}
+	k := attemptKey(d.ID, d.Attempts)
+	v := attempts.Get(k)
+	if v == nil {
+		return nil
+	}
+	a, err := decodeAttempt(d.ID, d.Attempts, v)
+	if err != nil {
+		return corrupt("attempt", d.ID, err)
+	}
+	a.ErrorClass, a.Error = w.Class, w.Error
+	return attempts.Put(k, encodeAttempt(nil, &a))
+}
+
+// reserve keeps deliveryID from being leased while a report on it is
+// written, and reports false when it is leased. Every reserve that
+// returns true ends with unreserve.
+func (t *leaseTable) reserve(deliveryID string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, leased := t.byDelivery[deliveryID]; leased {
+		return false
+	}
+	// A settling entry with no token: Lease passes over it, and no
+	// Complete, Release or ExtendLeases can name it.
+	t.byDelivery[deliveryID] = &heldLease{settling: true}
+	return true
+}
+
+func (t *leaseTable) unreserve(deliveryID string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.byDelivery, deliveryID)
+}
+
+// Report records a receiver's report on a delivery that awaits one with
+// the token hash given, and applies it, in one durable transaction; see
+// [webhook.Reporter]. A delivery leased (even past its lease) is refused.
+func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.Delivery, error) {
+	if err := s.begin(ctx); err != nil {
+		return webhook.Delivery{}, err
+	}
+	refused := fmt.Errorf("boltstore: report on delivery %q: %w", p.DeliveryID, webhook.ErrReportRefused)
+	if !s.leases.reserve(p.DeliveryID) {
+		if err := s.view(func(tx *bolt.Tx) error {
+			if sp(tx, spaceDeliveries).Get([]byte(p.DeliveryID)) == nil {
+				return notFound("delivery", p.DeliveryID)
+			}
+			return nil
+		}); err != nil {
+			return webhook.Delivery{}, err
+		}
+		return webhook.Delivery{}, refused
+	}
+	defer s.leases.unreserve(p.DeliveryID)
+	var out webhook.Delivery
+	err := s.update(func(tx *bolt.Tx) error {
+		q := newQueue(tx)
+		d, ok, err := q.getDelivery(p.DeliveryID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("delivery", p.DeliveryID)
+		}
+		if d.State != webhook.StatePending || !d.AwaitingReport || !p.Now.Before(d.NextAttemptAt) ||
+			subtle.ConstantTimeCompare(sp(tx, spaceAckTokens).Get([]byte(d.ID)), p.TokenHash) != 1 {
+			return refused
+		}
+		reports := sp(tx, spaceReports)
+		rep := p.Report
+		rep.DeliveryID, rep.Attempt, rep.ReceivedAt = d.ID, d.Attempts, p.Now
+		rep.Number = lastNumber(reports, d.ID) + 1
+		if err := reports.Put(attemptKey(d.ID, rep.Number), encodeReport(nil, &rep)); err != nil {
+			return err
+		}
+		old := d
+		d.UpdatedAt = p.Now
+		if rep.Status == webhook.ReportRunning {
+			d.NextAttemptAt = p.NextAttemptAt
+		} else {
+			if p.Failure != nil {
+				if err := failLastAttempt(sp(tx, spaceAttempts), &d, p.Failure); err != nil {
+					return err
+				}
+			}
+			if err := q.setAwait(&d, nil); err != nil {
+				return err
+			}
+			d.State = p.State
+			if d.State == webhook.StatePending {
+				d.NextAttemptAt = p.NextAttemptAt
+			}
+		}
+		if err := q.save(&old, &d); err != nil {
+			return err
+		}
+		if d.Ordered && d.State.Finished() {
+			if err := q.leaveSequence(&d); err != nil {
+				return err
+			}
+		}
+		out = d
+		return q.fixHeads(p.Now)
+	})
+	if err != nil {
+		return webhook.Delivery{}, err
+	}
+	return out, nil
+}
+
+// lastNumber returns the number of the last record keyed (prefix(id),
+// number) in b, 0 when there is none.
+func lastNumber(b space, id string) int {
+	prefix := prefixKey(id)
+	last := b.key(attemptKey(id, math.MaxUint32))
+	c := b.b.Cursor()
+	k, _ := c.Seek(last)
+	switch {
+	case k == nil:
+		k, _ = c.Last()
+	case !bytes.Equal(k, last):
+		k, _ = c.Prev()
+	}
+	if len(k) != 1+len(prefix)+4 || k[0] != b.tag || !bytes.HasPrefix(k[1:], prefix) {
+		return 0
+	}
+	return int(binary.BigEndian.Uint32(k[1+len(prefix):]))
+}
+
+// ListReports returns one delivery's reports in the order they were
+// recorded. The cursor is the number of the last report of the previous
+// page. A missing delivery is an error wrapping [webhook.ErrNotFound].
+func (s *Store) ListReports(ctx context.Context, p *webhook.ListReportsParams) (webhook.Page[webhook.Report], error) {
+	var page webhook.Page[webhook.Report]
+	if err := s.begin(ctx); err != nil {
+		return page, err
+	}
+	after := 0
+	if p.Cursor != "" {
+		n, err := strconv.Atoi(p.Cursor)
+		if err != nil || n < 0 {
+			return page, fmt.Errorf("boltstore: list reports: malformed cursor %q", p.Cursor)
+		}
+		after = n
+	}
+	limit := webhook.PageLimit(p.Limit)
+	err := s.view(func(tx *bolt.Tx) error {
+		page = webhook.Page[webhook.Report]{Items: []webhook.Report{}}
+		if sp(tx, spaceDeliveries).Get([]byte(p.DeliveryID)) == nil {
+			return notFound("delivery", p.DeliveryID)
+		}
+		c := sp(tx, spaceReports).Cursor()
+		prefix := prefixKey(p.DeliveryID)
+		for k, v := c.Seek(attemptKey(p.DeliveryID, after+1)); hasPrefix(k, prefix) && len(k) == len(prefix)+4; k, v = c.Next() {
+			if len(page.Items) == limit {
+				page.Next = strconv.Itoa(page.Items[limit-1].Number)
+				return nil
+			}
+			r, err := decodeReport(p.DeliveryID, int(binary.BigEndian.Uint32(k[len(prefix):])), v)
+			if err != nil {
+				return corrupt("report", p.DeliveryID, err)
+			}
+			page.Items = append(page.Items, r)
+		}
+		return nil
+	})
+	return page, err
+}
