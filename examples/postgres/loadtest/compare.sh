@@ -7,10 +7,11 @@
 # It stops everything it started (by PID, pg_ctl stop) and removes its temp
 # dir on exit.
 #
-#   examples/postgres/loadtest/compare.sh                 # REPS=5 MODES=drain,latency,stream
+#   examples/postgres/loadtest/compare.sh                 # REPS=5 MODES=emit,drain,latency,stream
 #   REPS=1 MODES=drain examples/postgres/loadtest/compare.sh
 #
-# River runs with its best settings of bench/river/README.md: drain
+# River runs with its best settings of bench/river/README.md: emit against
+# 64 goroutines each inserting one job per transaction, drain
 # MaxWorkers 200 with FetchCooldown 1 ms and 5 ms (the better of the two is
 # the one compared), streaming with 64 single inserters (cooldown 5 ms),
 # latency with cooldown 1 ms (its best p50). Hooklet runs one Dispatcher.
@@ -25,7 +26,7 @@ N=${N:-20000}
 DUR=${DUR:-5s}
 WARMUP=${WARMUP:-2s}
 RATE=${RATE:-1000}
-MODES=${MODES:-drain,latency,stream}
+MODES=${MODES:-emit,drain,latency,stream}
 OUT=${OUT:-/tmp/hooklet-compare.txt}
 
 PGBIN=${PGBIN:-}
@@ -98,6 +99,11 @@ hooklet() { "${LT[@]}" "$@" 2>>"$TMP/run.log" | grep '^RESULT' | tee -a "$OUT"; 
 for rep in $(seq "$REPS"); do
   for mode in ${MODES//,/ }; do
     case $mode in
+    emit)
+      r=$(river -mode insert-single -inserters 64 | field events_per_s)
+      h=$(hooklet -modes emit | field 'events/s')
+      echo "rep $rep emit: river $r/s, hooklet $h/s, ratio $(python3 -c "print(round($h / $r, 2))")" >&2
+      ;;
     drain)
       r1=$(river -mode drain -workers 200 -cooldown 1ms | field deliveries_per_s)
       r5=$(river -mode drain -workers 200 -cooldown 5ms | field deliveries_per_s)

@@ -36,6 +36,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,7 @@ var (
 	replicas = flag.String("dispatchers", "1,2", "Dispatcher counts for drain, stream and latency")
 	ordered  = flag.Bool("ordered", false, "make the endpoint ordered")
 	keys     = flag.Int("keys", 1, "with -ordered: ordering keys the events are spread over")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the measured modes to this file")
 	stageLog = flag.Bool("stages", false, "latency mode: split the latency into stages (emit, commit, lease, send)")
 	pgPID    = flag.Int("pgpid", 0, "postmaster PID, for PostgreSQL CPU accounting (default: the parent of a backend, when the server is local)")
 )
@@ -88,6 +90,16 @@ func main() {
 	rc, err := startReceiver()
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("loadtest: postgres, payload 1 KiB, workers=%d per dispatcher, emitters=%d, pool=%d\n", *workers, *emitters, *poolSize)
 	for _, mode := range strings.Split(*modes, ",") {
