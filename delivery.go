@@ -35,6 +35,9 @@ type deliveryEngine struct {
 	// attempt makes one attempt (with its quick tries); release reports
 	// that it was cut short by cancellation and nothing is to be recorded.
 	attempt func(ctx context.Context, l *Lease) (out Outcome, rep attemptReport, release bool)
+	// attemptBatch makes one attempt at a batch; see
+	// attempter.attemptBatch.
+	attemptBatch func(ctx context.Context, u *batchUnit, maxBytes int, form formFunc) batchResult
 	// hooks tells the host of circuit changes.
 	hooks *hookRunner
 	// endpointsChanged is called when another process reports changed
@@ -240,6 +243,9 @@ func (e *deliveryEngine) lease() leaseResult {
 	}
 	e.dispatch(leases)
 	r.got, r.more = len(leases), len(leases) == limit
+	if w := e.gatherWake(); !w.IsZero() && (r.laneWake.IsZero() || w.Before(r.laneWake)) {
+		r.laneWake = w
+	}
 	return r
 }
 
@@ -408,6 +414,9 @@ func (e *deliveryEngine) extend() {
 		stale[r.DeliveryID] = r.Token
 	}
 	e.mu.Lock()
+	for _, ln := range e.lanes {
+		e.dropStaleLocked(ln, stale)
+	}
 	for _, ln := range e.busy {
 		ln.queue = slices.DeleteFunc(ln.queue, func(l Lease) bool {
 			if stale[l.Delivery.ID] == l.Token {
@@ -450,6 +459,9 @@ func (e *deliveryEngine) stop(ctx context.Context) error {
 	var queued []LeaseRef
 	for _, ln := range e.busy {
 		queued = append(queued, takeQueue(e, ln)...)
+	}
+	for _, ln := range e.lanes {
+		queued = append(queued, takeGather(e, ln)...)
 	}
 	e.mu.Unlock()
 	e.release(queued)

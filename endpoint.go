@@ -106,6 +106,10 @@ type Endpoint struct {
 	RateBurst int
 	// Retry overrides [Config.Retry] for this endpoint when non-nil.
 	Retry *RetryPolicy
+	// Batch gathers the endpoint's deliveries into NDJSON batch requests;
+	// the zero value sends one request per delivery. See [BatchPolicy].
+	// The store must be a [Batcher].
+	Batch BatchPolicy
 	// AckTimeout lets the endpoint's receiver acknowledge a request now
 	// and report its result later; zero (the default) turns it off. When
 	// set, every request carries a callback URL under
@@ -205,6 +209,10 @@ type endpointCheck struct {
 	// customSigner is set when Config.Signer is the host's own: an endpoint
 	// it signs for needs no secret of ours.
 	customSigner bool
+	// maxPayload is Config.MaxPayloadBytes, which a batch must hold.
+	maxPayload int
+	// batcher is set when the store records batches ([Batcher]).
+	batcher bool
 	// callbacks is set when receivers can report back: Config.CallbackURL
 	// is set and the store is a Reporter.
 	callbacks bool
@@ -301,6 +309,12 @@ func (ep *Endpoint) validate(c endpointCheck) error {
 		return invalidEndpoint("AckTimeout", "must not be negative", nil)
 	case ep.AckTimeout > 0 && !c.callbacks:
 		return invalidEndpoint("AckTimeout", "needs Config.CallbackURL, where the host mounts Dispatcher.CallbackHandler, and a store that keeps reports", nil)
+	}
+	if field, reason := ep.Batch.validate(c.maxPayload); field != "" {
+		return invalidEndpoint(field, reason, nil)
+	}
+	if ep.Batch.Enabled() && !c.batcher {
+		return invalidEndpoint("Batch", "the store cannot record batches (it does not implement webhook.Batcher)", ErrBatchingUnsupported)
 	}
 	return nil
 }

@@ -57,6 +57,10 @@ var (
 	// parameters of a query or a recovery call, such as an unknown
 	// [DeliveryState] in [ListDeliveriesParams] or an empty endpoint ID.
 	ErrInvalidParams = errors.New("webhook: invalid params")
+
+	// ErrBatchingUnsupported is wrapped by the error that refuses an
+	// endpoint with a [BatchPolicy] when the store is not a [Batcher].
+	ErrBatchingUnsupported = errors.New("webhook: the store does not support batching")
 )
 
 // ValidationError describes why an event, endpoint or config was rejected.

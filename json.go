@@ -231,6 +231,7 @@ type endpointJSON struct {
 	RateBurst      int               `json:"rate_burst,omitempty"`
 	Retry          *RetryPolicy      `json:"retry,omitempty"`
 	AckTimeout     string            `json:"ack_timeout,omitempty"`
+	Batch          *BatchPolicy      `json:"batch,omitempty"`
 	FailingSince   time.Time         `json:"failing_since,omitzero"`
 	CreatedAt      time.Time         `json:"created_at,omitzero"`
 	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
@@ -252,6 +253,9 @@ func (ep Endpoint) MarshalJSON() ([]byte, error) {
 	j.Ordered = ep.Ordered
 	j.AckTimeout = durationText(ep.AckTimeout)
 	j.RateLimit, j.RateBurst, j.FailingSince = ep.RateLimit, ep.RateBurst, utcTime(ep.FailingSince)
+	if ep.Batch.Enabled() {
+		j.Batch = &ep.Batch
+	}
 	if ep.Headers != nil {
 		j.Headers = make(map[string]string, len(ep.Headers))
 		for k, v := range ep.Headers {
@@ -298,6 +302,9 @@ func (ep *Endpoint) UnmarshalJSON(b []byte) error {
 	}
 	ep.AckTimeout = ack
 	ep.RateLimit, ep.RateBurst, ep.FailingSince = j.RateLimit, j.RateBurst, j.FailingSince
+	if j.Batch != nil {
+		ep.Batch = *j.Batch
+	}
 	if j.Signature != nil {
 		ep.Signature = SignatureScheme{Kind: j.Signature.Kind, Header: j.Signature.Header, Prefix: j.Signature.Prefix}
 	}
@@ -320,6 +327,7 @@ type deliveryJSON struct {
 	CreatedAt      time.Time     `json:"created_at,omitzero"`
 	UpdatedAt      time.Time     `json:"updated_at,omitzero"`
 	AwaitingReport bool          `json:"awaiting_report,omitempty"`
+	BatchID        string        `json:"batch_id,omitempty"`
 }
 
 // MarshalJSON writes the delivery in snake_case.
@@ -331,6 +339,7 @@ func (d Delivery) MarshalJSON() ([]byte, error) {
 		LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: utcTime(d.CreatedAt), UpdatedAt: utcTime(d.UpdatedAt),
 		AwaitingReport: d.AwaitingReport,
+		BatchID:        d.BatchID,
 	})
 }
 
@@ -347,6 +356,7 @@ func (d *Delivery) UnmarshalJSON(b []byte) error {
 		LastStatusCode: j.LastStatusCode, LastError: j.LastError,
 		CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
 		AwaitingReport: j.AwaitingReport,
+		BatchID:        j.BatchID,
 	}
 	return nil
 }

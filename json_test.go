@@ -65,6 +65,7 @@ func TestJSON(t *testing.T) {
 				Jitter: 0.2, MaxRetryAfter: time.Hour, StopOnClientError: true,
 				Quick: webhook.QuickRetry{Tries: 3, Initial: 100 * time.Millisecond, Max: time.Second, Jitter: 0.5, GiveUpAfter: 4 * time.Second}},
 			Ordered: true, Unsigned: true, RateLimit: 2.5, RateBurst: 3,
+			Batch:        webhook.BatchPolicy{MaxEvents: 500, MaxBytes: 1 << 20, MaxWait: 1500 * time.Millisecond},
 			FailingSince: jsonTime.Add(-time.Hour),
 			AckTimeout:   15 * time.Minute,
 			CreatedAt:    jsonTime, UpdatedAt: jsonTime.Add(time.Minute),

@@ -14,6 +14,7 @@ type laneConfig struct {
 	concurrency int     // the endpoint's cap of requests in flight
 	rate        float64 // requests per second; 0: no limit
 	burst       int
+	batch       BatchPolicy // with defaults; zero: no batching
 }
 
 // lane is one endpoint's share of the engine: its deliveries running and
@@ -41,6 +42,16 @@ type lane struct {
 	breaker breaker
 	limiter *rate.Limiter // nil without a rate limit
 	lastEnd time.Time     // when the latest attempt ended
+
+	// Batching (see gatherer.go): leased deliveries gathered for the next
+	// batch, when the oldest of them came, their estimated size, the
+	// average line of the last batch sent, and the batches queued, by
+	// their lead in queue.
+	gather      []Lease
+	gatherSince time.Time
+	gatherBytes int
+	lineEst     int
+	units       map[string]*batchUnit
 }
 
 // laneIdleTTL is how long an idle lane keeps what it learnt of its
@@ -104,7 +115,7 @@ func (ln *lane) class(now time.Time, slowAfter time.Duration) laneClass {
 
 // idle reports whether the lane may be forgotten.
 func (ln *lane) idle(now time.Time) bool {
-	return ln.running == 0 && len(ln.queue) == 0 && now.Sub(ln.lastEnd) >= laneIdleTTL &&
+	return ln.running == 0 && len(ln.queue) == 0 && len(ln.gather) == 0 && now.Sub(ln.lastEnd) >= laneIdleTTL &&
 		ln.breaker.idle(now) && (ln.limiter == nil || ln.limiter.TokensAt(now) >= float64(ln.limiter.Burst()))
 }
 
@@ -195,6 +206,8 @@ func (ln *lane) finish(start, now time.Time, probe bool, rep attemptReport, slow
 // lanes and workers allow.
 func (e *deliveryEngine) dispatch(leases []Lease) {
 	var release []LeaseRef
+	var formed map[string]*batchUnit // batches leased again, by ID
+	var order []*batchUnit
 	e.mu.Lock()
 	now := e.clock.Now()
 	for _, l := range leases {
@@ -211,14 +224,35 @@ func (e *deliveryEngine) dispatch(leases []Lease) {
 						ln.queue[i].Token = l.Token
 					}
 				}
+				retokenLocked(ln, l.Delivery.ID, l.Token)
 			}
 			continue
 		}
 		e.held[l.Delivery.ID] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
 		e.active[l.Delivery.ID] = struct{}{}
 		ln := e.laneLocked(l.Delivery.EndpointID, now)
-		ln.queue = append(ln.queue, l)
-		e.busy[l.Delivery.EndpointID] = ln
+		switch {
+		case l.Delivery.BatchID != "":
+			// A batch formed before, leased whole: it goes again as it is.
+			if formed == nil {
+				formed = map[string]*batchUnit{}
+			}
+			u := formed[l.Delivery.BatchID]
+			if u == nil {
+				u = &batchUnit{id: l.Delivery.BatchID, formed: true}
+				formed[l.Delivery.BatchID] = u
+				order = append(order, u)
+			}
+			u.leases = append(u.leases, l)
+		case ln.cfg.batch.Enabled():
+			e.gatherLocked(ln, l, now)
+		default:
+			ln.queue = append(ln.queue, l)
+			e.busy[l.Delivery.EndpointID] = ln
+		}
+	}
+	for _, u := range order {
+		e.queueUnitLocked(e.lanes[u.leases[0].Delivery.EndpointID], u)
 	}
 	release = e.pumpLocked(now)
 	e.mu.Unlock()
@@ -336,10 +370,12 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 // takeQueue empties a lane's queue and returns its leases, no longer
 // active. Called with e.mu held.
 func takeQueue(e *deliveryEngine, ln *lane) []LeaseRef {
-	refs := make([]LeaseRef, len(ln.queue))
-	for i, l := range ln.queue {
-		refs[i] = LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token}
-		delete(e.active, l.Delivery.ID)
+	refs := make([]LeaseRef, 0, len(ln.queue))
+	for i := range ln.queue {
+		for _, r := range unitRefsLocked(ln, &ln.queue[i]) {
+			refs = append(refs, r)
+			delete(e.active, r.DeliveryID)
+		}
 	}
 	clear(ln.queue)
 	ln.queue = ln.queue[:0]
@@ -350,9 +386,11 @@ func takeQueue(e *deliveryEngine, ln *lane) []LeaseRef {
 // others, no longer active. Called with e.mu held.
 func trimQueue(e *deliveryEngine, ln *lane, n int) []LeaseRef {
 	refs := make([]LeaseRef, 0, len(ln.queue)-n)
-	for _, l := range ln.queue[n:] {
-		refs = append(refs, LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token})
-		delete(e.active, l.Delivery.ID)
+	for i := range ln.queue[n:] {
+		for _, r := range unitRefsLocked(ln, &ln.queue[n+i]) {
+			refs = append(refs, r)
+			delete(e.active, r.DeliveryID)
+		}
 	}
 	clear(ln.queue[n:])
 	ln.queue = ln.queue[:n]
@@ -369,6 +407,11 @@ func (e *deliveryEngine) startLocked(ln *lane, l Lease, now time.Time, probe boo
 	}
 	e.running++
 	e.wg.Add(1)
+	if u, ok := ln.units[l.Delivery.ID]; ok {
+		delete(ln.units, l.Delivery.ID)
+		go e.runBatch(ln, u, now, probe)
+		return
+	}
 	go e.runLane(ln, l, now, probe)
 }
 
@@ -428,6 +471,7 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 func (e *deliveryEngine) plan() (free, running, ahead int, excl []string, wake time.Time) {
 	e.mu.Lock()
 	now := e.clock.Now()
+	wake = e.flushGathersLocked(now)
 	release := e.pumpLocked(now)
 	sh := e.sharesLocked(now)
 	for id, ln := range e.lanes {

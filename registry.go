@@ -34,6 +34,7 @@ type endpointCompiler struct {
 	transformer Transformer
 	retry       RetryPolicy // the policy of endpoints without their own
 	concurrency int         // the cap of endpoints without their own
+	maxPayload  int         // Config.MaxPayloadBytes, for batch defaults
 }
 
 // compile resolves ep, compiling its template and its filter. Errors wrap
@@ -69,6 +70,7 @@ func (c *endpointCompiler) resolve(ep Endpoint) *endpointState {
 	if ep.RateLimit > 0 {
 		st.lane.rate, st.lane.burst = ep.RateLimit, cmp.Or(ep.RateBurst, 1)
 	}
+	st.lane.batch = ep.Batch.withDefaults(c.maxPayload)
 	return st
 }
 

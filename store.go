@@ -248,6 +248,11 @@ type Delivery struct {
 	// [Outcome.AwaitTokenHash]; Enqueue and AddDeliveries store it
 	// cleared.
 	AwaitingReport bool
+	// BatchID names the batch the delivery was last sent in (see
+	// [BatchPolicy] and [Batcher]); empty when it never was, or since a
+	// [Store.Redeliver]. While the delivery is pending, it is leased only
+	// together with the other pending deliveries of its batch.
+	BatchID string
 }
 
 // ErrorClass sorts attempt failures that got no HTTP answer, or could not be

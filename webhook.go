@@ -352,6 +352,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.hooks = newHookRunner(cfg.Hooks, cfg.Logger)
 	d.registry = newRegistry(cfg.Store, cfg.Test.Clock, cfg.Logger, endpointCompiler{
 		transformer: cfg.Transformer, retry: cfg.Retry, concurrency: cfg.EndpointConcurrency,
+		maxPayload: cfg.MaxPayloadBytes,
 	}, d.hooks.endpointEnabled)
 	d.health = newEndpointHealth(cfg.Logger, cfg.DisableAfter, d.registry.disable, d.registry.markFailing, d.hooks.endpointDisabled)
 	at := &attempter{
@@ -380,6 +381,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		}
 		at.callbacks = d.callbacks
 	}
+	d.engine.attemptBatch = at.attemptBatch
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
 	if cfg.Retention > 0 {
 		d.pruner = newPruner(cfg.Store, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
@@ -558,6 +560,8 @@ func (d *Dispatcher) endpointCheck() endpointCheck {
 		refusePrivate: d.ownTransport != nil && !d.cfg.AllowPrivateNetworks,
 		customSigner:  !standard,
 		callbacks:     d.callbacks != nil,
+		maxPayload:    d.cfg.MaxPayloadBytes,
+		batcher:       isBatcher(d.store),
 	}
 }
 

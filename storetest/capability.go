@@ -69,6 +69,9 @@ func capabilityGroups(probe webhook.Store) []group {
 		}
 		gs = append(gs, group{"Reporter", cases})
 	}
+	if _, ok := probe.(webhook.Batcher); ok {
+		gs = append(gs, group{"Batcher", batcherCases()})
+	}
 	if _, ok := probe.(webhook.Notifier); ok {
 		gs = append(gs, group{"Notifier", notifierCases(probe)})
 	}

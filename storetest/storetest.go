@@ -73,6 +73,9 @@
 //     wins; a refused report changes nothing; the timeout and a failed
 //     report complete the attempt that awaited rather than add one; with
 //     PeerOpener, a report reaches the store through any peer.
+//   - Batcher: a [webhook.Batcher] records batches all or nothing, leases
+//     a formed batch whole (never split by Limit, by a live lease or by
+//     owners racing), and Redeliver takes a delivery out of its batch.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.

@@ -17,6 +17,10 @@
 //   - backlog (on request): the live heap while -backlog events are emitted
 //     and then while the engine runs against them, every request hanging;
 //
+//   - batch (on request): events/s delivered to a batched endpoint
+//     (MaxEvents 500) against the same backlog unbatched, and against the
+//     raw sender's req/s;
+//
 //   - fair (on request): one healthy endpoint's backlog drain throughput
 //     and streaming latency alone, then beside -hanging endpoints whose
 //     receivers hold every request until the request timeout.
@@ -63,7 +67,7 @@ var (
 	endpoints = flag.Int("endpoints", 1, "endpoints every event fans out to")
 	size      = flag.Int("size", 1024, "payload bytes")
 	dir       = flag.String("dir", "", "directory for the database files (default: a temp dir)")
-	phases    = flag.String("phases", "emit,lone,deliver", "phases to run (emit, lone, deliver, backlog, fair)")
+	phases    = flag.String("phases", "emit,lone,deliver", "phases to run (emit, lone, deliver, backlog, fair, batch)")
 	backlog   = flag.Int("backlog", 1000000, "events in the backlog phase (a multiple of 4000)")
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
@@ -97,6 +101,8 @@ func main() {
 			err = backlogPhase()
 		case "fair":
 			err = fairPhase()
+		case "batch":
+			err = batchPhase(payload)
 		default:
 			err = fmt.Errorf("unknown phase %q", p)
 		}

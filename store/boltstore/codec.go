@@ -270,15 +270,19 @@ func encodeDelivery(buf []byte, d *webhook.Delivery) []byte {
 	// Optional fields, in the order they were added: each is written when
 	// it or a later one is set.
 	awaiting := d.AwaitingReport
-	if d.Ordered || d.OrderingKey != "" || d.ScheduleStart != 0 || awaiting {
+	later := awaiting || d.BatchID != ""
+	if d.Ordered || d.OrderingKey != "" || d.ScheduleStart != 0 || later {
 		e.string(d.OrderingKey)
 		e.bool(d.Ordered)
 	}
-	if d.ScheduleStart != 0 || awaiting {
+	if d.ScheduleStart != 0 || later {
 		e.int(d.ScheduleStart)
 	}
-	if awaiting {
+	if later {
 		e.bool(d.AwaitingReport)
+	}
+	if d.BatchID != "" {
+		e.string(d.BatchID)
 	}
 	return e.b
 }
@@ -311,6 +315,9 @@ func decodeDelivery(id string, b []byte) (webhook.Delivery, error) {
 	}
 	if d.more() { // absent unless the delivery awaits a receiver's report
 		dl.AwaitingReport = d.bool()
+	}
+	if d.more() { // absent until the delivery is sent in a batch
+		dl.BatchID = d.string()
 	}
 	return dl, d.done()
 }
@@ -434,6 +441,10 @@ func encodeEndpoint(buf []byte, ep *webhook.Endpoint) []byte {
 	e.varint(int64(quick.GiveUpAfter))
 	// Receivers that report back.
 	e.varint(int64(ep.AckTimeout))
+	// Batching.
+	e.int(ep.Batch.MaxEvents)
+	e.int(ep.Batch.MaxBytes)
+	e.varint(int64(ep.Batch.MaxWait))
 	return e.b
 }
 
@@ -504,6 +515,11 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 	}
 	if d.more() { // absent from records written before receivers reported back
 		ep.AckTimeout = time.Duration(d.varint())
+	}
+	if d.more() { // absent from records written before batching
+		ep.Batch.MaxEvents = d.int()
+		ep.Batch.MaxBytes = d.int()
+		ep.Batch.MaxWait = time.Duration(d.varint())
 	}
 	return ep, d.done()
 }

@@ -87,6 +87,10 @@ const (
 	// spaceReports: (prefix(delivery ID), number) -> report record, as
 	// attempts are keyed.
 	spaceReports
+	// spaceBatches: (prefix(batch ID), delivery ID) -> nothing, every
+	// pending delivery that belongs to a formed batch, so that Lease
+	// finds the batch's other members (see webhook.Batcher).
+	spaceBatches
 )
 
 // layoutVersion is stored under spaceMeta "version"; Open refuses a file of
@@ -254,6 +258,11 @@ func attemptKey(deliveryID string, number int) []byte {
 }
 
 func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }
+
+// batchKey is (prefix(batch ID), delivery ID), the key of spaceBatches.
+func batchKey(batchID, deliveryID string) []byte {
+	return append(prefixKey(batchID), deliveryID...)
+}
 
 // typeKey is (prefix(event type), delivery ID), the key of spaceTypes.
 func typeKey(eventType, deliveryID string) []byte {

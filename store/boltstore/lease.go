@@ -31,6 +31,9 @@ type leaseTable struct {
 	mu          sync.Mutex
 	byDelivery  map[string]*heldLease
 	perEndpoint map[string]int // how many leases each endpoint's deliveries have
+	// batched maps deliveries to the batch they were formed in; see
+	// batch.go.
+	batched map[string]string
 }
 
 // heldLease is the lease on one pending delivery.
@@ -46,7 +49,7 @@ type heldLease struct {
 }
 
 func newLeaseTable() leaseTable {
-	return leaseTable{byDelivery: make(map[string]*heldLease), perEndpoint: make(map[string]int)}
+	return leaseTable{byDelivery: make(map[string]*heldLease), perEndpoint: make(map[string]int), batched: make(map[string]string)}
 }
 
 // blocks reports whether a lease keeps deliveryID from being leased at now:
@@ -338,6 +341,15 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	s.leases.settle(refs, claimed, err == nil)
 	if err != nil {
 		return webhook.BatchResult{}, err
+	}
+	var ended []string
+	for i := range p.Outcomes {
+		if claimed[i] && p.Outcomes[i].State.Finished() {
+			ended = append(ended, p.Outcomes[i].Lease.DeliveryID)
+		}
+	}
+	if len(ended) > 0 {
+		s.leases.forgetBatched(ended)
 	}
 	return res, nil
 }

@@ -393,6 +393,7 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 		d.State = webhook.StatePending
 		d.NextAttemptAt = p.Now
 		d.UpdatedAt = p.Now
+		d.BatchID = "" // it goes alone, or in a new batch
 		if p.FreshSchedule {
 			d.ScheduleStart = d.Attempts
 		}

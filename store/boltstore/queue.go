@@ -100,6 +100,9 @@ func (q *queue) save(old, d *webhook.Delivery) error {
 	if err := q.indexState(old, d); err != nil {
 		return err
 	}
+	if err := q.indexBatch(old, d); err != nil {
+		return err
+	}
 	var err error
 	if d.State.Finished() {
 		err = q.addFinished(d)
@@ -404,8 +407,10 @@ func scanDue(tx *bolt.Tx, now time.Time, limit int, exclude map[string]struct{},
 	nowKey := appendTime(nil, now)
 	var h cursorHeap
 	var out []candidate
+	n := 0 // toward limit: a batch counts once
+	var taken map[string]bool
 	hk, _ := hc.First()
-	for len(out) < limit {
+	for n < limit {
 		// Open every endpoint whose head could come before the current
 		// minimum.
 		for hk != nil && bytes.Compare(hk[:timeLen], nowKey) <= 0 &&
@@ -430,11 +435,23 @@ func scanDue(tx *bolt.Tx, now time.Time, limit int, exclude map[string]struct{},
 			break
 		}
 		if !held.blocks(r[timeLen:], now) {
-			out = append(out, candidate{
-				endpointID: e.endpointID,
-				deliveryID: string(r[timeLen:]),
-				due:        parseTime(r[:timeLen]),
-			})
+			id := string(r[timeLen:])
+			batch, members, ok := held.batchCandidates(tx, id, now)
+			switch {
+			case batch == "":
+				out = append(out, candidate{endpointID: e.endpointID, deliveryID: id, due: parseTime(r[:timeLen])})
+				n++
+			case ok && !taken[batch]:
+				// A formed batch goes whole, or not at all.
+				if taken == nil {
+					taken = map[string]bool{}
+				}
+				taken[batch] = true
+				for _, m := range members {
+					out = append(out, candidate{endpointID: e.endpointID, deliveryID: m, due: parseTime(r[:timeLen])})
+				}
+				n++
+			}
 		}
 		if k, _ := e.c.Next(); hasPrefix(k, e.prefix) {
 			e.key = k

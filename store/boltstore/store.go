@@ -125,7 +125,11 @@ func Open(path string, opts *Options) (*Store, error) {
 		if err := buildIndexes(tx); err != nil {
 			return err
 		}
-		return releaseAllLeases(tx)
+		if err := releaseAllLeases(tx); err != nil {
+			return err
+		}
+		s.leases.loadBatches(tx)
+		return nil
 	}); err != nil {
 		_ = db.Close()
 		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, errBadRecord) {

@@ -33,7 +33,10 @@ type Store struct {
 	seq         uint64 // the enqueue order of ordered deliveries
 }
 
-var _ webhook.Store = (*Store)(nil)
+var (
+	_ webhook.Store   = (*Store)(nil)
+	_ webhook.Batcher = (*Store)(nil)
+)
 
 type eventRec struct {
 	event      webhook.Event
@@ -279,6 +282,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 	}
 	excluded := set(p.ExcludeEndpoints)
 	heads := s.heads()
+	batches := s.batches()
 	var due []*deliveryRec
 	for _, r := range s.deliveries {
 		if r.d.State == webhook.StatePending && !excluded[r.d.EndpointID] && !r.due().After(p.Now) && leasable(r, heads) {
@@ -288,9 +292,25 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 	slices.SortFunc(due, func(a, b *deliveryRec) int {
 		return cmp.Or(a.due().Compare(b.due()), cmp.Compare(a.d.ID, b.d.ID))
 	})
-	if len(due) > p.Limit {
-		due = due[:p.Limit]
+	// A formed batch goes whole, counted once, or not at all.
+	var picked []*deliveryRec
+	taken := map[string]bool{}
+	for _, r := range due {
+		if len(taken) >= p.Limit {
+			break
+		}
+		if r.d.BatchID == "" {
+			picked = append(picked, r)
+			taken[r.d.ID] = true
+			continue
+		}
+		if taken[r.d.BatchID] || !batchFree(batches[r.d.BatchID], p.Now) {
+			continue
+		}
+		taken[r.d.BatchID] = true
+		picked = append(picked, batches[r.d.BatchID]...)
 	}
+	due = picked
 	out := make([]webhook.Lease, len(due))
 	for i, r := range due {
 		r.token = rand.Text()
@@ -302,6 +322,57 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 		out[i] = webhook.Lease{Delivery: r.d, Event: ev, Token: r.token, Until: r.until}
 	}
 	return out, nil
+}
+
+// batches returns the pending members of every formed batch, in ID
+// order.
+func (s *Store) batches() map[string][]*deliveryRec {
+	b := map[string][]*deliveryRec{}
+	for _, r := range s.deliveries {
+		if r.d.BatchID != "" && r.d.State == webhook.StatePending {
+			b[r.d.BatchID] = append(b[r.d.BatchID], r)
+		}
+	}
+	for _, rs := range b {
+		slices.SortFunc(rs, func(a, b *deliveryRec) int { return cmp.Compare(a.d.ID, b.d.ID) })
+	}
+	return b
+}
+
+// batchFree reports whether no member of a batch is held by a live lease
+// at now.
+func batchFree(members []*deliveryRec, now time.Time) bool {
+	for _, r := range members {
+		if r.token != "" && r.until.After(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// FormBatch records that the held deliveries of p.Leases form the batch
+// p.BatchID and extends their leases, or, when a lease is stale, writes
+// nothing and lists the stale ones.
+func (s *Store) FormBatch(ctx context.Context, p *webhook.FormBatchParams) (webhook.BatchResult, error) {
+	if err := s.lock(ctx); err != nil {
+		return webhook.BatchResult{}, err
+	}
+	defer s.mu.Unlock()
+	var res webhook.BatchResult
+	for _, ref := range p.Leases {
+		if r := s.held(ref); r == nil || r.d.State != webhook.StatePending {
+			res.Stale = append(res.Stale, ref)
+		}
+	}
+	if len(res.Stale) > 0 {
+		return res, nil
+	}
+	for _, ref := range p.Leases {
+		r := s.held(ref)
+		r.d.BatchID = p.BatchID
+		r.until = p.Until
+	}
+	return res, nil
 }
 
 // held returns the delivery whose lease ref names, or nil when the token
@@ -508,6 +579,7 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	r.d.State = webhook.StatePending
 	r.d.NextAttemptAt = p.Now
 	r.d.UpdatedAt = p.Now
+	r.d.BatchID = ""
 	if p.FreshSchedule {
 		r.d.ScheduleStart = r.d.Attempts
 	}

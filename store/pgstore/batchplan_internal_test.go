@@ -32,13 +32,15 @@ func (n *planNode) walk(f func(*planNode)) {
 	}
 }
 
-// TestBatchPlansLinear runs Lease, ExtendLeases, Complete and Release over
-// a batch of n deliveries through EXPLAIN ANALYZE (rolled back) on tables
-// that have no statistics yet, as a fresh schema has, and checks that none
+// TestBatchPlansLinear runs Lease, ExtendLeases, Release, FormBatch and
+// Complete over a batch of n deliveries through EXPLAIN ANALYZE (rolled
+// back) on tables that have no statistics yet, as a fresh schema has, and
+// checks that none
 // does work quadratic in the batch: no join filter discards more rows than
 // the batch holds (a nested loop over two lists of the batch), and no node
 // that runs more than once holds the batch's array in its condition (an
-// array index condition is sorted on every rescan).
+// array index condition is sorted on every rescan), and none costs enough
+// for PostgreSQL to compile it (JIT, over 100 ms a call).
 func TestBatchPlansLinear(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -68,10 +70,12 @@ func TestBatchPlansLinear(t *testing.T) {
 		var out []byte
 		require.NoError(t, tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&out), name)
 		var plans []struct {
-			Plan planNode `json:"Plan"`
+			Plan planNode        `json:"Plan"`
+			JIT  json.RawMessage `json:"JIT"`
 		}
 		require.NoError(t, json.Unmarshal(out, &plans), name)
 		require.Len(t, plans, 1)
+		require.Nil(t, plans[0].JIT, "%s: the plan's cost makes PostgreSQL compile it on every call:\n%s", name, out)
 		plans[0].Plan.walk(func(p *planNode) {
 			require.LessOrEqual(t, p.JoinRemoved, n, "%s: %s on %s discards %d rows by join filter:\n%s",
 				name, p.NodeType, p.RelationName, p.JoinRemoved, out)
@@ -95,6 +99,7 @@ func TestBatchPlansLinear(t *testing.T) {
 	}
 	explain("extend", s.q.extend, ids, tokens, until)
 	explain("release", s.q.release, ids, tokens, now, s.channel)
+	explain("form batch", s.q.formBatch, ids, tokens, "batch_1", until)
 
 	outcomes := make([]webhook.Outcome, n)
 	for i, l := range ls {

@@ -191,12 +191,31 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 		return nil, wrap("lease", err)
 	}
 	s.due.put(gen, p.Now, exclude, due)
-	// The statement's rows come in no order: earliest next attempt first
-	// (an expired lease keeps the NextAttemptAt it was due at).
-	slices.SortFunc(got, func(a, b webhook.Lease) int {
-		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
-	})
+	sortLeases(got)
 	return got, nil
+}
+
+// sortLeases puts the lease statement's rows, which come in no order,
+// earliest next attempt first (an expired lease keeps the NextAttemptAt
+// it was due at), a batch's members together at the earliest of theirs,
+// then by ID.
+func sortLeases(ls []webhook.Lease) {
+	first := map[string]time.Time{} // batch ID: its members' earliest next attempt
+	for i := range ls {
+		d := &ls[i].Delivery
+		if t, ok := first[d.BatchID]; d.BatchID != "" && (!ok || d.NextAttemptAt.Before(t)) {
+			first[d.BatchID] = d.NextAttemptAt
+		}
+	}
+	key := func(d *webhook.Delivery) time.Time {
+		if d.BatchID != "" {
+			return first[d.BatchID]
+		}
+		return d.NextAttemptAt
+	}
+	slices.SortFunc(ls, func(a, b webhook.Lease) int {
+		return cmp.Or(key(&a.Delivery).Compare(key(&b.Delivery)), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
+	})
 }
 
 // scanLeased scans a row of the lease statement into a lease until until.
@@ -213,7 +232,7 @@ func scanLeased(until time.Time) pgx.RowToFunc[webhook.Lease] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&l.Token, &d.ScheduleStart, &d.AwaitingReport)
+			&l.Token, &d.ScheduleStart, &d.AwaitingReport, &d.BatchID)
 		if err != nil {
 			return l, err
 		}
@@ -582,7 +601,7 @@ func scanDelivery(row pgx.CollectableRow) (webhook.Delivery, error) {
 	)
 	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &state, &d.Attempts, &d.NextAttemptAt,
 		&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered, &d.ScheduleStart,
-		&d.AwaitingReport)
+		&d.AwaitingReport, &d.BatchID)
 	d.State = webhook.DeliveryState(state)
 	fixDelivery(&d)
 	return d, err

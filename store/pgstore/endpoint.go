@@ -16,7 +16,7 @@ import (
 const endpointColumns = `id, tenant, url, description, event_types, template, content_type, settings,
 	headers, secret_keys, secret_expires, disabled, disabled_reason, max_concurrency, retry,
 	created_at, updated_at, signature_kind, signature_header, signature_prefix, unsigned, ordered, filter,
-	rate_limit, rate_burst, failing_since, ack_timeout_ns`
+	rate_limit, rate_burst, failing_since, ack_timeout_ns, batch_max_events, batch_max_bytes, batch_max_wait`
 
 // PutEndpoint creates or replaces an endpoint and notifies the other
 // processes sharing the database. With IfUpdatedAt set, it replaces the
@@ -79,12 +79,14 @@ func (s *Store) PutEndpoint(ctx context.Context, p *webhook.PutEndpointParams) e
 		ep.Unsigned, s.channel,
 	}
 	lane := []any{ep.RateLimit, ep.RateBurst, pgtype.Timestamptz{Time: ep.FailingSince, Valid: !ep.FailingSince.IsZero()}}
+	// Appended after the columns of earlier migrations, in their order.
+	later := []any{int64(ep.AckTimeout), ep.Batch.MaxEvents, ep.Batch.MaxBytes, int64(ep.Batch.MaxWait)}
 	if p.IfUpdatedAt.IsZero() {
-		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(append(append(args, ep.Ordered, filter), lane...), int64(ep.AckTimeout))...)
+		_, err = s.pool.Exec(ctx, s.q.putEndpoint, append(append(append(args, ep.Ordered, filter), lane...), later...)...)
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
 	}
 	var written, found bool
-	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(append(append(args, p.IfUpdatedAt, ep.Ordered, filter), lane...), int64(ep.AckTimeout))...).Scan(&written, &found, nil)
+	err = s.pool.QueryRow(ctx, s.q.putEndpointIf, append(append(append(args, p.IfUpdatedAt, ep.Ordered, filter), lane...), later...)...).Scan(&written, &found, nil)
 	switch {
 	case err != nil:
 		return wrapInput("put endpoint", err, webhook.ErrInvalidEndpoint)
@@ -171,7 +173,7 @@ func scanEndpoint(row pgx.CollectableRow) (webhook.Endpoint, error) {
 	err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Template, &ep.ContentType,
 		&settings, &headers, &keys, &expires, &ep.Disabled, &ep.DisabledReason, &ep.MaxConcurrency, &retry,
 		&ep.CreatedAt, &ep.UpdatedAt, &sigKind, &ep.Signature.Header, &ep.Signature.Prefix, &ep.Unsigned, &ep.Ordered, &filter,
-		&ep.RateLimit, &ep.RateBurst, &failing, &ackNS)
+		&ep.RateLimit, &ep.RateBurst, &failing, &ackNS, &ep.Batch.MaxEvents, &ep.Batch.MaxBytes, &ep.Batch.MaxWait)
 	if err != nil {
 		return ep, err
 	}

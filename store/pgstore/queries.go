@@ -23,6 +23,7 @@ type queries struct {
 	poll           string
 	addDeliveries  string
 	report         string
+	formBatch      string
 }
 
 // endedSetting is the transaction-local setting in which complete names
@@ -39,7 +40,7 @@ const (
 
 const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attempt_at,
 	last_status_code, last_error, created_at, updated_at, ordering_key, ordered, schedule_start,
-	ack_token_hash IS NOT NULL`
+	ack_token_hash IS NOT NULL, batch_id`
 
 const eventColumns = `id, type, tenant, time, payload, attributes, trace_parent, trace_state, ordering_key`
 
@@ -68,11 +69,22 @@ func newQueries(schema string) queries {
 		addDeliveries: r.Replace(addDeliveries),
 		report:        r.Replace(reportQuery),
 
+		// All or nothing: the members are written only when every ref
+		// still holds its lease; the stale refs are returned either way.
+		formBatch: r.Replace(lockHeld + `
+	UPDATE {{s}}.deliveries_pending AS d SET batch_id = $3, lease_until = $4, due_at = $4
+	FROM locked
+	WHERE d.id = locked.id
+		AND (SELECT count(*) FROM locked) = (SELECT count(DISTINCT id) FROM r)
+	RETURNING d.id
+)
+SELECT r.id, r.token FROM r WHERE NOT EXISTS (SELECT 1 FROM locked WHERE locked.id = r.id)`),
+
 		putEndpoint: r.Replace(`
 WITH up AS (
 	INSERT INTO {{s}}.endpoints (` + endpointColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $23, $24,
-		$25, $26, $27, $28)
+		$25, $26, $27, $28, $29, $30, $31)
 	ON CONFLICT (id) DO UPDATE SET
 		tenant = EXCLUDED.tenant, url = EXCLUDED.url, description = EXCLUDED.description,
 		event_types = EXCLUDED.event_types, template = EXCLUDED.template,
@@ -85,7 +97,9 @@ WITH up AS (
 		signature_prefix = EXCLUDED.signature_prefix, unsigned = EXCLUDED.unsigned,
 		ordered = EXCLUDED.ordered, rate_limit = EXCLUDED.rate_limit,
 		rate_burst = EXCLUDED.rate_burst, failing_since = EXCLUDED.failing_since, filter = EXCLUDED.filter,
-		ack_timeout_ns = EXCLUDED.ack_timeout_ns
+		ack_timeout_ns = EXCLUDED.ack_timeout_ns,
+		batch_max_events = EXCLUDED.batch_max_events, batch_max_bytes = EXCLUDED.batch_max_bytes,
+		batch_max_wait = EXCLUDED.batch_max_wait
 	RETURNING 1
 ), bump AS (
 	UPDATE {{s}}.meta SET endpoints_version = endpoints_version + 1 WHERE id = 1
@@ -105,7 +119,8 @@ WITH up AS (
 		secret_expires = $11, disabled = $12, disabled_reason = $13, max_concurrency = $14,
 		retry = $15, created_at = $16, updated_at = $17, signature_kind = $18,
 		signature_header = $19, signature_prefix = $20, unsigned = $21, ordered = $24, filter = $25,
-		rate_limit = $26, rate_burst = $27, failing_since = $28, ack_timeout_ns = $29
+		rate_limit = $26, rate_burst = $27, failing_since = $28, ack_timeout_ns = $29,
+		batch_max_events = $30, batch_max_bytes = $31, batch_max_wait = $32
 	WHERE id = $1 AND updated_at = $23
 	RETURNING 1
 ), bump AS (
@@ -189,13 +204,44 @@ FROM (SELECT 1 FROM dl WHERE state = 'pending' LIMIT 1) AS due`),
 		// is due again without any sweeper. Each event is read by its key
 		// (LATERAL ... LIMIT 1 leaves the planner no other way), so a plan
 		// cached while the tables were small never scans them whole.
+		//
+		// A candidate that belongs to a formed batch brings the batch's
+		// other pending members (mates), and the batch goes only whole:
+		// when a mate is held by a live lease, or locked by another
+		// statement leasing it at this moment (so not all pending members
+		// were locked here), none of the batch is leased. Mates are found
+		// and counted per batch through the partial index on batch_id, so
+		// a lease without batches reads nothing for them, and the plan's
+		// cost stays low enough that PostgreSQL does not compile it (JIT)
+		// on every call.
 		lease: r.Replace(`
-WITH picked AS (
-	SELECT id FROM {{s}}.deliveries_pending
+WITH cand AS (
+	SELECT id, due_at, batch_id FROM {{s}}.deliveries_pending
 	WHERE due_at <= $1 AND endpoint_id <> ALL($5::text[])
 	ORDER BY due_at, id
 	LIMIT $4
 	FOR UPDATE SKIP LOCKED
+), batches AS MATERIALIZED (
+	SELECT DISTINCT batch_id FROM cand WHERE batch_id <> ''
+), mates AS (
+	SELECT m.id, m.batch_id, m.lease_token IS NOT NULL AND m.due_at > $1 AS live
+	FROM batches AS b CROSS JOIN LATERAL (
+		SELECT id, batch_id, lease_token, due_at FROM {{s}}.deliveries_pending
+		WHERE batch_id = b.batch_id AND batch_id <> ''
+		FOR UPDATE SKIP LOCKED
+	) AS m
+), whole AS (
+	SELECT mm.batch_id FROM (
+		SELECT batch_id, count(*) AS n, bool_or(live) AS live FROM mates GROUP BY batch_id
+	) AS mm CROSS JOIN LATERAL (
+		SELECT count(*) AS n FROM {{s}}.deliveries_pending AS x
+		WHERE x.batch_id = mm.batch_id AND x.batch_id <> ''
+	) AS xx
+	WHERE NOT mm.live AND mm.n = xx.n
+), picked AS (
+	SELECT id FROM cand WHERE batch_id = ''
+	UNION
+	SELECT m.id FROM mates AS m WHERE m.batch_id IN (SELECT batch_id FROM whole)
 ), d AS (
 	UPDATE {{s}}.deliveries_pending AS d
 	SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
@@ -206,7 +252,7 @@ SELECT d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	e.trace_parent, e.trace_state, e.ordering_key,
-	d.lease_token, d.schedule_start, d.ack_token_hash IS NOT NULL
+	d.lease_token, d.schedule_start, d.ack_token_hash IS NOT NULL, d.batch_id
 FROM d CROSS JOIN LATERAL (
 	SELECT * FROM {{s}}.events AS e WHERE e.id = d.event_id LIMIT 1
 ) AS e`),
@@ -355,7 +401,7 @@ WITH cur AS MATERIALIZED (
 		due_at = CASE WHEN (SELECT pending FROM sq) > 1 THEN 'infinity' ELSE $2::timestamptz END,
 		seq = COALESCE((SELECT last_seq FROM sq), 0),
 		schedule_start = CASE WHEN $4::boolean THEN d.attempts ELSE d.schedule_start END,
-		lease_owner = NULL, lease_token = NULL, lease_until = NULL
+		lease_owner = NULL, lease_token = NULL, lease_until = NULL, batch_id = ''
 	FROM cur WHERE d.id = cur.id AND d.state <> 'pending'
 	RETURNING 1
 ), moved AS (
