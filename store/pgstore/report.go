@@ -41,7 +41,7 @@ WITH cur AS MATERIALIZED (
 	FROM cur WHERE d.id = cur.id AND d.state = 'pending' AND d.id = $1
 	RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 		d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
-		d.schedule_start, d.ack_token_hash IS NOT NULL AS awaiting, d.reports AS num
+		d.schedule_start, d.ack_token_hash IS NOT NULL AS awaiting, d.reports AS num, d.batch_id
 ), ins AS (
 	INSERT INTO {{s}}.reports (delivery_id, number, attempt, status, message, progress, received_at)
 	SELECT id, num, attempts, $4::text, $5::text, $6::float8, $3::timestamptz FROM up
@@ -72,7 +72,7 @@ WITH cur AS MATERIALIZED (
 )
 SELECT up.id, up.event_id, up.endpoint_id, up.state, up.attempts, up.next_attempt_at,
 	up.last_status_code, up.last_error, up.created_at, up.updated_at, up.ordering_key, up.ordered,
-	up.schedule_start, up.awaiting
+	up.schedule_start, up.awaiting, up.batch_id
 FROM up, (SELECT count(*) FROM note) AS n, mark`
 
 // Report records a receiver's report on a delivery that awaits one with

@@ -15,6 +15,8 @@
 # MaxWorkers 200 with FetchCooldown 1 ms and 5 ms (the better of the two is
 # the one compared), streaming with 64 single inserters (cooldown 5 ms),
 # latency with cooldown 1 ms (its best p50). Hooklet runs one Dispatcher.
+# With BEFORE=<git revision>, the loadtest of that revision runs too, after
+# the current one, for a before/after in the same run.
 # Output: RESULT lines in $OUT (default /tmp/hooklet-compare.txt) and, per
 # rep, the ratios on stderr.
 set -euo pipefail
@@ -41,6 +43,11 @@ TMP=$(mktemp -d /tmp/hooklet-compare.XXXXXX)
 echo "building..." >&2
 (cd bench/river && go build -o "$TMP/riverbench" ./cmd/riverbench && go build -o "$TMP/receiver" ./cmd/receiver)
 go build -o "$TMP/loadtest" ./examples/postgres/loadtest
+if [ -n "${BEFORE:-}" ]; then
+  mkdir -p "$TMP/before"
+  git archive "$BEFORE" | tar -x -C "$TMP/before"
+  (cd "$TMP/before" && go build -o "$TMP/loadtest-before" ./examples/postgres/loadtest)
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -95,6 +102,11 @@ echo "# $(date -u +%FT%TZ) REPS=$REPS N=$N DUR=$DUR WARMUP=$WARMUP RATE=$RATE $(
 field() { tr '\t' '\n' | sed -n "s|^$1=||p" | head -1; }
 river() { "${RB[@]}" "$@" 2>>"$TMP/run.log" | grep '^RESULT' | tee -a "$OUT"; }
 hooklet() { "${LT[@]}" "$@" 2>>"$TMP/run.log" | grep '^RESULT' | tee -a "$OUT"; }
+before() {
+  [ -n "${BEFORE:-}" ] || return 0
+  "$TMP/loadtest-before" -dsn "$DSN" -n "$N" -dispatchers 1 -d "$DUR" -warmup "$WARMUP" -rate "$RATE" "$@" 2>>"$TMP/run.log" |
+    grep '^RESULT' | sed 's/^RESULT/RESULT-BEFORE/' | tee -a "$OUT"
+}
 
 for rep in $(seq "$REPS"); do
   for mode in ${MODES//,/ }; do
@@ -108,8 +120,9 @@ for rep in $(seq "$REPS"); do
       r1=$(river -mode drain -workers 200 -cooldown 1ms | field deliveries_per_s)
       r5=$(river -mode drain -workers 200 -cooldown 5ms | field deliveries_per_s)
       h=$(hooklet -modes drain | field 'deliveries/s')
+      b=$(before -modes drain | field 'deliveries/s')
       best=$(python3 -c "print(max($r1, $r5))")
-      echo "rep $rep drain: river best $best/s (1ms $r1, 5ms $r5), hooklet $h/s, ratio $(python3 -c "print(round($h / $best, 2))")" >&2
+      echo "rep $rep drain: river best $best/s (1ms $r1, 5ms $r5), hooklet $h/s, ratio $(python3 -c "print(round($h / $best, 2))")${b:+; before $b/s}" >&2
       ;;
     stream)
       r=$(river -mode stream -workers 200 -cooldown 5ms -inserters 64 -inflight 2000 -d "$DUR" -warmup "$WARMUP" | field deliveries_per_s)
@@ -119,7 +132,8 @@ for rep in $(seq "$REPS"); do
     latency)
       rl=$(river -mode latency -workers 200 -cooldown 1ms -rate "$RATE" -d "$DUR" -warmup "$WARMUP")
       hl=$(hooklet -modes latency)
-      echo "rep $rep latency: river p50 $(echo "$rl" | field e2e_p50_ms) ms p99 $(echo "$rl" | field e2e_p99_ms) ms; hooklet p50 $(echo "$hl" | field p50_ms) ms p99 $(echo "$hl" | field p99_ms) ms" >&2
+      bl=$(before -modes latency)
+      echo "rep $rep latency: river p50 $(echo "$rl" | field e2e_p50_ms) ms p99 $(echo "$rl" | field e2e_p99_ms) ms; hooklet p50 $(echo "$hl" | field p50_ms) ms p99 $(echo "$hl" | field p99_ms) ms${bl:+; before p50 $(echo "$bl" | field p50) p99 $(echo "$bl" | field p99)}" >&2
       ;;
     esac
   done
