@@ -18,11 +18,17 @@
 //
 // Each mode runs with 1 and 2 Dispatchers (drain, stream, latency), each
 // with its own pool and store, as replicas would. It prints one RESULT line
-// per run.
+// per run; drain, stream and latency add the CPU per delivery of this
+// process (the Dispatchers and the receiver, proc_cpu_us) and of the
+// PostgreSQL server (pg_cpu_us, when it runs on this machine). With
+// -stages, the latency mode also splits an event's latency into stages
+// (emit, commit, lease, send).
 //
 //	go run ./examples/postgres/loadtest -d 5s
 //
 // It starts its own cluster (as the tests do) unless -dsn is given.
+// compare.sh, beside this file, runs it and the River peer of bench/river
+// on one cluster, back to back, and prints their ratios.
 package main
 
 import (
