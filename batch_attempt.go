@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -44,13 +45,40 @@ func (at *attempter) attemptBatch(ctx context.Context, u *batchUnit, maxBytes in
 		return res
 	}
 	start := at.clock.Now()
+	if !ok {
+		st = nil
+	}
+	// Members whose wait for a receiver's report ended (leased back at
+	// its end): that ends their attempt; nothing is sent for them.
+	leases := u.leases[:0:0]
+	for i := range u.leases {
+		if l := &u.leases[i]; l.Delivery.AwaitingReport {
+			out := at.waitEnded(l, st, start)
+			at.report(l, &out)
+			res.outcomes = append(res.outcomes, out)
+		} else {
+			leases = append(leases, *l)
+		}
+	}
+	if len(leases) == 0 {
+		return res
+	}
+	u = &batchUnit{id: u.id, formed: u.formed, leases: leases}
 	switch {
-	case !ok:
+	case st == nil:
 		at.failMembers(&res, u.leases, start, ClassEndpointDisabled, "endpoint deleted")
 		return res
 	case st.ep.Disabled:
 		at.failMembers(&res, u.leases, start, ClassEndpointDisabled, "endpoint disabled")
 		return res
+	}
+	// An endpoint whose receivers report back gets one callback URL per
+	// batch attempt (its quick tries share it), for the lead: a report
+	// on it reaches every member.
+	var callbackURL string
+	var tokenHash []byte
+	if st.ep.AckTimeout > 0 && at.callbacks != nil {
+		callbackURL, tokenHash = at.callbacks.mint(u.leases[0].Delivery.ID)
 	}
 
 	body := bufPool.Get().(*bytes.Buffer)
@@ -59,7 +87,7 @@ func (at *attempter) attemptBatch(ctx context.Context, u *batchUnit, maxBytes in
 	for i := range u.leases {
 		l := &u.leases[i]
 		mark := body.Len()
-		skip, err := at.appendLine(ctx, body, st, l)
+		skip, err := at.appendLine(ctx, body, st, l, callbackURL)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			res.release = append(res.release, refsOf(u.leases[i:])...)
@@ -97,7 +125,7 @@ func (at *attempter) attemptBatch(ctx context.Context, u *batchUnit, maxBytes in
 			return res
 		}
 	}
-	at.sendBatch(ctx, &res, st, u.id, members, body.Bytes())
+	at.sendBatch(ctx, &res, st, u.id, members, body.Bytes(), callbackURL, tokenHash)
 	return res
 }
 
@@ -105,7 +133,7 @@ func (at *attempter) attemptBatch(ctx context.Context, u *batchUnit, maxBytes in
 // member the attempts and the state they lead to. The retry schedule is
 // the one of the member with the fewest attempts in its schedule, so that
 // no member's schedule ends early.
-func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpointState, id string, members []*Lease, body []byte) {
+func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpointState, id string, members []*Lease, body []byte, callbackURL string, tokenHash []byte) {
 	sched := members[0]
 	for _, m := range members[1:] {
 		if m.Delivery.Attempts-m.Delivery.ScheduleStart < sched.Delivery.Attempts-sched.Delivery.ScheduleStart {
@@ -119,11 +147,12 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		tries []Attempt
 		state DeliveryState
 		next  time.Time
+		await []byte
 	)
 	first := at.clock.Now()
 	for try := 1; ; try++ {
 		a := Attempt{StartedAt: at.clock.Now()}
-		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, "", a.StartedAt, &a)
+		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, callbackURL, a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
 		if err != nil {
@@ -153,6 +182,10 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
 			state, next = StateFailed, time.Time{}
 		}
+		if callbackURL != "" && status == http.StatusAccepted && state == StateSucceeded {
+			// Accepted: every member awaits the receiver's report.
+			state, next, await = StatePending, end.Add(st.ep.AckTimeout), tokenHash
+		}
 		at.observe(&st.ep, v, status, a.StartedAt)
 		if !quick || state != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
 			break
@@ -166,7 +199,7 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		}
 	}
 	for _, m := range members {
-		out := Outcome{Lease: refOf(m), State: state, NextAttemptAt: next, Attempts: make([]Attempt, len(tries))}
+		out := Outcome{Lease: refOf(m), State: state, NextAttemptAt: next, AwaitTokenHash: await, Attempts: make([]Attempt, len(tries))}
 		for k, a := range tries {
 			a.DeliveryID, a.Number = m.Delivery.ID, m.Delivery.Attempts+1+k
 			out.Attempts[k] = a
@@ -217,14 +250,14 @@ func (at *attempter) report(l *Lease, out *Outcome) {
 // appendLine appends l's line to a batch body: the template's output
 // (JSON made compact), or the envelope with the event's ID. It reports
 // skip when the template leaves the event out.
-func (at *attempter) appendLine(ctx context.Context, b *bytes.Buffer, st *endpointState, l *Lease) (skip bool, err error) {
+func (at *attempter) appendLine(ctx context.Context, b *bytes.Buffer, st *endpointState, l *Lease, callbackURL string) (skip bool, err error) {
 	if st.tmpl == nil {
 		appendBatchEnvelope(b, &l.Event)
 		b.WriteByte('\n')
 		return false, nil
 	}
 	rstart := at.clock.Now()
-	r, rendered, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep})
+	r, rendered, err := at.renders.render(ctx, st.tmpl, &RenderInput{Event: &l.Event, Endpoint: &st.ep, CallbackURL: callbackURL})
 	if rendered {
 		at.tel.rendered(ctx, at.clock.Now().Sub(rstart), err, r.Skip)
 	}

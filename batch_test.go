@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/store/memstore"
 )
 
 // batchStore is a signalStore that records batches, as memstore does.
@@ -334,4 +335,114 @@ func TestBatchValidation(t *testing.T) {
 		Batch: webhook.BatchPolicy{MaxEvents: 10}})
 	require.ErrorIs(t, err, webhook.ErrInvalidEndpoint)
 	require.ErrorIs(t, err, webhook.ErrBatchingUnsupported)
+}
+
+// batchAckStore is a store that records batches and keeps reports.
+type batchAckStore struct {
+	*signalStore
+	webhook.Reporter
+	webhook.Batcher
+}
+
+// setupBatchAck is setupAck on a store that also records batches, with a
+// timerClock.
+func setupBatchAck(t *testing.T, cfg webhook.Config) (*ackBundle, *timerClock) {
+	t.Helper()
+	ms := memstore.New()
+	t.Cleanup(func() { require.NoError(t, ms.Close()) })
+	st := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 10000), enqueues: make(chan int, 10000)}
+	clk := newTimerClock()
+	cfg.Store = &batchAckStore{signalStore: st, Reporter: ms, Batcher: ms}
+	cfg.Test.Clock = clk
+	cfg.AllowPrivateNetworks = true
+	cfg.CallbackURL = callbackBase
+	d := newDispatcher(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, d.Start(ctx))
+	return &ackBundle{testBundle: &testBundle{d: d, store: st, clock: clk.Clock, ctx: ctx}, handler: d.CallbackHandler()}, clk
+}
+
+// A batch request carries one callback URL; the receiver's reports on it
+// reach every delivery of the batch.
+func TestBatchReportsReachEveryMember(t *testing.T) {
+	t.Parallel()
+	b, _ := setupBatchAck(t, webhook.Config{})
+	rc := newReceiver(t, accepted)
+	b.addEndpoint(t, "ep", rc.URL, batched(webhook.BatchPolicy{MaxEvents: 3}), withAck(10*time.Minute))
+	evs := b.emitBatchN(t, "a", 3)
+	req := rc.next(t)
+	require.Len(t, lines(t, req), 3)
+	u := callbackURL(t, req)
+	for range 3 {
+		o := b.nextOutcome(t)
+		require.Equal(t, webhook.StatePending, o.State)
+		require.NotEmpty(t, o.AwaitTokenHash)
+	}
+	for _, ev := range evs {
+		require.True(t, b.waitDelivery(t, ev.ID, webhook.StatePending).AwaitingReport)
+	}
+	require.Equal(t, http.StatusNoContent, b.post(t, u, `{"status":"running","progress":0.5,"message":"half"}`))
+	require.Equal(t, http.StatusNoContent, b.post(t, u, `{"status":"succeeded","message":"done"}`))
+	// The token is used up.
+	require.Equal(t, http.StatusUnauthorized, b.post(t, u, `{"status":"succeeded"}`))
+	for _, ev := range evs {
+		dl := b.waitDelivery(t, ev.ID, webhook.StateSucceeded)
+		require.False(t, dl.AwaitingReport)
+		require.Equal(t, 1, dl.Attempts)
+		reps, err := b.d.Reports(b.ctx, &webhook.ListReportsParams{DeliveryID: dl.ID})
+		require.NoError(t, err)
+		require.Len(t, reps.Items, 2)
+		require.Equal(t, webhook.ReportRunning, reps.Items[0].Status)
+		require.Equal(t, 0.5, reps.Items[0].Progress)
+		require.Equal(t, webhook.ReportSucceeded, reps.Items[1].Status)
+	}
+}
+
+// No report within AckTimeout fails the batch's attempt for every member,
+// and the batch is sent again whole, under the same webhook-id.
+func TestBatchAckTimeoutRetriesBatch(t *testing.T) {
+	t.Parallel()
+	b, clk := setupBatchAck(t, webhook.Config{Retry: webhook.RetryPolicy{Schedule: []time.Duration{time.Minute}, Jitter: -1}})
+	rc := newReceiver(t, statusSequence(http.StatusAccepted))
+	b.addEndpoint(t, "ep", rc.URL, batched(webhook.BatchPolicy{MaxEvents: 2}), withAck(5*time.Minute))
+	b.emitBatchN(t, "a", 2)
+	first := rc.next(t)
+	for range 2 {
+		require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
+	}
+	clk.waitArmed(t, 5*time.Minute)
+	b.clock.Advance(5 * time.Minute)
+	for range 2 {
+		o := b.nextOutcome(t)
+		require.Equal(t, webhook.StatePending, o.State)
+		require.NotNil(t, o.WaitEnded)
+		require.Equal(t, webhook.ClassAckTimeout, o.WaitEnded.Class)
+	}
+	clk.waitArmed(t, time.Minute)
+	b.clock.Advance(time.Minute)
+	second := rc.next(t)
+	require.Equal(t, first.Header.Get("webhook-id"), second.Header.Get("webhook-id"))
+	require.Equal(t, first.Body, second.Body)
+	dls := b.waitDeliveries(t, "ep", 2, webhook.StateSucceeded)
+	for _, dl := range dls {
+		require.Equal(t, 2, dl.Attempts)
+	}
+}
+
+func TestBatchJSON(t *testing.T) {
+	t.Parallel()
+	d := webhook.Delivery{ID: "dlv_1", State: webhook.StateSucceeded, BatchID: "batch_1"}
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"batch_id":"batch_1"`)
+	var back webhook.Delivery
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, d, back)
+	p := webhook.BatchPolicy{MaxEvents: 500, MaxWait: 1500 * time.Millisecond}
+	b, err = json.Marshal(p)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"max_events":500,"max_wait":"1.5s"}`, string(b))
+	var pb webhook.BatchPolicy
+	require.NoError(t, json.Unmarshal(b, &pb))
+	require.Equal(t, p, pb)
 }

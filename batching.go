@@ -23,11 +23,14 @@ import (
 // every retry of the batch.
 //
 // Every delivery of a batch gets the attempt and the outcome. A batch is
-// retried as a unit on the endpoint's retry schedule (counted from its
-// first member's attempts): the store records which deliveries form it
+// retried as a unit on the endpoint's retry schedule (counted from the
+// member with the fewest attempts in its schedule, so that no member's
+// schedule ends early): the store records which deliveries form it
 // (see [Batcher]) before the first request is sent, so a crash never
 // splits, loses or double-counts a batch. A batch request takes one of the
-// endpoint's MaxConcurrency slots and one token of its RateLimit.
+// endpoint's MaxConcurrency slots and one token of its RateLimit. With an
+// [Endpoint.AckTimeout], a batch request carries one callback URL, and a
+// report on it applies to every member.
 //
 // On an [Endpoint.Ordered] endpoint, a batch holds at most one event of
 // each ordering key (the head of its sequence): the next event of a key

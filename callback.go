@@ -16,6 +16,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // HeaderCallbackURL (webhook-callback-url, in canonical form) carries the
@@ -44,6 +47,116 @@ type callbacks struct {
 	metrics *metrics
 	// wake tells the local engine that a delivery's due time moved.
 	wake func()
+
+	// Reports that came before the outcome of the request they answer
+	// was recorded wait for it; see early.
+	mu      sync.Mutex
+	waiting map[string][]chan struct{} // by delivery ID
+	nwait   atomic.Int32
+}
+
+// earlyReportWait bounds how long a report waits for the outcome of the
+// request it answers to be recorded (a receiver may report before its 202
+// is written); earlyReportPoll is the first interval of its re-reads,
+// doubling to earlyReportPollMax, for outcomes recorded by another
+// replica.
+const (
+	earlyReportWait    = 5 * time.Second
+	earlyReportPoll    = 20 * time.Millisecond
+	earlyReportPollMax = 500 * time.Millisecond
+)
+
+// errReportEarly reports that the outcome a report answers was not
+// recorded in time: the receiver is told to post again.
+var errReportEarly = errors.New("webhook: the request this report answers is not recorded yet")
+
+// recorded is told by the engine of the leases whose outcomes are written:
+// the reports waiting on those deliveries read them again.
+func (c *callbacks) recorded(refs []LeaseRef) {
+	if c.nwait.Load() == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range refs {
+		for _, ch := range c.waiting[r.DeliveryID] {
+			close(ch)
+		}
+		delete(c.waiting, r.DeliveryID)
+	}
+}
+
+// watch returns a channel closed once an outcome of deliveryID is recorded
+// here; unwatch ends the watch.
+func (c *callbacks) watch(deliveryID string) chan struct{} {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waiting == nil {
+		c.waiting = map[string][]chan struct{}{}
+	}
+	c.waiting[deliveryID] = append(c.waiting[deliveryID], ch)
+	c.nwait.Add(1)
+	return ch
+}
+
+func (c *callbacks) unwatch(deliveryID string, ch chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nwait.Add(-1)
+	chans := c.waiting[deliveryID]
+	for i, x := range chans {
+		if x == ch {
+			chans = append(chans[:i], chans[i+1:]...)
+			break
+		}
+	}
+	if len(chans) == 0 {
+		delete(c.waiting, deliveryID)
+	} else {
+		c.waiting[deliveryID] = chans
+	}
+}
+
+// inFlight reports whether d may have an attempt in flight, whose 202 a
+// report could have overtaken: pending, not awaiting, and due.
+func inFlight(d *Delivery, now time.Time) bool {
+	return d.State == StatePending && !d.AwaitingReport && !d.NextAttemptAt.After(now)
+}
+
+// early waits, for at most earlyReportWait, until the outcome of the
+// attempt in flight at delivery id is recorded, and returns the delivery
+// then. It is woken when this Dispatcher records it, and reads the store
+// again at growing intervals for another replica's. It returns
+// errReportEarly when the attempt is still in flight at the end.
+func (c *callbacks) early(ctx context.Context, id string) (Delivery, error) {
+	deadline := c.clock.Now().Add(earlyReportWait)
+	poll := earlyReportPoll
+	for {
+		ch := c.watch(id)
+		d, err := c.store.GetDelivery(ctx, &GetDeliveryParams{ID: id})
+		now := c.clock.Now()
+		if err != nil || !inFlight(&d, now) {
+			c.unwatch(id, ch)
+			return d, err
+		}
+		if !now.Before(deadline) {
+			c.unwatch(id, ch)
+			return d, errReportEarly
+		}
+		t := c.clock.NewTimer(min(poll, deadline.Sub(now)))
+		select {
+		case <-ch:
+		case <-t.C():
+			poll = min(2*poll, earlyReportPollMax)
+		case <-ctx.Done():
+			t.Stop()
+			c.unwatch(id, ch)
+			return d, ctx.Err()
+		}
+		t.Stop()
+		c.unwatch(id, ch)
+	}
 }
 
 // mint returns a new callback URL for an attempt at deliveryID and the
@@ -175,6 +288,9 @@ func (c *callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// One answer for every refused token, so that it tells nothing
 		// of which deliveries exist.
 		http.Error(w, "the callback token is not valid (forged, used, expired or of another attempt)", http.StatusUnauthorized)
+	case errors.Is(err, errReportEarly):
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the request this report answers is not recorded yet; post the report again", http.StatusServiceUnavailable)
 	case r.Context().Err() != nil:
 		http.Error(w, "request cancelled", http.StatusServiceUnavailable)
 	default:
@@ -190,11 +306,18 @@ func (c *callbacks) report(ctx context.Context, id string, hash []byte, rep Repo
 	if err != nil {
 		return err
 	}
+	if inFlight(&d, c.clock.Now()) {
+		// The receiver may have reported before its 202 was recorded.
+		if d, err = c.early(ctx, id); err != nil {
+			return err
+		}
+	}
 	if !d.AwaitingReport || d.State != StatePending {
 		return ErrReportRefused // the store would refuse it too
 	}
 	now := c.clock.Now()
-	p := &ReportParams{DeliveryID: id, TokenHash: hash, Report: rep, Now: now}
+	// A report on a batch request's callback reaches every member.
+	p := &ReportParams{DeliveryID: id, TokenHash: hash, Report: rep, Now: now, Batch: d.BatchID != ""}
 	st, found, err := c.lookup(ctx, d.EndpointID)
 	if err != nil {
 		return err
@@ -254,8 +377,11 @@ func (c *callbacks) report(ctx context.Context, id string, hash []byte, rep Repo
 // the status is unknown; 404 when the URL holds no token; 401 when the
 // token is not the one the delivery awaits (forged, of another delivery
 // or attempt, already used to end the wait, or after the wait ended), and
-// nothing changes. Without Config.CallbackURL, it answers 404 to
-// everything.
+// nothing changes. A report may overtake the 202 it follows (the receiver
+// reports before the answer is recorded): while the delivery has an
+// attempt in flight, the handler waits up to 5 s for its outcome, then
+// answers 503 with Retry-After: 1. Without Config.CallbackURL, it answers
+// 404 to everything.
 func (d *Dispatcher) CallbackHandler() http.Handler {
 	if d.callbacks == nil {
 		return http.NotFoundHandler()

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -477,4 +478,78 @@ func TestCallbackConfig(t *testing.T) {
 		require.ErrorIs(t, err, webhook.ErrInvalidConfig)
 		require.Contains(t, err.Error(), "Reporter")
 	})
+}
+
+// completeGateStore holds every Complete until the test opens its gate, and
+// reports each GetDelivery.
+type completeGateStore struct {
+	*reportingStore
+	gets chan string
+	gate chan struct{}
+}
+
+func (g *completeGateStore) GetDelivery(ctx context.Context, p *webhook.GetDeliveryParams) (webhook.Delivery, error) {
+	select {
+	case g.gets <- p.ID:
+	default:
+	}
+	return g.reportingStore.GetDelivery(ctx, p)
+}
+
+func (g *completeGateStore) Complete(ctx context.Context, p *webhook.CompleteParams) (webhook.BatchResult, error) {
+	<-g.gate
+	return g.reportingStore.Complete(ctx, p)
+}
+
+// TestCallbackOvertakesItsAccepted: a receiver that reports before its 202
+// is recorded is not refused: the report waits for the outcome.
+func TestCallbackOvertakesItsAccepted(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New()
+	t.Cleanup(func() { require.NoError(t, ms.Close()) })
+	sig := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 100), enqueues: make(chan int, 100)}
+	gs := &completeGateStore{reportingStore: &reportingStore{signalStore: sig, Reporter: ms},
+		gets: make(chan string, 100), gate: make(chan struct{})}
+	clk := webhooktest.NewClock(epoch)
+	d := newDispatcher(t, webhook.Config{Store: gs, CallbackURL: callbackBase, AllowPrivateNetworks: true,
+		Test: webhook.TestConfig{Clock: clk}})
+	var open sync.Once
+	openGate := func() { open.Do(func() { close(gs.gate) }) }
+	t.Cleanup(openGate) // before the Dispatcher closes, should the test fail
+	ctx := context.Background()
+	require.NoError(t, d.Start(ctx))
+	b := &ackBundle{testBundle: &testBundle{d: d, store: sig, clock: clk, ctx: ctx}, handler: d.CallbackHandler()}
+	rc := newReceiver(t, accepted)
+	b.addEndpoint(t, "ep", rc.URL, withAck(time.Hour))
+	ev := b.emit(t, "a")
+	u := callbackURL(t, rc.next(t))
+	for len(gs.gets) > 0 {
+		<-gs.gets
+	}
+
+	// The 202 is answered, its outcome held at the gate: the report comes first.
+	codes := make(chan int, 1)
+	go func() { codes <- b.post(t, u, `{"status": "succeeded"}`) }()
+	for range 2 { // the handler read the delivery in flight, then again while it waits
+		select {
+		case <-gs.gets:
+		case <-time.After(waitTimeout):
+			t.Fatal("the report did not read the delivery")
+		}
+	}
+	select {
+	case code := <-codes:
+		t.Fatalf("the report was answered %d before its 202 was recorded", code)
+	default:
+	}
+	openGate()
+	select {
+	case code := <-codes:
+		require.Equal(t, http.StatusNoContent, code)
+	case <-time.After(waitTimeout):
+		t.Fatal("the report was not answered once its 202 was recorded")
+	}
+	dl := b.delivery(t, ev.ID)
+	require.Equal(t, webhook.StateSucceeded, dl.State)
+	require.Len(t, b.reports(t, dl.ID), 1)
 }

@@ -43,6 +43,9 @@ type deliveryEngine struct {
 	// endpointsChanged is called when another process reports changed
 	// endpoints.
 	endpointsChanged func(ctx context.Context) error
+	// afterRecorded, when set, is told of the leases whose outcomes are
+	// written (or given up on); see callbacks.recorded.
+	afterRecorded func(refs []LeaseRef)
 
 	wakeCh   chan struct{} // cap 1: a pending wake-up
 	stopCh   chan struct{} // closed: stop leasing
@@ -341,6 +344,9 @@ func (e *deliveryEngine) minLease() int {
 // up on): their leases are no longer held, and the loop may lease more.
 func (e *deliveryEngine) recorded(refs []LeaseRef) {
 	e.forget(refs)
+	if e.afterRecorded != nil {
+		e.afterRecorded(refs)
+	}
 	e.wake()
 }
 

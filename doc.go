@@ -96,6 +96,17 @@
 // take the report; no report in time fails the attempt with
 // [ClassAckTimeout].
 //
+// # Batches
+//
+// An endpoint with a [BatchPolicy] receives its deliveries gathered into
+// NDJSON requests ([BatchContentType]) of up to MaxEvents events and
+// MaxBytes bytes, sent when full or once the oldest has waited MaxWait,
+// signed once, with the batch's ID as webhook-id. The store records which
+// deliveries form a batch before it is first sent ([Batcher]) and leases
+// it only whole afterwards, so a crash neither splits nor loses a batch,
+// and a batch is retried as a unit. On an ordered endpoint a batch holds
+// at most one event of each ordering key.
+//
 // # Implementing a Store
 //
 // Hooklet ships three stores (store/memstore, store/boltstore and

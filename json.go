@@ -445,6 +445,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
+	//lint:ignore S1016 each field is named, so a field added to one type and not the other is seen here
 	*r = Report{DeliveryID: j.DeliveryID, Number: j.Number, Attempt: j.Attempt,
 		Status: j.Status, Message: j.Message, Progress: j.Progress, ReceivedAt: j.ReceivedAt}
 	return nil

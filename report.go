@@ -100,6 +100,14 @@ type ReportParams struct {
 	// Failure, for a failed report, marks the awaiting attempt failed.
 	Failure *AttemptFailure
 	Now     time.Time
+	// Batch applies the report to the delivery's whole batch: when the
+	// delivery has a BatchID (see [Batcher]), every other pending delivery
+	// of that batch that awaits a report under the same TokenHash, is not
+	// leased and whose wait has not ended gets the report too, in the same
+	// write, as if reported on its own. The delivery DeliveryID decides:
+	// when it is refused, nothing is written. Report returns the delivery
+	// DeliveryID as written.
+	Batch bool
 }
 
 // ListReportsParams are the parameters of [Reporter.ListReports].

@@ -380,6 +380,7 @@ func New(cfg Config) (*Dispatcher, error) {
 			clock: cfg.Test.Clock, log: cfg.Logger, lookup: d.registry.lookup, hooks: d.hooks, metrics: m, wake: d.engine.wake,
 		}
 		at.callbacks = d.callbacks
+		d.engine.afterRecorded = d.callbacks.recorded
 	}
 	d.engine.attemptBatch = at.attemptBatch
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)

@@ -70,7 +70,11 @@ func capabilityGroups(probe webhook.Store) []group {
 		gs = append(gs, group{"Reporter", cases})
 	}
 	if _, ok := probe.(webhook.Batcher); ok {
-		gs = append(gs, group{"Batcher", batcherCases()})
+		cases := batcherCases()
+		if _, ok := probe.(webhook.Reporter); ok {
+			cases = append(cases, batchReporterCases()...)
+		}
+		gs = append(gs, group{"Batcher", cases})
 	}
 	if _, ok := probe.(webhook.Notifier); ok {
 		gs = append(gs, group{"Notifier", notifierCases(probe)})

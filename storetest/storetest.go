@@ -75,7 +75,9 @@
 //     PeerOpener, a report reaches the store through any peer.
 //   - Batcher: a [webhook.Batcher] records batches all or nothing, leases
 //     a formed batch whole (never split by Limit, by a live lease or by
-//     owners racing), and Redeliver takes a delivery out of its batch.
+//     owners racing), and Redeliver takes a delivery out of its batch;
+//     with [webhook.Reporter], a report with Batch set reaches every
+//     member that awaits it.
 //   - Notifier: a [webhook.Notifier] closes its channel on Close, reports
 //     committed host transactions (with TxBeginner) and its peers' changes
 //     (with PeerOpener). A [ReadyNotifier] is waited for first.

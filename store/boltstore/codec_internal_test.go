@@ -19,15 +19,16 @@ func TestCodecCoversEveryField(t *testing.T) {
 		reflect.TypeFor[webhook.Endpoint](): {"ID", "Tenant", "URL", "Description", "EventTypes", "Template",
 			"ContentType", "Settings", "Headers", "Secrets", "Disabled", "DisabledReason", "MaxConcurrency",
 			"Retry", "CreatedAt", "UpdatedAt", "Signature", "Unsigned", "Ordered", "Filter", "RateLimit",
-			"RateBurst", "FailingSince", "AckTimeout"},
+			"RateBurst", "FailingSince", "AckTimeout", "Batch"},
 		reflect.TypeFor[webhook.Secret]():          {"Key", "ExpiresAt"},
 		reflect.TypeFor[webhook.SignatureScheme](): {"Kind", "Header", "Prefix"},
 		reflect.TypeFor[webhook.RetryPolicy]():     {"Schedule", "Jitter", "MaxRetryAfter", "StopOnClientError", "Quick"},
 		reflect.TypeFor[webhook.QuickRetry]():      {"Tries", "Initial", "Max", "Jitter", "GiveUpAfter"},
+		reflect.TypeFor[webhook.BatchPolicy]():     {"MaxEvents", "MaxBytes", "MaxWait"},
 		reflect.TypeFor[webhook.Event](): {"ID", "Type", "Tenant", "OrderingKey", "Time", "Payload", "Attributes",
 			"TraceParent", "TraceState"},
 		reflect.TypeFor[webhook.Delivery](): {"ID", "EventID", "EndpointID", "State", "Attempts", "NextAttemptAt",
-			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered", "ScheduleStart", "AwaitingReport"},
+			"LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "OrderingKey", "Ordered", "ScheduleStart", "AwaitingReport", "BatchID"},
 		reflect.TypeFor[webhook.Report](): {"DeliveryID", "Number", "Attempt", "Status", "Message", "Progress", "ReceivedAt"},
 		reflect.TypeFor[webhook.Attempt](): {"DeliveryID", "Number", "StartedAt", "Duration", "StatusCode",
 			"ErrorClass", "Error", "ResponseBody", "ResponseTruncated"},
@@ -57,6 +58,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		Ordered:    true,
 		Filter:     []byte(`{"data.a":1}`),
 		AckTimeout: 15 * time.Minute,
+		Batch:      webhook.BatchPolicy{MaxEvents: 500, MaxBytes: 1 << 20, MaxWait: 1500 * time.Millisecond},
 	}
 	got, err := decodeEndpoint("ep", encodeEndpoint(nil, &ep))
 	require.NoError(t, err)
@@ -79,6 +81,17 @@ func TestCodecRoundTrip(t *testing.T) {
 	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
 	require.NoError(t, err)
 	require.Equal(t, d, gotD)
+	d.AwaitingReport, d.BatchID = false, "batch_1"
+	gotD, err = decodeDelivery("dlv", encodeDelivery(nil, &d))
+	require.NoError(t, err)
+	require.Equal(t, d, gotD)
+	// A record written before batches ends after the awaiting flag.
+	d.BatchID = ""
+	old := encodeDelivery(nil, &webhook.Delivery{EventID: "evt", EndpointID: "ep", State: webhook.StatePending, AwaitingReport: true})
+	gotD, err = decodeDelivery("dlv", old)
+	require.NoError(t, err)
+	require.Empty(t, gotD.BatchID)
+	require.True(t, gotD.AwaitingReport)
 
 	rep := webhook.Report{DeliveryID: "dlv", Number: 3, Attempt: 2, Status: webhook.ReportRunning,
 		Message: "half", Progress: 0.5, ReceivedAt: ts}
@@ -100,7 +113,7 @@ func TestCodecRoundTrip(t *testing.T) {
 
 	// Truncated records are errors, never panics; the exceptions are a
 	// record cut right before the signature scheme, the unsigned flag, the
-	// ordered flag, the filter, the lane controls or the ack timeout, which is how records
+	// ordered flag, the filter, the lane controls, the ack timeout or the batch policy, which is how records
 	// written before those fields existed look.
 	full := encodeEndpoint(nil, &ep)
 	var lane encoder
@@ -115,7 +128,12 @@ func TestCodecRoundTrip(t *testing.T) {
 	lane.varint(int64(q.GiveUpAfter))
 	var ack encoder
 	ack.varint(int64(ep.AckTimeout))
-	beforeAck := len(full) - len(ack.b)
+	var batch encoder
+	batch.int(ep.Batch.MaxEvents)
+	batch.int(ep.Batch.MaxBytes)
+	batch.varint(int64(ep.Batch.MaxWait))
+	beforeBatch := len(full) - len(batch.b)
+	beforeAck := beforeBatch - len(ack.b)
 	beforeLanes := beforeAck - len(lane.b)
 	sig := ep.Signature
 	beforeFilter := beforeLanes - (1 + len(ep.Filter))
@@ -158,6 +176,11 @@ func TestCodecRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, ep.RateLimit, got.RateLimit)
 			require.Zero(t, got.AckTimeout)
+			continue
+		case beforeBatch:
+			require.NoError(t, err)
+			require.Equal(t, ep.AckTimeout, got.AckTimeout)
+			require.Zero(t, got.Batch)
 			continue
 		}
 		require.Error(t, err)

@@ -94,6 +94,12 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 	}
 	defer s.leases.unreserve(p.DeliveryID)
 	var out webhook.Delivery
+	var reserved []string
+	defer func() {
+		for _, id := range reserved {
+			s.leases.unreserve(id)
+		}
+	}()
 	err := s.update(func(tx *bolt.Tx) error {
 		q := newQueue(tx)
 		d, ok, err := q.getDelivery(p.DeliveryID)
@@ -103,50 +109,84 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 		if !ok {
 			return notFound("delivery", p.DeliveryID)
 		}
-		if d.State != webhook.StatePending || !d.AwaitingReport || !p.Now.Before(d.NextAttemptAt) ||
-			subtle.ConstantTimeCompare(sp(tx, spaceAckTokens).Get([]byte(d.ID)), p.TokenHash) != 1 {
+		if !awaits(tx, &d, p) {
 			return refused
 		}
-		reports := sp(tx, spaceReports)
-		rep := p.Report
-		rep.DeliveryID, rep.Attempt, rep.ReceivedAt = d.ID, d.Attempts, p.Now
-		rep.Number = lastNumber(reports, d.ID) + 1
-		if err := reports.Put(attemptKey(d.ID, rep.Number), encodeReport(nil, &rep)); err != nil {
+		if out, err = applyReport(tx, q, d, p); err != nil {
 			return err
 		}
-		old := d
-		d.UpdatedAt = p.Now
-		if rep.Status == webhook.ReportRunning {
-			d.NextAttemptAt = p.NextAttemptAt
-		} else {
-			if p.Failure != nil {
-				if err := failLastAttempt(sp(tx, spaceAttempts), &d, p.Failure); err != nil {
+		if p.Batch && d.BatchID != "" {
+			// The batch's other members that await the same report, and
+			// that no lease holds (a leased one's wait has ended).
+			for _, id := range batchMembers(tx, d.BatchID) {
+				if id == d.ID || !s.leases.reserve(id) {
+					continue
+				}
+				reserved = append(reserved, id)
+				m, ok, err := q.getDelivery(id)
+				if err != nil {
+					return err
+				}
+				if !ok || !awaits(tx, &m, p) {
+					continue
+				}
+				if _, err := applyReport(tx, q, m, p); err != nil {
 					return err
 				}
 			}
-			if err := q.setAwait(&d, nil); err != nil {
-				return err
-			}
-			d.State = p.State
-			if d.State == webhook.StatePending {
-				d.NextAttemptAt = p.NextAttemptAt
-			}
 		}
-		if err := q.save(&old, &d); err != nil {
-			return err
-		}
-		if d.Ordered && d.State.Finished() {
-			if err := q.leaveSequence(&d); err != nil {
-				return err
-			}
-		}
-		out = d
 		return q.fixHeads(p.Now)
 	})
 	if err != nil {
 		return webhook.Delivery{}, err
 	}
 	return out, nil
+}
+
+// awaits reports whether d takes the report p: it awaits one under p's
+// token hash and its wait has not ended.
+func awaits(tx *bolt.Tx, d *webhook.Delivery, p *webhook.ReportParams) bool {
+	return d.State == webhook.StatePending && d.AwaitingReport && p.Now.Before(d.NextAttemptAt) &&
+		subtle.ConstantTimeCompare(sp(tx, spaceAckTokens).Get([]byte(d.ID)), p.TokenHash) == 1
+}
+
+// applyReport records p on d and applies it, in tx, and returns d as
+// written.
+func applyReport(tx *bolt.Tx, q *queue, d webhook.Delivery, p *webhook.ReportParams) (webhook.Delivery, error) {
+	reports := sp(tx, spaceReports)
+	rep := p.Report
+	rep.DeliveryID, rep.Attempt, rep.ReceivedAt = d.ID, d.Attempts, p.Now
+	rep.Number = lastNumber(reports, d.ID) + 1
+	if err := reports.Put(attemptKey(d.ID, rep.Number), encodeReport(nil, &rep)); err != nil {
+		return d, err
+	}
+	old := d
+	d.UpdatedAt = p.Now
+	if rep.Status == webhook.ReportRunning {
+		d.NextAttemptAt = p.NextAttemptAt
+	} else {
+		if p.Failure != nil {
+			if err := failLastAttempt(sp(tx, spaceAttempts), &d, p.Failure); err != nil {
+				return d, err
+			}
+		}
+		if err := q.setAwait(&d, nil); err != nil {
+			return d, err
+		}
+		d.State = p.State
+		if d.State == webhook.StatePending {
+			d.NextAttemptAt = p.NextAttemptAt
+		}
+	}
+	if err := q.save(&old, &d); err != nil {
+		return d, err
+	}
+	if d.Ordered && d.State.Finished() {
+		if err := q.leaveSequence(&d); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
 }
 
 // lastNumber returns the number of the last record keyed (prefix(id),

@@ -31,17 +31,36 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 	if !ok {
 		return webhook.Delivery{}, notFound("delivery", p.DeliveryID)
 	}
-	if r.d.State != webhook.StatePending || !r.d.AwaitingReport || r.token != "" ||
-		!p.Now.Before(r.d.NextAttemptAt) || subtle.ConstantTimeCompare(r.ackHash, p.TokenHash) != 1 {
+	if !r.awaits(p) {
 		return webhook.Delivery{}, fmt.Errorf("memstore: report on delivery %q: %w", p.DeliveryID, webhook.ErrReportRefused)
 	}
+	if p.Batch && r.d.BatchID != "" {
+		for _, m := range s.deliveries {
+			if m != r && m.d.BatchID == r.d.BatchID && m.awaits(p) {
+				m.report(p)
+			}
+		}
+	}
+	r.report(p)
+	return r.d, nil
+}
+
+// awaits reports whether r takes the report p: it awaits one under p's
+// token hash, is not leased, and its wait has not ended.
+func (r *deliveryRec) awaits(p *webhook.ReportParams) bool {
+	return r.d.State == webhook.StatePending && r.d.AwaitingReport && r.token == "" &&
+		p.Now.Before(r.d.NextAttemptAt) && subtle.ConstantTimeCompare(r.ackHash, p.TokenHash) == 1
+}
+
+// report records p on r and applies it.
+func (r *deliveryRec) report(p *webhook.ReportParams) {
 	rep := p.Report
 	rep.DeliveryID, rep.Number, rep.Attempt, rep.ReceivedAt = r.d.ID, len(r.reports)+1, r.d.Attempts, p.Now
 	r.reports = append(r.reports, rep)
 	r.d.UpdatedAt = p.Now
 	if rep.Status == webhook.ReportRunning {
 		r.d.NextAttemptAt = p.NextAttemptAt
-		return r.d, nil
+		return
 	}
 	if p.Failure != nil {
 		r.failLast(p.Failure)
@@ -51,7 +70,6 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 	if p.State == webhook.StatePending {
 		r.d.NextAttemptAt = p.NextAttemptAt
 	}
-	return r.d, nil
 }
 
 // ListReports returns a delivery's reports in the order they were

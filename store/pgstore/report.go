@@ -24,11 +24,20 @@ var _ webhook.Reporter = (*Store)(nil)
 // ends an ordered head gives back its place in the sequence, as complete
 // does; advance then runs in the same transaction.
 const reportQuery = `
-WITH cur AS MATERIALIZED (
-	SELECT id FROM {{s}}.deliveries
+WITH lead AS MATERIALIZED (
+	SELECT id, batch_id FROM {{s}}.deliveries
 	WHERE id = $1 AND state = 'pending' AND ack_token_hash = $2::bytea AND lease_token IS NULL
 		AND next_attempt_at > $3::timestamptz
 	FOR UPDATE
+), mates AS MATERIALIZED (
+	SELECT d.id FROM {{s}}.deliveries AS d, lead
+	WHERE $12::boolean AND lead.batch_id <> '' AND d.batch_id <> '' AND d.batch_id = lead.batch_id AND d.id <> lead.id
+		AND d.state = 'pending' AND d.ack_token_hash = $2::bytea AND d.lease_token IS NULL
+		AND d.next_attempt_at > $3::timestamptz
+	ORDER BY d.id
+	FOR UPDATE OF d
+), cur AS MATERIALIZED (
+	SELECT id FROM lead UNION ALL SELECT id FROM mates
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
 		reports = d.reports + 1,
@@ -38,7 +47,7 @@ WITH cur AS MATERIALIZED (
 		due_at = CASE WHEN $4::text = 'running' OR $7::text = 'pending' THEN $8::timestamptz ELSE d.due_at END,
 		ack_token_hash = CASE WHEN $4::text = 'running' THEN d.ack_token_hash END,
 		last_error = CASE WHEN $9::text <> '' THEN $10::text ELSE d.last_error END
-	FROM cur WHERE d.id = cur.id AND d.state = 'pending' AND d.id = $1
+	FROM cur WHERE d.id = cur.id AND d.state = 'pending'
 	RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 		d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 		d.schedule_start, d.ack_token_hash IS NOT NULL AS awaiting, d.reports AS num, d.batch_id
@@ -62,7 +71,7 @@ WITH cur AS MATERIALIZED (
 		finished_at = CASE WHEN up.state <> 'pending' THEN $3::timestamptz END,
 		error_class = CASE WHEN $9::text <> '' AND a.number = up.attempts THEN $9::text ELSE a.error_class END,
 		error = CASE WHEN $9::text <> '' AND a.number = up.attempts THEN $10::text ELSE a.error END
-	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id AND a.delivery_id = $1
+	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id
 		AND (up.state <> 'pending' OR $9::text <> '' AND a.number = up.attempts)
 ), note AS (
 	SELECT pg_notify($11, '` + notifyDeliveries + `') FROM up WHERE $4::text <> 'running' AND up.state = 'pending'
@@ -97,7 +106,7 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 		hash = []byte{}
 	}
 	args := []any{p.DeliveryID, hash, p.Now, string(p.Report.Status), p.Report.Message, p.Report.Progress,
-		string(p.State), next, class, msg, s.channel}
+		string(p.State), next, class, msg, s.channel, p.Batch}
 	var got []webhook.Delivery
 	collect := func(rows pgx.Rows) error {
 		var err error
@@ -106,6 +115,18 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 	}
 	ends := p.Report.Status != webhook.ReportRunning && p.State.Finished()
 	err := retryMoved(func() error {
+		if ends && p.Batch {
+			// The members that end are known once the report is
+			// written: advance their sequences in the same transaction.
+			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				rows, _ := tx.Query(ctx, s.q.report, args...)
+				if err := collect(rows); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, s.q.advance, s.channel)
+				return err
+			})
+		}
 		if !ends {
 			rows, _ := s.pool.Query(ctx, s.q.report, args...)
 			return collect(rows)
@@ -118,8 +139,10 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 	if err != nil {
 		return webhook.Delivery{}, wrap("report", err)
 	}
-	if len(got) == 1 {
-		return got[0], nil
+	for _, d := range got {
+		if d.ID == p.DeliveryID {
+			return d, nil
+		}
 	}
 	var exists bool
 	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+s.q.schema+".deliveries WHERE id = $1)", p.DeliveryID).Scan(&exists); err != nil {
