@@ -111,7 +111,7 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 	ack := st.ep.AckTimeout > 0 && at.callbacks != nil
 	var callbackURL string
 	var tokenHash []byte
-	contentType := "application/json"
+	contentType := jsonContentType
 	// render writes the body for the next try; it reports what to return
 	// when it ends the attempt instead.
 	render := func() (done bool, o Outcome, release bool) {

@@ -28,11 +28,19 @@ type recorder struct {
 // maxOutcomeBatch caps the outcomes written in one store call.
 const maxOutcomeBatch = 512
 
-// newRecorder returns a recorder that queues up to queue outcomes.
+// minOutcomeQueue is the least room the recorder's queue has: two full
+// batches, so that the outcomes that finish while one batch is being
+// written wait in the queue rather than in their lanes. A lane whose add
+// blocks holds back its wake-up of the engine, and the engine leases no
+// more until then: the senders would wait for the store.
+const minOutcomeQueue = 2 * maxOutcomeBatch
+
+// newRecorder returns a recorder that queues up to queue outcomes, or
+// minOutcomeQueue if that is more.
 func newRecorder(store Store, clock Clock, log *slog.Logger, queue int, written func([]LeaseRef), stopping <-chan struct{}) *recorder {
 	return &recorder{
 		store: store, clock: clock, log: log, written: written, stopping: stopping,
-		in: make(chan Outcome, queue), done: make(chan struct{}),
+		in: make(chan Outcome, max(queue, minOutcomeQueue)), done: make(chan struct{}),
 	}
 }
 

@@ -27,6 +27,9 @@ type endpointState struct {
 	badFilter bool
 	// secrets are redacted from recorded response bodies; see secretsOf.
 	secrets [][]byte
+	// headers are ep.Headers as every request carries them; see
+	// headersOf.
+	headers []headerValue
 }
 
 // endpointCompiler resolves an endpoint into the state the engine uses.
@@ -59,7 +62,7 @@ func (c *endpointCompiler) compile(ep Endpoint) (*endpointState, error) {
 
 // resolve returns ep's state without its template.
 func (c *endpointCompiler) resolve(ep Endpoint) *endpointState {
-	st := &endpointState{ep: ep, retry: c.retry.withDefaults(), concurrency: c.concurrency, secrets: secretsOf(&ep)}
+	st := &endpointState{ep: ep, retry: c.retry.withDefaults(), concurrency: c.concurrency, secrets: secretsOf(&ep), headers: headersOf(ep.Headers)}
 	if ep.Retry != nil {
 		st.retry = ep.Retry.withDefaults()
 	}

@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,6 +24,9 @@ type sender struct {
 	userAgent       string
 	timeout         time.Duration // bounds one request, body read included
 	maxResponseBody int
+
+	uaOnce sync.Once
+	ua     []string // the User-Agent header value; see userAgentValues
 }
 
 // send signs and sends body to st's endpoint as l's event, with the
@@ -37,17 +42,25 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 		return 0, 0, internalError{unwrapURLError(err)}
 	}
 	h := req.Header
-	for k, v := range st.ep.Headers {
-		h.Set(k, v)
+	for _, hv := range st.headers {
+		h[hv.key] = hv.values
 	}
-	h["Content-Type"] = []string{contentType}
-	h["User-Agent"] = []string{s.userAgent}
+	if contentType == jsonContentType {
+		h["Content-Type"] = jsonContentTypeValues
+	} else {
+		h["Content-Type"] = []string{contentType}
+	}
+	h["User-Agent"] = s.userAgentValues()
 	if callbackURL != "" {
 		h[HeaderCallbackURL] = []string{callbackURL}
 	}
 	injectTrace(ctx, h)
-	msg := Message{ID: l.Event.ID, Timestamp: now, Body: body, Secrets: activeSecrets(st.ep.Secrets, now)}
-	if err := signerFor(&st.ep, s.signer).Sign(h, &msg); err != nil {
+	msg := messagePool.Get().(*Message)
+	*msg = Message{ID: l.Event.ID, Timestamp: now, Body: body, Secrets: activeSecrets(st.ep.Secrets, now)}
+	err = signerFor(&st.ep, s.signer).Sign(h, msg)
+	*msg = Message{}
+	messagePool.Put(msg)
+	if err != nil {
 		return 0, 0, internalError{fmt.Errorf("signing: %w", err)}
 	}
 	resp, err := s.client.Do(req)
@@ -85,6 +98,43 @@ func (s *sender) send(ctx context.Context, st *endpointState, l *Lease, body []b
 		a.Error = cleanText("reading response body: " + unwrapURLError(err).Error())
 	}
 	return resp.StatusCode, retryAfter, nil
+}
+
+// jsonContentType is the Content-Type of the default body.
+const jsonContentType = "application/json"
+
+// jsonContentTypeValues and the other header values below are shared by
+// every request: read-only, and capped so that an append copies them.
+var jsonContentTypeValues = []string{jsonContentType}[:1:1]
+
+// userAgentValues returns the User-Agent header value, built once.
+func (s *sender) userAgentValues() []string {
+	s.uaOnce.Do(func() { s.ua = []string{s.userAgent}[:1:1] })
+	return s.ua
+}
+
+// messagePool holds the Messages handed to the signer, which escape through
+// the Signer interface.
+var messagePool = sync.Pool{New: func() any { return new(Message) }}
+
+// headerValue is one header of an endpoint, canonical, as a request
+// carries it.
+type headerValue struct {
+	key    string
+	values []string // shared by every request: read-only, capped
+}
+
+// headersOf returns an endpoint's custom headers as requests carry them,
+// built once per endpoint version instead of once per request.
+func headersOf(m map[string]string) []headerValue {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]headerValue, 0, len(m))
+	for k, v := range m {
+		out = append(out, headerValue{key: textproto.CanonicalMIMEHeaderKey(k), values: []string{v}[:1:1]})
+	}
+	return out
 }
 
 // maxErrorText caps the error text kept in an attempt record.

@@ -33,7 +33,7 @@ func batchPhase(payload json.RawMessage) error {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
-	raw := rawSend(url, payload)
+	raw, _ := rawSend(url, payload)
 	one, _, err := drainLines(rc, "unbatched", url, payload, webhook.BatchPolicy{})
 	if err != nil {
 		return err

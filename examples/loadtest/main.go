@@ -55,6 +55,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/benchtest"
 	"github.com/hooklet/webhook/store/boltstore"
 )
 
@@ -72,6 +73,8 @@ var (
 	templated = flag.Bool("templated", true, "also drain the backlog through a jsonnet template, and compare")
 	stats     = flag.Bool("stats", false, "print store call counts and latencies")
 	cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the untemplated drain to this file")
+	rawprof   = flag.String("rawcpuprofile", "", "write a CPU profile of the raw signed sender to this file")
+	blockprof = flag.String("blockprofile", "", "write block and mutex profiles of the untemplated drain to this file and this file.mutex")
 	ordered   = flag.Bool("ordered", false, "deliver: also drain the backlog through ordered endpoints, and compare")
 	keys      = flag.Int("keys", 1, "deliver with -ordered: ordering keys the backlog's events are spread over")
 )
@@ -326,12 +329,33 @@ func deliverPhase(payload json.RawMessage) error {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/hooks"
 
-	raw := rawSend(url, payload)
+	if *rawprof != "" {
+		f, err := os.Create(*rawprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	cpu0, mallocs0 := benchtest.CPUTime(), mallocs()
+	raw, rawReqs := rawSend(url, payload)
+	if *rawprof != "" {
+		pprof.StopCPUProfile()
+	}
+	rawCPU, rawMallocs := benchtest.CPUTime()-cpu0, mallocs()-mallocs0
 	lib, err := drain(rc, "deliver", url, payload, "", 0)
 	if err != nil {
 		return err
 	}
 	report("deliver", raw, lib, "req/s")
+	// CPU of the whole process, the receiver's included on both sides.
+	n := float64(*events * *endpoints)
+	fmt.Printf("RESULT %-10s raw=%.1f µs/req  hooklet=%.1f µs/delivery  ratio=%.2f (CPU, receiver included)\n", "deliver-cpu",
+		us(rawCPU)/rawReqs, us(lastDrain.cpu)/n, (us(lastDrain.cpu)/n)/(us(rawCPU)/rawReqs))
+	fmt.Printf("RESULT %-10s raw=%.0f allocs/req  hooklet=%.0f allocs/delivery  ratio=%.2f (receiver included)\n", "deliver-mem",
+		float64(rawMallocs)/rawReqs, float64(lastDrain.mallocs)/n, (float64(lastDrain.mallocs)/n)/(float64(rawMallocs)/rawReqs))
 	if *ordered {
 		ord, err := drain(rc, "ordered", url, payload, "", max(*keys, 1))
 		if err != nil {
@@ -403,7 +427,21 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start := time.Now()
+	if *blockprof != "" && template == "" {
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+		runtime.SetMutexProfileFraction(10)
+		defer func() {
+			runtime.SetBlockProfileRate(0)
+			runtime.SetMutexProfileFraction(0)
+			for name, file := range map[string]string{"block": *blockprof, "mutex": *blockprof + ".mutex"} {
+				if f, err := os.Create(file); err == nil {
+					_ = pprof.Lookup(name).WriteTo(f, 0)
+					_ = f.Close()
+				}
+			}
+		}()
+	}
+	start, cpu0, mallocs0 := time.Now(), benchtest.CPUTime(), mallocs()
 	if err := d.Start(ctx); err != nil {
 		return 0, err
 	}
@@ -413,11 +451,28 @@ func drain(rc *receiver, name, url string, payload json.RawMessage, template str
 		return 0, fmt.Errorf("backlog not delivered: %d of %d", rc.reqs.Load(), total)
 	}
 	elapsed := time.Since(start)
+	lastDrain.cpu, lastDrain.mallocs = benchtest.CPUTime()-cpu0, mallocs()-mallocs0
 	if err := d.Close(ctx); err != nil {
 		return 0, err
 	}
 	st.print()
 	return float64(total) / elapsed.Seconds(), nil
+}
+
+// lastDrain is what the last drain cost the process, from Start until the
+// receiver had every delivery: CPU time and heap allocations.
+var lastDrain struct {
+	cpu     time.Duration
+	mallocs uint64
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// mallocs returns how many heap objects the process has allocated so far.
+func mallocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }
 
 // makeOrdered makes every endpoint of d ordered.
@@ -435,8 +490,9 @@ func makeOrdered(ctx context.Context, d *webhook.Dispatcher) error {
 	return nil
 }
 
-// rawSend posts signed 1 KiB bodies from -c goroutines for -d.
-func rawSend(url string, payload []byte) float64 {
+// rawSend posts signed 1 KiB bodies from -c goroutines for -d, and returns
+// the requests per second and how many it made.
+func rawSend(url string, payload []byte) (float64, float64) {
 	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
 	tr := &http.Transport{MaxIdleConnsPerHost: *conc, MaxIdleConns: *conc}
 	defer tr.CloseIdleConnections()
@@ -469,5 +525,5 @@ func rawSend(url string, payload []byte) float64 {
 		})
 	}
 	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
+	return float64(n.Load()) / time.Since(start).Seconds(), float64(n.Load())
 }

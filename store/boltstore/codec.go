@@ -192,6 +192,13 @@ func (d *decoder) strings() []string {
 	return ss
 }
 
+// skipStrings passes over what strings reads.
+func (d *decoder) skipStrings() {
+	for range max(d.count(), 0) {
+		d.take(d.uvarint())
+	}
+}
+
 func (d *decoder) stringMap() map[string]string {
 	n := d.count()
 	if n < 0 {
@@ -359,6 +366,12 @@ func encodeEvent(buf []byte, ev *webhook.Event, storedAt time.Time, deliveries [
 }
 
 func decodeEvent(id string, b []byte) (eventRecord, error) {
+	return decodeEventRecord(id, b, true)
+}
+
+// decodeEventRecord is decodeEvent; without withDeliveries, the list of
+// delivery IDs is skipped, not copied, and Deliveries is nil.
+func decodeEventRecord(id string, b []byte, withDeliveries bool) (eventRecord, error) {
 	d := decoder{b: b}
 	d.version()
 	r := eventRecord{Event: webhook.Event{ID: id}}
@@ -368,7 +381,11 @@ func decodeEvent(id string, b []byte) (eventRecord, error) {
 	r.Payload = d.bytes()
 	r.Attributes = d.stringMap()
 	r.StoredAt = d.time()
-	r.Deliveries = d.strings()
+	if withDeliveries {
+		r.Deliveries = d.strings()
+	} else {
+		d.skipStrings()
+	}
 	if d.more() {
 		r.TraceParent = d.string()
 		r.TraceState = d.string()
@@ -527,6 +544,9 @@ func decodeEndpoint(id string, b []byte) (webhook.Endpoint, error) {
 // encodeAttempt encodes everything of a but its delivery ID and number,
 // which are the key.
 func encodeAttempt(buf []byte, a *webhook.Attempt) []byte {
+	if buf == nil {
+		buf = make([]byte, 0, 48+len(a.ErrorClass)+len(a.Error)+len(a.ResponseBody))
+	}
 	e := encoder{b: buf}
 	e.byte(recordVersion)
 	e.time(a.StartedAt)

@@ -63,14 +63,24 @@
 // however large the backlog of an excluded endpoint.
 // Both also step over the entries of leased deliveries, which are no more
 // than the leases held. An event records its deliveries' IDs; deliveries
-// are also indexed by endpoint, by state, by endpoint and state, and by
-// the type of their event, so a filtered listing reads the index of its
-// filters: a page of a rare state among many others comes back full. A
+// are also indexed by endpoint and state, and by the type of their event,
+// so a filtered listing reads the index of its filters: a page of a rare
+// state among many others comes back full. A listing by endpoint alone
+// merges the endpoint's state indexes, and one by state alone merges that
+// state's index of every endpoint that has deliveries: one seek per
+// endpoint per page, and no index write beyond one per state change. A
 // listing whose filters no single index covers (event type with endpoint
 // or state) checks the rest and stops after [ListScanLimit] records per
 // page. Events are indexed by the time they were stored, for ListEvents.
-// A file written before these indexes existed gets them when opened.
+// A file written before the current indexes gets them when opened, once:
+// missing indexes are built, retired ones deleted.
 // Prune deletes at most Limit deliveries per transaction.
+//
+// An Enqueue of one event with one delivery writes six keys (the event,
+// the delivery, its due entry, its state entry, its type entry, the
+// event's stored-time entry); a Complete that ends a delivery writes its
+// attempts, its record, its state entry (moved), its finished entry, and
+// deletes its due entry.
 //
 // Ordered deliveries are also kept per sequence (endpoint, ordering key) in
 // enqueue order, and only the head of each is in the due index: a backlog

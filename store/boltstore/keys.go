@@ -44,9 +44,12 @@ const (
 	spaceLeases
 	// spaceEndpointIndex holds two indexes per endpoint, side by side so that
 	// an Enqueue usually writes both into one leaf:
-	//   (endpoint ID, 'd', delivery ID) -> nothing, every delivery;
+	//   (endpoint ID, 's', state code, delivery ID) -> nothing, every
+	//   delivery by state (see subStates);
 	//   (endpoint ID, 'q', due time, delivery ID) -> nothing, every pending
 	//   delivery at its NextAttemptAt, leased or not.
+	// Files of indexes version 1 also hold (endpoint ID, 'd', delivery ID)
+	// for every delivery, which Open deletes (see buildIndexes).
 	spaceEndpointIndex
 	// spaceHeads: endpoint ID -> due time of its earliest entry in the due
 	// index, for endpoints with a pending delivery; or an earlier time,
@@ -72,8 +75,10 @@ const (
 	// only theirs. Files written before it existed get it at Open; the
 	// meta key "tenant-index" records that it is complete.
 	spaceTenantEndpoints
-	// spaceStates: (state code, delivery ID) -> nothing, every delivery by
-	// its state, so a listing of a rare state reads only its own.
+	// spaceStates: retired. Files of indexes version 1 hold (state code,
+	// delivery ID) for every delivery, which Open deletes: a listing by
+	// state merges the endpoints' state indexes instead (see
+	// buildIndexes), which spares every Enqueue and Complete a write.
 	spaceStates
 	// spaceEventTimes: (stored at, event ID) -> nothing, every event in the
 	// order it was stored, for ListEvents.
@@ -99,26 +104,48 @@ const layoutVersion = "1"
 
 // space is one keyspace of the data bucket.
 type space struct {
-	b   *bolt.Bucket
-	tag byte
+	b       *bolt.Bucket
+	tag     byte
+	scratch *spaceScratch
+}
+
+// spaceScratch is what the point operations of one space reuse within a
+// transaction: a buffer for tagged keys (bbolt copies a key it keeps, and
+// only reads the others during the call) and a cursor for Get, whose
+// search stack is kept from one call to the next.
+type spaceScratch struct {
+	key []byte
+	get *bolt.Cursor
 }
 
 func sp(tx *bolt.Tx, tag byte) space {
 	if tag == spaceEvents {
-		return space{b: tx.Bucket(bucketEvents), tag: tag}
+		return space{b: tx.Bucket(bucketEvents), tag: tag, scratch: new(spaceScratch)}
 	}
-	return space{b: tx.Bucket(bucketData), tag: tag}
+	return space{b: tx.Bucket(bucketData), tag: tag, scratch: new(spaceScratch)}
 }
 
+// key returns k with the tag in front, in the scratch buffer: valid until
+// the next call.
 func (s space) key(k []byte) []byte {
-	out := make([]byte, 1+len(k))
-	out[0] = s.tag
-	copy(out[1:], k)
-	return out
+	s.scratch.key = append(append(s.scratch.key[:0], s.tag), k...)
+	return s.scratch.key
 }
 
 // Get returns the value of k, valid until the transaction ends, or nil.
-func (s space) Get(k []byte) []byte { return s.b.Get(s.key(k)) }
+func (s space) Get(k []byte) []byte {
+	key := s.key(k)
+	if s.scratch.get == nil {
+		s.scratch.get = s.b.Cursor()
+	}
+	// Seek starts from the root each time, so the cursor stays right
+	// across writes; the data bucket holds no nested buckets.
+	ck, v := s.scratch.get.Seek(key)
+	if !bytes.Equal(ck, key) {
+		return nil
+	}
+	return v
+}
 
 // Put stores v under k. bbolt keeps v until the transaction commits: the
 // caller must not reuse it.
@@ -126,6 +153,23 @@ func (s space) Put(k, v []byte) error { return s.b.Put(s.key(k), v) }
 
 // Delete removes k.
 func (s space) Delete(k []byte) error { return s.b.Delete(s.key(k)) }
+
+// tagged returns the scratch buffer holding the tag alone: append a key to
+// it and pass the result to putTagged or deleteTagged, before any other
+// call on s. It spares the hot paths a buffer per key.
+func (s space) tagged() []byte { return append(s.scratch.key[:0], s.tag) }
+
+// putTagged is Put of a key that starts with the tag (see tagged).
+func (s space) putTagged(k, v []byte) error {
+	s.scratch.key = k[:0]
+	return s.b.Put(k, v)
+}
+
+// deleteTagged is Delete of a key that starts with the tag (see tagged).
+func (s space) deleteTagged(k []byte) error {
+	s.scratch.key = k[:0]
+	return s.b.Delete(k)
+}
 
 // Cursor returns a cursor over the keyspace only.
 func (s space) Cursor() *cursor { return &cursor{c: s.b.Cursor(), tag: s.tag} }
@@ -189,26 +233,29 @@ func prefixKey(s string) []byte { return appendPrefix(make([]byte, 0, 2+len(s)),
 
 // Sub-indexes of spaceEndpointIndex.
 const (
+	// subDeliveries: retired; see spaceEndpointIndex.
 	subDeliveries = 'd'
 	subDue        = 'q'
 	// subStates: (endpoint ID, 's', state code, delivery ID) -> nothing,
-	// every delivery of the endpoint by state.
+	// every delivery of the endpoint by state. Together they list every
+	// delivery of an endpoint, and of a state.
 	subStates = 's'
 )
 
-// stateKey is (state code, delivery ID), the key of spaceStates.
-func stateKey(st webhook.DeliveryState, deliveryID string) []byte {
-	return append([]byte{stateCodes[st]}, deliveryID...)
-}
+// subEnd sorts after every sub-index: (prefix(endpoint), subEnd) is past
+// all of an endpoint's keys.
+const subEnd = 0xff
 
 // endpointStatePrefix is (prefix(endpoint), 's', state code).
 func endpointStatePrefix(endpointID string, st webhook.DeliveryState) []byte {
 	return append(endpointPrefix(endpointID, subStates), stateCodes[st])
 }
 
-// endpointStateKey is (prefix(endpoint), 's', state code, delivery ID).
-func endpointStateKey(endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
-	return append(endpointStatePrefix(endpointID, st), deliveryID...)
+// appendEndpointStateKey appends (prefix(endpoint), 's', state code,
+// delivery ID) to b.
+func appendEndpointStateKey(b []byte, endpointID string, st webhook.DeliveryState, deliveryID string) []byte {
+	b = append(appendPrefix(b, endpointID), subStates, stateCodes[st])
+	return append(b, deliveryID...)
 }
 
 // endpointPrefix is (prefix(endpoint), sub): the start of one of an
@@ -218,17 +265,11 @@ func endpointPrefix(endpointID string, sub byte) []byte {
 	return append(appendPrefix(k, endpointID), sub)
 }
 
-// endpointDeliveryKey is (prefix(endpoint), 'd', delivery ID).
-func endpointDeliveryKey(endpointID, deliveryID string) []byte {
-	return append(endpointPrefix(endpointID, subDeliveries), deliveryID...)
-}
-
-// dueKey is (prefix(endpoint), 'q', due, delivery ID).
-func dueKey(endpointID string, due time.Time, deliveryID string) []byte {
-	k := make([]byte, 0, 3+len(endpointID)+timeLen+len(deliveryID))
-	k = append(appendPrefix(k, endpointID), subDue)
-	k = appendTime(k, due)
-	return append(k, deliveryID...)
+// appendDueKey appends (prefix(endpoint), 'q', due, delivery ID) to b.
+func appendDueKey(b []byte, endpointID string, due time.Time, deliveryID string) []byte {
+	b = append(appendPrefix(b, endpointID), subDue)
+	b = appendTime(b, due)
+	return append(b, deliveryID...)
 }
 
 // tenantEndpointKey is (prefix(tenant), endpoint ID).
@@ -239,8 +280,11 @@ func tenantEndpointKey(tenant, endpointID string) []byte {
 
 // timeKey is (time, id): the key of the head, finished and orphan indexes.
 func timeKey(t time.Time, id string) []byte {
-	k := make([]byte, 0, timeLen+len(id))
-	return append(appendTime(k, t), id...)
+	return appendTimeKey(make([]byte, 0, timeLen+len(id)), t, id)
+}
+
+func appendTimeKey(b []byte, t time.Time, id string) []byte {
+	return append(appendTime(b, t), id...)
 }
 
 // sequencePrefix is (prefix(endpoint), prefix(ordering key)): the start of
@@ -252,9 +296,11 @@ func sequencePrefix(endpointID, key string) []byte {
 
 // attemptKey is (prefix(delivery ID), number).
 func attemptKey(deliveryID string, number int) []byte {
-	k := make([]byte, 0, 2+len(deliveryID)+4)
-	k = appendPrefix(k, deliveryID)
-	return binary.BigEndian.AppendUint32(k, uint32(number))
+	return appendAttemptKey(make([]byte, 0, 2+len(deliveryID)+4), deliveryID, number)
+}
+
+func appendAttemptKey(b []byte, deliveryID string, number int) []byte {
+	return binary.BigEndian.AppendUint32(appendPrefix(b, deliveryID), uint32(number))
 }
 
 func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }
@@ -266,5 +312,9 @@ func batchKey(batchID, deliveryID string) []byte {
 
 // typeKey is (prefix(event type), delivery ID), the key of spaceTypes.
 func typeKey(eventType, deliveryID string) []byte {
-	return append(prefixKey(eventType), deliveryID...)
+	return appendTypeKey(nil, eventType, deliveryID)
+}
+
+func appendTypeKey(b []byte, eventType, deliveryID string) []byte {
+	return append(appendPrefix(b, eventType), deliveryID...)
 }

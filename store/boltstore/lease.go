@@ -204,7 +204,7 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 func readLeased(tx *bolt.Tx, out []webhook.Lease) error {
 	deliveries := sp(tx, spaceDeliveries)
 	events := sp(tx, spaceEvents)
-	evCache := make(map[string]webhook.Event)
+	evCache := make(map[string]webhook.Event, len(out))
 	for i := range out {
 		id := out[i].Delivery.ID
 		v := deliveries.Get([]byte(id))
@@ -221,7 +221,7 @@ func readLeased(tx *bolt.Tx, out []webhook.Lease) error {
 			if v == nil {
 				return corrupt("delivery", d.ID, fmt.Errorf("event %q missing", d.EventID))
 			}
-			r, err := decodeEvent(d.EventID, v)
+			r, err := decodeEventRecord(d.EventID, v, false)
 			if err != nil {
 				return corrupt("event", d.EventID, err)
 			}
@@ -304,7 +304,7 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			for j := range o.Attempts {
 				a := o.Attempts[j]
 				d.Attempts++
-				if err := attempts.Put(attemptKey(d.ID, d.Attempts), encodeAttempt(nil, &a)); err != nil {
+				if err := attempts.putTagged(appendAttemptKey(attempts.tagged(), d.ID, d.Attempts), encodeAttempt(nil, &a)); err != nil {
 					return err
 				}
 				d.LastStatusCode = a.StatusCode

@@ -49,7 +49,6 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 			}
 		}
 		attempts := sp(tx, spaceAttempts)
-		byEndpoint := sp(tx, spaceEndpointIndex)
 		events := sp(tx, spaceEvents)
 		orphans := sp(tx, spaceOrphans)
 		touched := make(map[string]struct{})
@@ -69,9 +68,6 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 				return err
 			}
 			if err := deletePrefix(sp(tx, spaceReports), prefixKey(id)); err != nil {
-				return err
-			}
-			if err := byEndpoint.Delete(endpointDeliveryKey(d.EndpointID, id)); err != nil {
 				return err
 			}
 			if err := q.unindexState(&d); err != nil {

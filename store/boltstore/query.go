@@ -265,8 +265,9 @@ func (s *Store) ListDeliveries(ctx context.Context, p *webhook.ListDeliveriesPar
 }
 
 // deliveryIDs returns an iterator over the IDs of the deliveries that may
-// match p, in ID order, after p.Cursor: the event's own list, the endpoint
-// index, or every delivery.
+// match p, in ID order, after p.Cursor: the event's own list, the type
+// index, the state indexes of the endpoint or of every endpoint, or every
+// delivery.
 func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, bool), error) {
 	if p.EventID != "" {
 		var ids []string
@@ -306,9 +307,9 @@ func deliveryIDs(tx *bolt.Tx, p *webhook.ListDeliveriesParams) (func() (string, 
 	case p.EndpointID != "" && p.State != "":
 		c, prefix = sp(tx, spaceEndpointIndex).Cursor(), endpointStatePrefix(p.EndpointID, p.State)
 	case p.State != "":
-		c, prefix = sp(tx, spaceStates).Cursor(), []byte{stateCodes[p.State]}
+		return mergeIDs(tx, stateIndexPrefixes(tx, "", stateCodes[p.State]), p.Cursor), nil
 	case p.EndpointID != "":
-		c, prefix = sp(tx, spaceEndpointIndex).Cursor(), endpointPrefix(p.EndpointID, subDeliveries)
+		return mergeIDs(tx, stateIndexPrefixes(tx, p.EndpointID, 0), p.Cursor), nil
 	default:
 		c = sp(tx, spaceDeliveries).Cursor()
 	}

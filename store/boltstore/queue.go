@@ -61,12 +61,12 @@ func (q *queue) putDelivery(d *webhook.Delivery) error {
 
 func (q *queue) addDue(endpointID string, t time.Time, deliveryID string) error {
 	q.dirty[endpointID] = struct{}{}
-	return q.due.Put(dueKey(endpointID, t, deliveryID), nil)
+	return q.due.putTagged(appendDueKey(q.due.tagged(), endpointID, t, deliveryID), nil)
 }
 
 func (q *queue) delDue(endpointID string, t time.Time, deliveryID string) error {
 	q.dirty[endpointID] = struct{}{}
-	return q.due.Delete(dueKey(endpointID, t, deliveryID))
+	return q.due.deleteTagged(appendDueKey(q.due.tagged(), endpointID, t, deliveryID))
 }
 
 func (q *queue) getLease(deliveryID string) (leaseRecord, bool, error) {
@@ -176,11 +176,11 @@ func (q *queue) leaveSequence(d *webhook.Delivery) error {
 // code as the value so that Prune tells failed deliveries apart without
 // reading them. Entries written by earlier versions have no value.
 func (q *queue) addFinished(d *webhook.Delivery) error {
-	return q.finished.Put(timeKey(d.UpdatedAt, d.ID), []byte{stateCodes[d.State]})
+	return q.finished.putTagged(appendTimeKey(q.finished.tagged(), d.UpdatedAt, d.ID), []byte{stateCodes[d.State]})
 }
 
 func (q *queue) delFinished(d *webhook.Delivery) error {
-	return q.finished.Delete(timeKey(d.UpdatedAt, d.ID))
+	return q.finished.deleteTagged(appendTimeKey(q.finished.tagged(), d.UpdatedAt, d.ID))
 }
 
 // fixHeads brings the head indexes of the dirty endpoints in line with the
@@ -280,7 +280,6 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	return s.update(func(tx *bolt.Tx) error {
 		q := newQueue(tx)
 		events := sp(tx, spaceEvents)
-		byEndpoint := sp(tx, spaceEndpointIndex)
 		orphans := sp(tx, spaceOrphans)
 		eventTimes := sp(tx, spaceEventTimes)
 		types := sp(tx, spaceTypes)
@@ -337,10 +336,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 				if err := q.save(nil, &d); err != nil {
 					return err
 				}
-				if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
-					return err
-				}
-				if err := types.Put(typeKey(it.Event.Type, d.ID), nil); err != nil {
+				if err := types.putTagged(appendTypeKey(types.tagged(), it.Event.Type, d.ID), nil); err != nil {
 					return err
 				}
 			}
@@ -348,7 +344,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 			if err := events.Put(evKey, encodeEvent(nil, &it.Event, p.Now, dlvIDs)); err != nil {
 				return err
 			}
-			if err := eventTimes.Put(timeKey(p.Now, it.Event.ID), nil); err != nil {
+			if err := eventTimes.putTagged(appendTimeKey(eventTimes.tagged(), p.Now, it.Event.ID), nil); err != nil {
 				return err
 			}
 			if len(it.Deliveries) == 0 {

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -11,8 +12,8 @@ import (
 	"github.com/hooklet/webhook"
 )
 
-// indexState moves delivery d in the state indexes (spaceStates and the
-// endpoint's subStates) from old's state; old is nil for a new delivery.
+// indexState moves delivery d in its endpoint's state index (subStates)
+// from old's state; old is nil for a new delivery.
 func (q *queue) indexState(old, d *webhook.Delivery) error {
 	if old != nil {
 		if old.State == d.State {
@@ -22,35 +23,56 @@ func (q *queue) indexState(old, d *webhook.Delivery) error {
 			return err
 		}
 	}
-	if err := sp(q.tx, spaceStates).Put(stateKey(d.State, d.ID), nil); err != nil {
-		return err
-	}
-	return sp(q.tx, spaceEndpointIndex).Put(endpointStateKey(d.EndpointID, d.State, d.ID), nil)
+	return q.due.putTagged(appendEndpointStateKey(q.due.tagged(), d.EndpointID, d.State, d.ID), nil)
 }
 
-// unindexState takes delivery d out of the state indexes.
+// unindexState takes delivery d out of the state index.
 func (q *queue) unindexState(d *webhook.Delivery) error {
-	if err := sp(q.tx, spaceStates).Delete(stateKey(d.State, d.ID)); err != nil {
-		return err
-	}
-	return sp(q.tx, spaceEndpointIndex).Delete(endpointStateKey(d.EndpointID, d.State, d.ID))
+	return q.due.deleteTagged(appendEndpointStateKey(q.due.tagged(), d.EndpointID, d.State, d.ID))
 }
 
 // indexesKey names, under spaceMeta, the version of the indexes a file
-// holds beyond those of its layout: files written before the state and
-// event-time indexes existed get them built once, when opened.
+// holds beyond those of its layout, which Open brings up to date once:
+//
+//   - none: written before the state, type and event-time indexes, which
+//     are built;
+//   - "1": with a global state index (spaceStates) and a list of every
+//     delivery per endpoint (subDeliveries) besides the endpoints' state
+//     indexes, which hold the same entries: both are deleted;
+//   - "2": the endpoints' state indexes alone serve listings by state and
+//     by endpoint.
 const (
 	indexesKey     = "indexes"
-	indexesVersion = "1"
+	indexesVersion = "2"
 )
 
-// buildIndexes builds the state and event-time indexes of a file that has
-// none yet, and marks it. A new file is only marked.
+// buildIndexes brings the indexes of a file up to indexesVersion, and
+// marks it. A new file is only marked.
 func buildIndexes(tx *bolt.Tx) error {
 	meta := sp(tx, spaceMeta)
-	if string(meta.Get([]byte(indexesKey))) == indexesVersion {
+	switch string(meta.Get([]byte(indexesKey))) {
+	case indexesVersion:
 		return nil
+	case "":
+		if err := buildRecoveryIndexes(tx); err != nil {
+			return err
+		}
 	}
+	if err := deletePrefix(sp(tx, spaceStates), nil); err != nil {
+		return err
+	}
+	byEndpoint := sp(tx, spaceEndpointIndex)
+	for _, ep := range indexedEndpoints(tx) {
+		if err := deletePrefix(byEndpoint, endpointPrefix(ep, subDeliveries)); err != nil {
+			return err
+		}
+	}
+	return meta.Put([]byte(indexesKey), []byte(indexesVersion))
+}
+
+// buildRecoveryIndexes builds the state, type and event-time indexes of a
+// file written before they existed.
+func buildRecoveryIndexes(tx *bolt.Tx) error {
 	q := newQueue(tx)
 	c := q.deliveries.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -82,7 +104,24 @@ func buildIndexes(tx *bolt.Tx) error {
 			}
 		}
 	}
-	return meta.Put([]byte(indexesKey), []byte(indexesVersion))
+	return nil
+}
+
+// indexedEndpoints returns the IDs of the endpoints with an entry in
+// spaceEndpointIndex, deleted endpoints included, in key order.
+func indexedEndpoints(tx *bolt.Tx) []string {
+	var out []string
+	c := sp(tx, spaceEndpointIndex).Cursor()
+	for k, _ := c.First(); len(k) >= 2; {
+		n := int(binary.BigEndian.Uint16(k))
+		if len(k) < 2+n {
+			break
+		}
+		id := string(k[2 : 2+n])
+		out = append(out, id)
+		k, _ = c.Seek(endpointPrefix(id, subEnd))
+	}
+	return out
 }
 
 // ListEvents returns the events stored at or after Since, by stored time
@@ -157,8 +196,8 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 		n = 0
 		q := newQueue(tx)
 		events := sp(tx, spaceEvents)
-		byEndpoint := sp(tx, spaceEndpointIndex)
 		orphans := sp(tx, spaceOrphans)
+		types := sp(tx, spaceTypes)
 		ids := make(map[string]bool, len(p.Deliveries))
 		added := map[string]eventRecord{}
 		for i := range p.Deliveries {
@@ -181,12 +220,18 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 					return corrupt("event", d.EventID, err)
 				}
 			}
+			var dupErr error
 			if slices.ContainsFunc(r.Deliveries, func(id string) bool {
-				k := endpointDeliveryKey(d.EndpointID, id)
-				got, _ := byEndpoint.Cursor().Seek(k)
-				return string(got) == string(k)
+				other, ok, err := q.getDelivery(id)
+				if err != nil {
+					dupErr = err
+				}
+				return ok && other.EndpointID == d.EndpointID
 			}) {
 				continue
+			}
+			if dupErr != nil {
+				return dupErr
 			}
 			d.Ordered = false
 			if d.State == "" {
@@ -205,10 +250,7 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 			if err := q.save(nil, &d); err != nil {
 				return err
 			}
-			if err := byEndpoint.Put(endpointDeliveryKey(d.EndpointID, d.ID), nil); err != nil {
-				return err
-			}
-			if err := sp(tx, spaceTypes).Put(typeKey(r.Type, d.ID), nil); err != nil {
+			if err := types.Put(typeKey(r.Type, d.ID), nil); err != nil {
 				return err
 			}
 			if len(r.Deliveries) == 0 {
