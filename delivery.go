@@ -75,6 +75,13 @@ type deliveryEngine struct {
 	// outcome is not yet handed to the recorder.
 	active   map[string]struct{}
 	stopping bool
+	pass     passState // what the latest pass over the waiting lanes found
+	// looks counts the lanes examined to start queued deliveries, and
+	// endLooks those examined when attempts ended, for tests.
+	looks, endLooks int
+	// releases are leases that ending attempts took from their lanes
+	// (paused or slow) for the loop to give back.
+	releases []LeaseRef
 }
 
 // engineLimits are the Config values that bound the engine.
@@ -223,6 +230,7 @@ type leaseResult struct {
 // waits until a quarter of a batch of slots is free rather than paying a
 // store call for every slot that frees up.
 func (e *deliveryEngine) lease() leaseResult {
+	e.releasePending()
 	r := leaseResult{now: e.clock.Now()}
 	free, running, ahead, excl, wake := e.plan()
 	r.excl, r.laneWake = excl, wake
@@ -462,7 +470,8 @@ func (e *deliveryEngine) stop(ctx context.Context) error {
 
 	e.mu.Lock()
 	e.stopping = true
-	var queued []LeaseRef
+	queued := e.releases
+	e.releases = nil
 	for _, ln := range e.busy {
 		queued = append(queued, takeQueue(e, ln)...)
 	}

@@ -28,7 +28,12 @@ type laneConfig struct {
 // or timed out; it is unproven until an attempt of it finishes fast. Slow
 // lanes together hold at most half of the workers, and slow and unproven
 // lanes together at most three quarters, so endpoints that hang can never
-// take the workers that endpoints known to answer fast need.
+// take the workers that endpoints known to answer fast need. The work of
+// a healthy endpoint's delivery does not grow with the number of slow
+// lanes: an attempt that ends in a proven lane while no other lane waits
+// for a worker starts that lane's next delivery without a pass over the
+// others (see nextOwnLocked), and wakes the leasing loop only when
+// leasing may find something new.
 type lane struct {
 	cfg     laneConfig
 	running int
@@ -64,10 +69,11 @@ func newLane(cfg laneConfig, bp BreakerPolicy, now time.Time) *lane {
 	return ln
 }
 
-// configure applies the endpoint's current settings.
-func (ln *lane) configure(cfg laneConfig, now time.Time) {
+// configure applies the endpoint's current settings, and reports whether
+// they changed.
+func (ln *lane) configure(cfg laneConfig, now time.Time) bool {
 	if cfg == ln.cfg {
-		return
+		return false
 	}
 	ln.cfg = cfg
 	ln.limit = min(ln.limit, float64(max(1, cfg.concurrency)))
@@ -81,6 +87,7 @@ func (ln *lane) configure(cfg laneConfig, now time.Time) {
 		ln.limiter.SetLimitAt(now, rate.Limit(cfg.rate))
 		ln.limiter.SetBurstAt(now, cfg.burst)
 	}
+	return true
 }
 
 // effectiveCap is how many attempts the lane may run now.
@@ -269,7 +276,9 @@ func (e *deliveryEngine) laneLocked(id string, now time.Time) *lane {
 		e.lanes[id] = ln
 		return ln
 	}
-	ln.configure(cfg, now)
+	if ln.configure(cfg, now) {
+		e.pass.many = true // its cap or rate may let it start more
+	}
 	return ln
 }
 
@@ -318,13 +327,16 @@ func (sh *shares) add(c laneClass) {
 
 // pumpLocked starts queued deliveries while lanes and workers allow, one
 // lane at a time in turn, so that no lane's queue takes every free
-// worker. It returns the leases of paused lanes, to be given back.
+// worker. It returns the leases of paused lanes, to be given back. It
+// notes in e.pass what it found, for runLane's shortcut.
 func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 	if e.stopping {
 		return nil
 	}
+	e.pass = passState{}
 	var waiting []string
 	for id, ln := range e.busy {
+		e.looks++
 		if len(ln.queue) == 0 {
 			if ln.running == 0 {
 				delete(e.busy, id)
@@ -341,16 +353,20 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 		return release
 	}
 	sh := e.sharesLocked(now)
-	for len(waiting) > 0 && e.running < e.limits.workers {
+	for len(waiting) > 0 {
 		kept := waiting[:0]
 		for _, id := range waiting {
-			if e.running >= e.limits.workers {
-				break
-			}
+			e.looks++
 			ln := e.busy[id]
 			g := ln.allow(now)
 			c := ln.class(now, e.limits.slowAfter)
 			if !g.ok || !sh.allows(c) {
+				e.pass.waitUntil(g.wake)
+				continue
+			}
+			if e.running >= e.limits.workers {
+				// It could start, but every worker is taken.
+				e.pass.wanted(ln)
 				continue
 			}
 			l := ln.queue[0]
@@ -365,6 +381,63 @@ func (e *deliveryEngine) pumpLocked(now time.Time) (release []LeaseRef) {
 		waiting = kept
 	}
 	return release
+}
+
+// passState is what the latest pass over the waiting lanes (pumpLocked)
+// left undone: the lanes that could have started a delivery had a worker
+// been free, and the earliest time at which a lane waiting for time (its
+// rate, a pause) may start. Until that time, and while no other lane
+// wants a worker, nothing but the end of an attempt in a lane can let that
+// lane start more; see nextOwnLocked.
+type passState struct {
+	wanting  *lane // the one lane that found no worker free; nil: none
+	many     bool  // more than one lane found no worker free, or a lane's settings changed
+	gateWake time.Time
+}
+
+func (p *passState) wanted(ln *lane) {
+	if p.wanting != nil && p.wanting != ln {
+		p.many = true
+	}
+	p.wanting = ln
+}
+
+func (p *passState) waitUntil(t time.Time) {
+	if !t.IsZero() && (p.gateWake.IsZero() || t.Before(p.gateWake)) {
+		p.gateWake = t
+	}
+}
+
+// nextOwnLocked is runLane's shortcut past a pass over every waiting lane
+// when an attempt ends in a lane that was and stays proven, and so frees
+// a worker and no share: when no other lane wants a worker and none
+// waiting for time may start yet, the worker is the lane's own to take
+// again, as a pass would give it. It starts the lane's next delivery if
+// the lane allows. It reports false when a pass is needed instead, and
+// quiet when leasing has nothing new to find: the lane took its worker
+// back and still may not be leased for (see plan), so the free workers,
+// the shares and the lanes leased for are what they were.
+func (e *deliveryEngine) nextOwnLocked(ln *lane, now time.Time) (ok, quiet bool) {
+	p := &e.pass
+	if e.stopping || p.many || (p.wanting != nil && p.wanting != ln) ||
+		(!p.gateWake.IsZero() && !now.Before(p.gateWake)) ||
+		ln.class(now, e.limits.slowAfter) != classProven {
+		return false, false
+	}
+	e.looks++
+	if len(ln.queue) == 0 {
+		return true, false
+	}
+	g := ln.allow(now)
+	if !g.ok {
+		p.waitUntil(g.wake)
+		return true, false
+	}
+	l := ln.queue[0]
+	ln.queue[0] = Lease{}
+	ln.queue = ln.queue[1:]
+	e.startLocked(ln, l, now, g.probe)
+	return true, len(ln.queue) > 0 || ln.running >= ln.effectiveCap()
 }
 
 // takeQueue empties a lane's queue and returns its leases, no longer
@@ -430,6 +503,7 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	// The lane learns from the attempt before its outcome is recorded, so
 	// that whoever sees the outcome sees the lane paused or opened too.
 	now := e.clock.Now()
+	proven := ln.class(now, e.limits.slowAfter) == classProven
 	ev := ln.finish(start, now, probe, rep, e.limits.slowAfter)
 	e.running--
 	var toRelease []LeaseRef
@@ -441,7 +515,21 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 		// back to the store, for another owner or a later lease.
 		toRelease = trimQueue(e, ln, ln.effectiveCap())
 	}
-	toRelease = append(toRelease, e.pumpLocked(now)...)
+	var own, quiet bool
+	looks := e.looks
+	if proven && !ev.releaseAll {
+		own, quiet = e.nextOwnLocked(ln, now)
+	}
+	if !own {
+		toRelease = append(toRelease, e.pumpLocked(now)...)
+	}
+	e.endLooks += e.looks - looks
+	if len(toRelease) > 0 && !e.stopping {
+		// The loop gives them back, in one store call with those of
+		// other lanes that end about now.
+		e.releases = append(e.releases, toRelease...)
+		toRelease, quiet = nil, false
+	}
 	e.mu.Unlock()
 	if release {
 		e.release([]LeaseRef{out.Lease})
@@ -458,16 +546,29 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 		e.hooks.circuitClose(id)
 	}
 	e.release(toRelease)
-	e.wake()
+	if !quiet || len(toRelease) > 0 {
+		e.wake()
+	}
+}
+
+// releasePending gives back the leases that ending attempts left to the
+// loop to release.
+func (e *deliveryEngine) releasePending() {
+	e.mu.Lock()
+	refs := e.releases
+	e.releases = nil
+	e.mu.Unlock()
+	e.release(refs)
 }
 
 // plan starts what lane queues allow, then returns how many more
-// deliveries may start, how many run, how many wait leased ahead (queued in
-// lanes that start them as their own slots free: not slow, not waiting
-// for a pause or their rate), which endpoints' lanes must not be leased for
-// (full, paused, waiting for their rate, slow or unproven while such lanes
-// hold their share, or holding queued leases already), and the earliest
-// time a lane waiting for time may start again (zero: none).
+// deliveries may start, how many run, how many wait leased ahead (queued
+// in lanes that start them as their own slots free: not slow, not waiting
+// for a pause or their rate, not held back by the shares), which
+// endpoints' lanes must not be leased for (full, paused, waiting for their
+// rate, slow or unproven while such lanes hold their share, or holding
+// queued leases already), and the earliest time a lane waiting for time
+// may start again (zero: none).
 func (e *deliveryEngine) plan() (free, running, ahead int, excl []string, wake time.Time) {
 	e.mu.Lock()
 	now := e.clock.Now()
@@ -480,10 +581,12 @@ func (e *deliveryEngine) plan() (free, running, ahead int, excl []string, wake t
 			delete(e.busy, id)
 			continue
 		}
-		ln.configure(e.laneConfig(id), now)
+		if ln.configure(e.laneConfig(id), now) {
+			e.pass.many = true
+		}
 		g := ln.allow(now)
 		class := ln.class(now, e.limits.slowAfter)
-		if g.wake.IsZero() && class != classSlow {
+		if g.wake.IsZero() && class != classSlow && sh.allows(class) {
 			ahead += len(ln.queue)
 		}
 		if !g.wake.IsZero() && (wake.IsZero() || g.wake.Before(wake)) {

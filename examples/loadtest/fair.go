@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/benchtest"
 	"github.com/hooklet/webhook/store/boltstore"
 )
 
@@ -25,14 +27,17 @@ var (
 	fairTimeout = flag.Duration("fairtimeout", 2*time.Second, "fair phase: Config.RequestTimeout, which ends each hanging request")
 	fairFailing = flag.Int("failing", 0, "fair phase: endpoints answering 500 to every request, run beside the hanging ones")
 	fairRepeat  = flag.Int("repeat", 3, "fair phase: rounds per number of hanging endpoints, each a run alone then one beside them; ratios are medians of the rounds'")
+	fairProf    = flag.String("fairprofile", "", "fair phase: write CPU profiles of the healthy endpoint's drains to this file name, suffixed -h<hanging>[-alone]-r<round>")
 )
 
 // fairPhase measures one healthy endpoint alone, then beside endpoints
 // whose receivers hold every request until the request timeout, each run
 // on a fresh Dispatcher with the default workers and endpoint
 // concurrency. It reports, for each number of hanging endpoints, the
-// healthy endpoint's backlog drain throughput and its streaming latency
-// (emit to receipt, p50 and p99) as ratios to the healthy endpoint alone,
+// healthy endpoint's backlog drain throughput, the process's CPU time per
+// delivery of that drain (which other processes on a loaded machine
+// disturb far less than wall time) and its streaming latency (emit to
+// receipt, p50 and p99) as ratios to the healthy endpoint alone,
 // measured in the run just before: the median of -repeat such pairs, so
 // that a machine whose load shifts skews both sides of each ratio alike.
 //
@@ -52,27 +57,32 @@ func fairPhase() error {
 	fmt.Printf("fair: healthy endpoint: drain %d events, then stream %d/s for %v; RequestTimeout %v; %d rounds, each a run alone then a run beside the hanging endpoints\n",
 		*fairDrain, *fairRate, *dur, *fairTimeout, *fairRepeat)
 	for _, h := range counts {
-		var drain, p50, p99 []float64
+		var drain, cpu, p50, p99 []float64
 		var with, alone []fairResult
+		prof, profAlone := newFairProfile(fmt.Sprint("h", h)), newFairProfile(fmt.Sprint("h", h, "-alone"))
 		for round := range *fairRepeat {
-			a, err := fairRun(0)
+			a, err := fairRun(0, profAlone)
 			if err != nil {
 				return err
 			}
-			r, err := fairRun(h)
+			r, err := fairRun(h, prof)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("fair: h=%-3d round %d: alone drain %.0f req/s p50 %v p99 %v | beside drain %.0f req/s p50 %v p99 %v (%d hanging requests)\n",
-				h, round+1, a.drain, a.p50, a.p99, r.drain, r.p50, r.p99, r.hung)
+			fmt.Printf("fair: h=%-3d round %d: alone drain %.0f req/s (cpu %v/req) p50 %v p99 %v | beside drain %.0f req/s (cpu %v/req) p50 %v p99 %v (%d hanging requests)\n",
+				h, round+1, a.drain, a.drainCPU, a.p50, a.p99, r.drain, r.drainCPU, r.p50, r.p99, r.hung)
 			drain = append(drain, r.drain/a.drain)
+			cpu = append(cpu, float64(r.drainCPU)/float64(a.drainCPU))
 			p50 = append(p50, float64(r.p50)/float64(a.p50))
 			p99 = append(p99, float64(r.p99)/float64(a.p99))
 			alone, with = append(alone, a), append(with, r)
 		}
+		if err := errors.Join(prof.write(), profAlone.write()); err != nil {
+			return err
+		}
 		ma, mw := median(alone), median(with)
-		fmt.Printf("RESULT fair h=%-3d drain ratio=%.2f (%.0f vs %.0f req/s alone)  p50 ratio=%.2f (%v vs %v)  p99 ratio=%.2f (%v vs %v)  [median of per-round ratios]\n",
-			h, mid(drain), mw.drain, ma.drain, mid(p50), mw.p50, ma.p50, mid(p99), mw.p99, ma.p99)
+		fmt.Printf("RESULT fair h=%-3d drain ratio=%.2f (%.0f vs %.0f req/s alone)  drain cpu/req ratio=%.2f  p50 ratio=%.2f (%v vs %v)  p99 ratio=%.2f (%v vs %v)  [median of per-round ratios]\n",
+			h, mid(drain), mw.drain, ma.drain, mid(cpu), mid(p50), mw.p50, ma.p50, mid(p99), mw.p99, ma.p99)
 	}
 	return nil
 }
@@ -103,7 +113,8 @@ func median(runs []fairResult) fairResult {
 
 // fairResult is what one run measured of the healthy endpoint.
 type fairResult struct {
-	drain    float64 // backlog drain, deliveries per second
+	drain    float64       // backlog drain, deliveries per second
+	drainCPU time.Duration // the process's CPU time per delivery of the drain
 	p50, p99 time.Duration
 	streamed int
 	hung     int64 // requests the hanging receivers got
@@ -167,8 +178,9 @@ func listen(h http.Handler) (string, func(), error) {
 // fairSeq numbers the runs' database files.
 var fairSeq int
 
-// fairRun runs the healthy endpoint beside h hanging ones.
-func fairRun(h int) (fairResult, error) {
+// fairRun runs the healthy endpoint beside h hanging ones, profiling the
+// drain with prof.
+func fairRun(h int, prof *fairProfile) (fairResult, error) {
 	var res fairResult
 	healthy := &healthyReceiver{}
 	healthyURL, stopHealthy, err := listen(healthy)
@@ -196,11 +208,19 @@ func fairRun(h int) (fairResult, error) {
 	defer stopFail()
 
 	fairSeq++
-	st, err := boltstore.Open(filepath.Join(*dir, fmt.Sprintf("fair-%d-%d.db", h, fairSeq)), nil)
+	bst, err := boltstore.Open(filepath.Join(*dir, fmt.Sprintf("fair-%d-%d.db", h, fairSeq)), nil)
 	if err != nil {
 		return res, err
 	}
-	defer st.Close()
+	defer bst.Close()
+	var st webhook.Store = bst
+	if *stats {
+		// Counting hides the store's optional interfaces (queue
+		// statistics): only with -stats.
+		ss := &statsStore{Store: bst}
+		defer ss.print()
+		st = ss
+	}
 	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true, RequestTimeout: *fairTimeout})
 	if err != nil {
 		return res, err
@@ -249,17 +269,23 @@ func fairRun(h int) (fairResult, error) {
 	}
 
 	// Drain: a backlog of healthy events behind the hanging ones.
+	if err := prof.start(); err != nil {
+		return res, err
+	}
 	healthy.reset(*fairDrain)
-	start := time.Now()
+	start, startCPU := time.Now(), benchtest.CPUTime()
 	for n := 0; n < *fairDrain; n += 1000 {
 		if err := d.EmitBatch(ctx, makeEvents("healthy", min(1000, *fairDrain-n), payload)); err != nil {
 			return res, err
 		}
 	}
-	if err := healthy.wait(5 * time.Minute); err != nil {
+	err = healthy.wait(5 * time.Minute)
+	prof.stop()
+	if err != nil {
 		return res, err
 	}
 	res.drain = float64(*fairDrain) / time.Since(start).Seconds()
+	res.drainCPU = (benchtest.CPUTime() - startCPU) / time.Duration(*fairDrain)
 
 	// Stream: one event every 1/rate, latency from emit to receipt.
 	n := int(dur.Seconds() * float64(*fairRate))

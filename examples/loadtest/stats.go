@@ -14,6 +14,7 @@ import (
 type statsStore struct {
 	webhook.Store
 	enqueue, lease, complete callStats
+	release, nextDue         callStats
 }
 
 type callStats struct{ calls, items, nanos atomic.Int64 }
@@ -46,9 +47,20 @@ func (s *statsStore) Complete(ctx context.Context, p *webhook.CompleteParams) (w
 	return s.Store.Complete(ctx, p)
 }
 
+func (s *statsStore) Release(ctx context.Context, p *webhook.ReleaseParams) error {
+	defer s.release.add(len(p.Leases), time.Now())
+	return s.Store.Release(ctx, p)
+}
+
+func (s *statsStore) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Time, bool, error) {
+	defer s.nextDue.add(len(p.ExcludeEndpoints), time.Now())
+	return s.Store.NextDue(ctx, p)
+}
+
 func (s *statsStore) print() {
 	if *stats {
-		fmt.Printf("  store: enqueue %v; lease %v; complete %v\n", &s.enqueue, &s.lease, &s.complete)
+		fmt.Printf("  store: enqueue %v; lease %v; complete %v; release %v; next due (items: excluded endpoints) %v\n",
+			&s.enqueue, &s.lease, &s.complete, &s.release, &s.nextDue)
 	}
 }
 
