@@ -66,15 +66,7 @@ func (e *deliveryEngine) runBatch(ln *lane, u *batchUnit, start time.Time, probe
 
 	e.release(res.release)
 	e.completeBatch(res.outcomes)
-	id := u.leases[0].Delivery.EndpointID
-	if ev.opened {
-		e.log.Warn("webhook: circuit opened", "endpoint_id", id, "until", ev.until)
-		e.hooks.circuitOpen(id, ev.until)
-	}
-	if ev.closed {
-		e.log.Info("webhook: circuit closed", "endpoint_id", id)
-		e.hooks.circuitClose(id)
-	}
+	e.announceCircuit(u.leases[0].Delivery.EndpointID, ev)
 	e.release(toRelease)
 	e.wake()
 }

@@ -536,7 +536,16 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	} else {
 		e.rec.add(out)
 	}
-	id := l.Delivery.EndpointID
+	e.announceCircuit(l.Delivery.EndpointID, ev)
+	e.release(toRelease)
+	if !quiet || len(toRelease) > 0 {
+		e.wake()
+	}
+}
+
+// announceCircuit logs and reports to the hooks the circuit transitions of
+// endpoint id that a finished attempt caused.
+func (e *deliveryEngine) announceCircuit(id string, ev laneEvents) {
 	if ev.opened {
 		e.log.Warn("webhook: circuit opened", "endpoint_id", id, "until", ev.until)
 		e.hooks.circuitOpen(id, ev.until)
@@ -544,10 +553,6 @@ func (e *deliveryEngine) runLane(ln *lane, l Lease, start time.Time, probe bool)
 	if ev.closed {
 		e.log.Info("webhook: circuit closed", "endpoint_id", id)
 		e.hooks.circuitClose(id)
-	}
-	e.release(toRelease)
-	if !quiet || len(toRelease) > 0 {
-		e.wake()
 	}
 }
 
