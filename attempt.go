@@ -193,14 +193,7 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 			out.State, out.NextAttemptAt, out.AwaitTokenHash = StatePending, end.Add(st.ep.AckTimeout), tokenHash
 		}
 		at.observe(&st.ep, v, status, a.StartedAt)
-		if !quick || out.State != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
-			break
-		}
-		pause := st.retry.Quick.pause(try, rand.Float64())
-		if at.clock.Now().Add(pause).Sub(start) > st.retry.Quick.GiveUpAfter {
-			break
-		}
-		if !at.sleep(ctx, pause) || !at.quickTry(l.Delivery.EndpointID) {
+		if !quick || out.State != StatePending || !at.quickAgain(ctx, st, l.Delivery.EndpointID, try, status, retryAfter, start) {
 			break
 		}
 		a = Attempt{DeliveryID: l.Delivery.ID, Number: a.Number + 1, StartedAt: at.clock.Now()}
@@ -212,6 +205,22 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		}
 	}
 	return out, rep, false
+}
+
+// quickAgain reports whether the try number try of an attempt that began at
+// since, answered with status and retryAfter and left pending, is followed
+// at once by another: the quick stage has tries left, the answer allows
+// one, the pause keeps within the stage's GiveUpAfter, and the attempter
+// slept the pause and got a quick try of endpointID.
+func (at *attempter) quickAgain(ctx context.Context, st *endpointState, endpointID string, try, status int, retryAfter time.Duration, since time.Time) bool {
+	if try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
+		return false
+	}
+	pause := st.retry.Quick.pause(try, rand.Float64())
+	if at.clock.Now().Add(pause).Sub(since) > st.retry.Quick.GiveUpAfter {
+		return false
+	}
+	return at.sleep(ctx, pause) && at.quickTry(endpointID)
 }
 
 // waitEnded ends the wait of a delivery leased while it awaited its

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -187,14 +186,7 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 			state, next, await = StatePending, end.Add(st.ep.AckTimeout), tokenHash
 		}
 		at.observe(&st.ep, v, status, a.StartedAt)
-		if !quick || state != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
-			break
-		}
-		pause := st.retry.Quick.pause(try, rand.Float64())
-		if at.clock.Now().Add(pause).Sub(first) > st.retry.Quick.GiveUpAfter {
-			break
-		}
-		if !at.sleep(ctx, pause) || !at.quickTry(sched.Delivery.EndpointID) {
+		if !quick || state != StatePending || !at.quickAgain(ctx, st, sched.Delivery.EndpointID, try, status, retryAfter, first) {
 			break
 		}
 	}
