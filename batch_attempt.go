@@ -283,13 +283,8 @@ func isJSONType(ct string) bool {
 func appendBatchEnvelope(b *bytes.Buffer, ev *Event) {
 	b.WriteString(`{"id":`)
 	writeJSONString(b, ev.ID)
-	b.WriteString(`,"type":`)
-	writeJSONString(b, ev.Type)
-	b.WriteString(`,"timestamp":"`)
-	b.Write(ev.Time.UTC().AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))
-	b.WriteString(`","data":`)
-	b.Write(ev.Payload)
-	b.WriteByte('}')
+	b.WriteByte(',')
+	appendEnvelopeFields(b, ev)
 }
 
 func refOf(l *Lease) LeaseRef { return LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token} }
