@@ -52,15 +52,7 @@ func (e *deliveryEngine) runBatch(ln *lane, u *batchUnit, start time.Time, probe
 	if len(res.back) > 0 {
 		e.regatherLocked(ln, res.back, now)
 	}
-	ev := ln.finish(start, now, probe, res.rep, e.limits.slowAfter)
-	e.running--
-	var toRelease []LeaseRef
-	switch {
-	case ev.releaseAll:
-		toRelease = takeQueue(e, ln)
-	case ln.slow && len(ln.queue) > ln.effectiveCap():
-		toRelease = trimQueue(e, ln, ln.effectiveCap())
-	}
+	ev, toRelease := e.finishLocked(ln, start, now, probe, res.rep)
 	toRelease = append(toRelease, e.pumpLocked(now)...)
 	e.mu.Unlock()
 
