@@ -160,27 +160,15 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		status, retryAfter, err := at.sender.send(ctx, st, l, body.Bytes(), contentType, callbackURL, a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
-		if err != nil {
-			if ctx.Err() != nil {
-				if len(out.Attempts) == 0 {
-					return out, rep, true
-				}
-				// The quick tries made so far stand; the last one is cut.
-				break
+		if err != nil && ctx.Err() != nil {
+			if len(out.Attempts) == 0 {
+				return out, rep, true
 			}
-			var msg string
-			a.ErrorClass, msg = classify(err)
-			a.Error = cleanText(msg)
+			// The quick tries made so far stand; the last one is cut.
+			break
 		}
-		a.StatusCode = status
+		rep.tries = append(rep.tries, st.tried(&a, status, retryAfter, err, end))
 		out.Attempts = append(out.Attempts, a)
-		rep.tries = append(rep.tries, tryResult{
-			end:        end,
-			duration:   a.Duration,
-			timeout:    a.ErrorClass == ClassTimeout,
-			failed:     breakerFailure(status, a.ErrorClass),
-			retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
-		})
 		var v verdict
 		out.State, out.NextAttemptAt, v = st.retry.next(a.Number-l.Delivery.ScheduleStart, status, retryAfter, end)
 		if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
@@ -205,6 +193,24 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		}
 	}
 	return out, rep, false
+}
+
+// tried completes a, the try that ended at end answered with status and
+// retryAfter or failed with err, and returns what the lane learns from it.
+func (st *endpointState) tried(a *Attempt, status int, retryAfter time.Duration, err error, end time.Time) tryResult {
+	if err != nil {
+		var msg string
+		a.ErrorClass, msg = classify(err)
+		a.Error = cleanText(msg)
+	}
+	a.StatusCode = status
+	return tryResult{
+		end:        end,
+		duration:   a.Duration,
+		timeout:    a.ErrorClass == ClassTimeout,
+		failed:     breakerFailure(status, a.ErrorClass),
+		retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
+	}
 }
 
 // quickAgain reports whether the try number try of an attempt that began at

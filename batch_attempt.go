@@ -154,27 +154,15 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, callbackURL, a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
-		if err != nil {
-			if ctx.Err() != nil {
-				if len(tries) == 0 {
-					res.release = append(res.release, refsOfPtr(members)...)
-					return
-				}
-				break
+		if err != nil && ctx.Err() != nil {
+			if len(tries) == 0 {
+				res.release = append(res.release, refsOfPtr(members)...)
+				return
 			}
-			var msg string
-			a.ErrorClass, msg = classify(err)
-			a.Error = cleanText(msg)
+			break
 		}
-		a.StatusCode = status
+		res.rep.tries = append(res.rep.tries, st.tried(&a, status, retryAfter, err, end))
 		tries = append(tries, a)
-		res.rep.tries = append(res.rep.tries, tryResult{
-			end:        end,
-			duration:   a.Duration,
-			timeout:    a.ErrorClass == ClassTimeout,
-			failed:     breakerFailure(status, a.ErrorClass),
-			retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
-		})
 		var v verdict
 		n := sched.Delivery.Attempts + try
 		state, next, v = st.retry.next(n-sched.Delivery.ScheduleStart, status, retryAfter, end)
