@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -12,7 +14,8 @@ import (
 // instrumentationName names the meter and the tracer of Hooklet.
 const instrumentationName = "github.com/hooklet/webhook"
 
-// Metric names, all under hooklet.; docs/observability.md describes each.
+// Metric names, all under hooklet.; the README's Observability section
+// describes each, with its unit and attributes.
 const (
 	MetricEventsEmitted      = "hooklet.events.emitted"
 	MetricEmitDuration       = "hooklet.emit.duration"
@@ -25,6 +28,7 @@ const (
 	MetricQueueDepth         = "hooklet.queue.depth"
 	MetricQueueLag           = "hooklet.queue.lag"
 	MetricDeliveriesPruned   = "hooklet.deliveries.pruned"
+	MetricLanesPaused        = "hooklet.lanes.paused"
 )
 
 const (
@@ -53,6 +57,9 @@ const (
 	AttrQueueState = attribute.Key("hooklet.queue.state")
 	// AttrTemplateResult is a render's result: ok, skip or error.
 	AttrTemplateResult = attribute.Key("hooklet.template.result")
+	// AttrPauseReason is why a lane holds its deliveries back:
+	// circuit_open, retry_after or slow; see [MetricLanesPaused].
+	AttrPauseReason = attribute.Key("hooklet.lane.pause_reason")
 )
 
 // Status classes of attempts, the first index of metrics.attemptOpts.
@@ -85,44 +92,52 @@ func errorClassIndex(c ErrorClass) int {
 // measureOpts are the options of one attribute set, made once so that
 // recording allocates nothing.
 type measureOpts struct {
-	add []metric.AddOption
 	rec []metric.RecordOption
+	obs []metric.ObserveOption
 }
 
 func newMeasureOpts(kvs ...attribute.KeyValue) *measureOpts {
 	o := metric.WithAttributeSet(attribute.NewSet(kvs...))
-	return &measureOpts{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
+	return &measureOpts{rec: []metric.RecordOption{o}, obs: []metric.ObserveOption{o}}
 }
 
 // metrics holds Hooklet's instruments. Every method is safe for
-// concurrent use and, on the hot path, costs one instrument call per
-// measurement with an attribute set made in advance.
+// concurrent use. On the delivery path a count costs one atomic add: the
+// counters are kept here and reported by observable counters at each
+// collection, with attribute sets made in advance; only the duration
+// histograms are recorded as measurements happen.
 type metrics struct {
-	emitted      metric.Int64Counter
 	emitDuration metric.Float64Histogram
 	commitEvents metric.Int64Histogram
-	finished     metric.Int64Counter
-	attempts     metric.Int64Counter
 	attemptDur   metric.Float64Histogram
-	rendered     metric.Int64Counter
 	renderDur    metric.Float64Histogram
-	pruned       metric.Int64Counter
+
+	// The counts of the observable counters.
+	emitted  atomic.Int64
+	pruned   atomic.Int64
+	attempts [len(statusClasses)][len(errorClasses) + 1]atomic.Int64 // see attemptIndex
+	finished [len(finishedStates)]atomic.Int64
+	rendered [3]atomic.Int64 // by render result
 
 	none       *measureOpts
 	emitFailed *measureOpts
 	// attemptOpts by status class and error class (see attemptIndex),
-	// finishedOpts by state, renderOpts by result.
+	// finishedOpts by finishedStates index, renderOpts by result.
 	attemptOpts  [len(statusClasses)][len(errorClasses) + 1]*measureOpts
-	finishedOpts map[DeliveryState]*measureOpts
+	finishedOpts [len(finishedStates)]*measureOpts
 	renderOpts   [3]*measureOpts
 
-	// byEndpoint caches attribute sets that carry the endpoint ID, by
-	// endpointKey, when endpointAttr is set.
+	// byEndpoint holds the series that carry the endpoint ID, by
+	// endpointKey, when endpointAttr is set; the attempt and finished
+	// counts then live there instead.
 	endpointAttr bool
 	byEndpoint   sync.Map
 
-	reg metric.Registration // the queue callbacks; nil without them
+	regs []metric.Registration // the callbacks of the observable instruments
 }
+
+// finishedStates are the final states, in the order of metrics.finished.
+var finishedStates = [...]DeliveryState{StateSucceeded, StateFailed, StateSkipped}
 
 type endpointKey struct {
 	endpointID string
@@ -130,13 +145,22 @@ type endpointKey struct {
 	a, b       uint8
 }
 
+// endpointSeries is one series of a counter that carries an endpoint ID.
+type endpointSeries struct {
+	opts *measureOpts
+	n    atomic.Int64
+}
+
 // newMetrics makes the instruments of mp. It fails only when the
 // provider refuses an instrument.
 func newMetrics(mp metric.MeterProvider, endpointAttr bool) (*metrics, error) {
 	m := mp.Meter(instrumentationName)
 	x := &metrics{endpointAttr: endpointAttr, none: newMeasureOpts()}
-	var errs [9]error
-	x.emitted, errs[0] = m.Int64Counter(MetricEventsEmitted, metric.WithUnit("{event}"),
+	var (
+		errs                                          [9]error
+		emitted, finished, attempts, rendered, pruned metric.Int64ObservableCounter
+	)
+	emitted, errs[0] = m.Int64ObservableCounter(MetricEventsEmitted, metric.WithUnit("{event}"),
 		metric.WithDescription("Events accepted by Emit and durable in the store."))
 	x.emitDuration, errs[1] = m.Float64Histogram(MetricEmitDuration, metric.WithUnit(metricUnitSeconds),
 		metric.WithDescription("Time from an Emit call until its events are durable, or it fails."),
@@ -144,19 +168,19 @@ func newMetrics(mp metric.MeterProvider, endpointAttr bool) (*metrics, error) {
 	x.commitEvents, errs[2] = m.Int64Histogram(MetricCommitEvents, metric.WithUnit("{event}"),
 		metric.WithDescription("Events written by one group-commit store write."),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096))
-	x.finished, errs[3] = m.Int64Counter(MetricDeliveriesFinished, metric.WithUnit("{delivery}"),
+	finished, errs[3] = m.Int64ObservableCounter(MetricDeliveriesFinished, metric.WithUnit("{delivery}"),
 		metric.WithDescription("Deliveries that reached a final state."))
-	x.attempts, errs[4] = m.Int64Counter(MetricAttempts, metric.WithUnit("{attempt}"),
+	attempts, errs[4] = m.Int64ObservableCounter(MetricAttempts, metric.WithUnit("{attempt}"),
 		metric.WithDescription("Delivery attempts made."))
 	x.attemptDur, errs[5] = m.Float64Histogram(MetricAttemptDuration, metric.WithUnit(metricUnitSeconds),
 		metric.WithDescription("Duration of one attempt, from signing to the end of the response read."),
 		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-	x.rendered, errs[6] = m.Int64Counter(MetricTemplatesRendered, metric.WithUnit("{render}"),
+	rendered, errs[6] = m.Int64ObservableCounter(MetricTemplatesRendered, metric.WithUnit("{render}"),
 		metric.WithDescription("Endpoint templates rendered."))
 	x.renderDur, errs[7] = m.Float64Histogram(MetricTemplateDuration, metric.WithUnit(metricUnitSeconds),
 		metric.WithDescription("Duration of one template render."),
 		metric.WithExplicitBucketBoundaries(0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1))
-	x.pruned, errs[8] = m.Int64Counter(MetricDeliveriesPruned, metric.WithUnit("{delivery}"),
+	pruned, errs[8] = m.Int64ObservableCounter(MetricDeliveriesPruned, metric.WithUnit("{delivery}"),
 		metric.WithDescription("Finished deliveries deleted by retention."))
 	for _, err := range errs {
 		if err != nil {
@@ -169,9 +193,8 @@ func newMetrics(mp metric.MeterProvider, endpointAttr bool) (*metrics, error) {
 			x.attemptOpts[s][e] = newMeasureOpts(attemptAttrs(s, e)...)
 		}
 	}
-	x.finishedOpts = map[DeliveryState]*measureOpts{}
-	for _, st := range []DeliveryState{StateSucceeded, StateFailed, StateSkipped} {
-		x.finishedOpts[st] = newMeasureOpts(AttrDeliveryState.String(string(st)))
+	for i, st := range finishedStates {
+		x.finishedOpts[i] = newMeasureOpts(AttrDeliveryState.String(string(st)))
 	}
 	for i, r := range []string{"ok", "skip", "error"} {
 		kvs := []attribute.KeyValue{AttrTemplateResult.String(r)}
@@ -180,6 +203,40 @@ func newMetrics(mp metric.MeterProvider, endpointAttr bool) (*metrics, error) {
 		}
 		x.renderOpts[i] = newMeasureOpts(kvs...)
 	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		count := func(inst metric.Int64Observable, n int64, mo *measureOpts) {
+			if n > 0 { // a series appears with its first count, as a synchronous counter's does
+				o.ObserveInt64(inst, n, mo.obs...)
+			}
+		}
+		count(emitted, x.emitted.Load(), x.none)
+		count(pruned, x.pruned.Load(), x.none)
+		for i := range x.rendered {
+			count(rendered, x.rendered[i].Load(), x.renderOpts[i])
+		}
+		for s := range x.attempts {
+			for e := range x.attempts[s] {
+				count(attempts, x.attempts[s][e].Load(), x.attemptOpts[s][e])
+			}
+		}
+		for i := range x.finished {
+			count(finished, x.finished[i].Load(), x.finishedOpts[i])
+		}
+		x.byEndpoint.Range(func(k, v any) bool {
+			inst := attempts
+			if k.(endpointKey).kind == 1 {
+				inst = finished
+			}
+			es := v.(*endpointSeries)
+			count(inst, es.n.Load(), es.opts)
+			return true
+		})
+		return nil
+	}, emitted, finished, attempts, rendered, pruned)
+	if err != nil {
+		return nil, err
+	}
+	x.regs = append(x.regs, reg)
 	return x, nil
 }
 
@@ -226,7 +283,7 @@ func (x *metrics) observeQueue(mp metric.MeterProvider, qs QueueStatser, clock C
 	}
 	due := metric.WithAttributeSet(attribute.NewSet(AttrQueueState.String("due")))
 	delayed := metric.WithAttributeSet(attribute.NewSet(AttrQueueState.String("delayed")))
-	x.reg, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, queueStatsTimeout)
 		defer cancel()
 		now := clock.Now()
@@ -243,13 +300,44 @@ func (x *metrics) observeQueue(mp metric.MeterProvider, qs QueueStatser, clock C
 		o.ObserveFloat64(lag, l)
 		return nil
 	}, depth, lag)
-	return err
+	if err != nil {
+		return err
+	}
+	x.regs = append(x.regs, reg)
+	return nil
+}
+
+// observeLanes registers the lanes paused counter, answered by paused at
+// every collection.
+func (x *metrics) observeLanes(mp metric.MeterProvider, paused func() pausedLanes) error {
+	m := mp.Meter(instrumentationName)
+	lanes, err := m.Int64ObservableUpDownCounter(MetricLanesPaused, metric.WithUnit("{lane}"),
+		metric.WithDescription("Endpoint lanes holding their deliveries back: circuit open, waiting out a Retry-After, or slow."))
+	if err != nil {
+		return err
+	}
+	reasons := [3]metric.ObserveOption{}
+	for i, r := range []string{"circuit_open", "retry_after", "slow"} {
+		reasons[i] = metric.WithAttributeSet(attribute.NewSet(AttrPauseReason.String(r)))
+	}
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		p := paused()
+		o.ObserveInt64(lanes, p.circuitOpen, reasons[0])
+		o.ObserveInt64(lanes, p.retryAfter, reasons[1])
+		o.ObserveInt64(lanes, p.slow, reasons[2])
+		return nil
+	}, lanes)
+	if err != nil {
+		return err
+	}
+	x.regs = append(x.regs, reg)
+	return nil
 }
 
 // close unregisters the callbacks.
 func (x *metrics) close() {
-	if x.reg != nil {
-		_ = x.reg.Unregister()
+	for _, r := range x.regs {
+		_ = r.Unregister()
 	}
 }
 
@@ -264,11 +352,8 @@ func (x *metrics) emit(ctx context.Context, start, end time.Time, err error) {
 
 // commit records one group-commit write of n events, stored or not.
 func (x *metrics) commit(n, stored int) {
-	ctx := context.Background()
-	x.commitEvents.Record(ctx, int64(n), x.none.rec...)
-	if stored > 0 {
-		x.emitted.Add(ctx, int64(stored), x.none.add...)
-	}
+	x.commitEvents.Record(context.Background(), int64(n), x.none.rec...)
+	x.emitted.Add(int64(stored))
 }
 
 // attempt records one attempt at a delivery to endpointID.
@@ -276,59 +361,49 @@ func (x *metrics) attempt(ctx context.Context, endpointID string, a *Attempt) {
 	s, e := attemptIndex(a)
 	o := x.attemptOpts[s][e]
 	if x.endpointAttr {
-		o = x.forEndpoint(endpointKey{endpointID, 0, uint8(s), uint8(e)}, func() []attribute.KeyValue {
+		es := x.forEndpoint(endpointKey{endpointID, 0, uint8(s), uint8(e)}, func() []attribute.KeyValue {
 			return attemptAttrs(s, e, AttrEndpointID.String(endpointID))
 		})
+		es.n.Add(1)
+		o = es.opts
+	} else {
+		x.attempts[s][e].Add(1)
 	}
-	x.attempts.Add(ctx, 1, o.add...)
 	x.attemptDur.Record(ctx, a.Duration.Seconds(), o.rec...)
 }
 
 // finish records a delivery to endpointID reaching state; pending is no
 // end and is ignored.
-func (x *metrics) finish(ctx context.Context, endpointID string, state DeliveryState) {
-	o, ok := x.finishedOpts[state]
-	if !ok {
+func (x *metrics) finish(_ context.Context, endpointID string, state DeliveryState) {
+	i := slices.Index(finishedStates[:], state)
+	if i < 0 {
 		return
 	}
 	if x.endpointAttr {
-		o = x.forEndpoint(endpointKey{endpointID: endpointID, kind: 1, a: stateIndex(state)}, func() []attribute.KeyValue {
+		x.forEndpoint(endpointKey{endpointID: endpointID, kind: 1, a: uint8(i)}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrDeliveryState.String(string(state)), AttrEndpointID.String(endpointID)}
-		})
+		}).n.Add(1)
+		return
 	}
-	x.finished.Add(ctx, 1, o.add...)
+	x.finished[i].Add(1)
 }
 
-func stateIndex(st DeliveryState) uint8 {
-	switch st {
-	case StateSucceeded:
-		return 1
-	case StateFailed:
-		return 2
-	default:
-		return 3
+func (x *metrics) forEndpoint(k endpointKey, attrs func() []attribute.KeyValue) *endpointSeries {
+	if es, ok := x.byEndpoint.Load(k); ok {
+		return es.(*endpointSeries)
 	}
-}
-
-func (x *metrics) forEndpoint(k endpointKey, attrs func() []attribute.KeyValue) *measureOpts {
-	if o, ok := x.byEndpoint.Load(k); ok {
-		return o.(*measureOpts)
-	}
-	o, _ := x.byEndpoint.LoadOrStore(k, newMeasureOpts(attrs()...))
-	return o.(*measureOpts)
+	es, _ := x.byEndpoint.LoadOrStore(k, &endpointSeries{opts: newMeasureOpts(attrs()...)})
+	return es.(*endpointSeries)
 }
 
 // render records one template render that took d; result is 0 (sent), 1
 // (skipped) or 2 (failed).
 func (x *metrics) render(ctx context.Context, d time.Duration, result int) {
-	o := x.renderOpts[result]
-	x.rendered.Add(ctx, 1, o.add...)
-	x.renderDur.Record(ctx, d.Seconds(), o.rec...)
+	x.rendered[result].Add(1)
+	x.renderDur.Record(ctx, d.Seconds(), x.renderOpts[result].rec...)
 }
 
 // prune records deliveries deleted by retention.
 func (x *metrics) prune(n int) {
-	if n > 0 {
-		x.pruned.Add(context.Background(), int64(n), x.none.add...)
-	}
+	x.pruned.Add(int64(n))
 }

@@ -204,3 +204,61 @@ func TestMetricsEndpointAttribute(t *testing.T) {
 func (s *signalStore) QueueStats(ctx context.Context, p *webhook.QueueStatsParams) (webhook.QueueStats, error) {
 	return s.Store.(webhook.QueueStatser).QueueStats(ctx, p)
 }
+
+// The lanes paused counter counts, at each collection, the lanes whose
+// circuit is open, that wait out a Retry-After, or that are slow (an
+// attempt in flight for longer than a quarter of RequestTimeout), each
+// under its reason; a lane that answers well is not counted.
+func TestMetricsLanesPaused(t *testing.T) {
+	t.Parallel()
+	mp, rd := newMeter(t)
+	b := setup(t, webhook.Config{MeterProvider: mp, Retention: -1,
+		Breaker: webhook.BreakerPolicy{Failures: 2}, Retry: webhook.RetryPolicy{Jitter: -1}})
+	paused := func() map[string]int64 {
+		t.Helper()
+		m, ok := collect(t, rd)[webhook.MetricLanesPaused]
+		require.True(t, ok, "lanes paused not reported")
+		data, ok := m.Data.(metricdata.Sum[int64])
+		require.True(t, ok, "lanes paused is a %T", m.Data)
+		require.False(t, data.IsMonotonic)
+		out := map[string]int64{}
+		for _, dp := range data.DataPoints {
+			v, _ := dp.Attributes.Value(webhook.AttrPauseReason)
+			out[v.AsString()] = dp.Value
+		}
+		return out
+	}
+	require.Equal(t, map[string]int64{"circuit_open": 0, "retry_after": 0, "slow": 0}, paused())
+
+	ok := newReceiver(t, nil)
+	b.addEndpoint(t, "ok", ok.URL, func(ep *webhook.Endpoint) { ep.EventTypes = []string{"ok"} })
+	b.emit(t, "ok")
+	require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+
+	limited := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	b.addEndpoint(t, "limited", limited.URL, func(ep *webhook.Endpoint) { ep.EventTypes = []string{"limited"} })
+	b.emit(t, "limited")
+	require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
+	require.Equal(t, map[string]int64{"circuit_open": 0, "retry_after": 1, "slow": 0}, paused())
+
+	down := newReceiver(t, statusSequence(500, 500))
+	b.addEndpoint(t, "down", down.URL, func(ep *webhook.Endpoint) { ep.EventTypes = []string{"down"} })
+	b.emit(t, "down")
+	b.emit(t, "down")
+	require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
+	require.Equal(t, webhook.StatePending, b.nextOutcome(t).State)
+	require.Equal(t, map[string]int64{"circuit_open": 1, "retry_after": 1, "slow": 0}, paused())
+
+	release := make(chan struct{})
+	hangs := newReceiver(t, func(http.ResponseWriter, *http.Request) { <-release })
+	t.Cleanup(func() { close(release) }) // before the receiver closes
+	b.addEndpoint(t, "hangs", hangs.URL, func(ep *webhook.Endpoint) { ep.EventTypes = []string{"hangs"} })
+	b.emit(t, "hangs")
+	hangs.next(t)
+	require.Equal(t, map[string]int64{"circuit_open": 1, "retry_after": 1, "slow": 0}, paused(), "not slow yet")
+	b.clock.Advance(webhook.RequestTimeoutDefault / 4)
+	require.Equal(t, map[string]int64{"circuit_open": 1, "retry_after": 1, "slow": 1}, paused())
+}

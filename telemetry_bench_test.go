@@ -13,11 +13,15 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/hooklet/webhook/internal/benchtest"
 )
 
 // BenchmarkAttemptTelemetry measures what one attempt costs in telemetry:
 // its metrics (attempt counter, duration histogram, finished counter), its
 // span and the log level check, with no-op providers and with the SDK.
+// cpu-ns/op, the process's CPU time per attempt, is the steadier figure
+// on a loaded machine.
 func BenchmarkAttemptTelemetry(b *testing.B) {
 	l := &Lease{
 		Delivery: Delivery{ID: "dlv_01", EndpointID: "ep_1", Attempts: 0},
@@ -34,10 +38,12 @@ func BenchmarkAttemptTelemetry(b *testing.B) {
 		b.ReportAllocs()
 		ctx := context.Background()
 		out := Outcome{Attempts: []Attempt{a}, State: StateSucceeded}
+		cpu := benchtest.CPUTime()
 		for b.Loop() {
 			actx, span := tel.startAttempt(ctx, l)
 			tel.endAttempt(actx, span, l, &out, false)
 		}
+		benchtest.ReportCPU(b, cpu)
 	}
 	b.Run("Noop", func(b *testing.B) {
 		m, err := newMetrics(metricnoop.NewMeterProvider(), false)

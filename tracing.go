@@ -125,22 +125,32 @@ func (t *tracing) start(ctx context.Context, l *Lease) (context.Context, trace.S
 // end ends the span of an attempt with its outcome; out has no attempt
 // when the attempt was cut short and its lease released.
 func (t *tracing) end(span trace.Span, out *Outcome) {
-	if span.IsRecording() && len(out.Attempts) > 0 {
+	if !span.IsRecording() || (len(out.Attempts) == 0 && out.State != StateSkipped) {
+		span.End()
+		return
+	}
+	// One SetAttributes call for all of them: each call grows the span's
+	// attributes.
+	var attrs [3]attribute.KeyValue
+	attrs[0] = AttrDeliveryState.String(string(out.State))
+	n := 1
+	if len(out.Attempts) > 0 {
 		a := &out.Attempts[len(out.Attempts)-1]
-		span.SetAttributes(AttrDeliveryState.String(string(out.State)))
 		if a.StatusCode != 0 {
-			span.SetAttributes(AttrHTTPStatusCode.Int(a.StatusCode))
+			attrs[n] = AttrHTTPStatusCode.Int(a.StatusCode)
+			n++
 		}
 		switch {
 		case a.ErrorClass != ClassNone:
-			span.SetAttributes(AttrErrorType.String(string(a.ErrorClass)))
+			attrs[n] = AttrErrorType.String(string(a.ErrorClass))
+			n++
 			span.SetStatus(codes.Error, a.Error)
 		case a.StatusCode < 200 || a.StatusCode > 299:
-			span.SetAttributes(AttrErrorType.String(strconv.Itoa(a.StatusCode)))
+			attrs[n] = AttrErrorType.String(strconv.Itoa(a.StatusCode))
+			n++
 			span.SetStatus(codes.Error, "")
 		}
-	} else if span.IsRecording() && out.State == StateSkipped {
-		span.SetAttributes(AttrDeliveryState.String(string(out.State)))
 	}
+	span.SetAttributes(attrs[:n]...)
 	span.End()
 }

@@ -121,7 +121,8 @@ type Config struct {
 	// (1024).
 	MaxEmitBatch int
 
-	// Owner names this Dispatcher in leases. Defaults to the host name,
+	// Owner names this Dispatcher in leases and in the retention lock (see
+	// [Locker]). Defaults to the host name,
 	// process ID and a random suffix; it must differ between Dispatchers
 	// that share a store.
 	Owner string
@@ -183,7 +184,9 @@ type Config struct {
 
 	// Retention is how long finished deliveries (and their attempts and
 	// events) are kept after their last update: a started Dispatcher
-	// prunes older ones every [RetentionInterval]. Defaults to
+	// prunes older ones every [RetentionInterval], in bounded batches.
+	// When the store is a [Locker] (the stores of this module all are),
+	// one Dispatcher sharing it prunes at a time. Defaults to
 	// [RetentionDefault] (30 days); a negative value disables pruning.
 	Retention time.Duration
 
@@ -337,6 +340,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.metrics = m
 	if qs, ok := cfg.Store.(QueueStatser); ok {
 		if err := m.observeQueue(cfg.MeterProvider, qs, cfg.Test.Clock); err != nil {
+			m.close()
 			return nil, fmt.Errorf("webhook: metrics: %w", err)
 		}
 	}
@@ -373,6 +377,10 @@ func New(cfg Config) (*Dispatcher, error) {
 		slowAfter: cfg.RequestTimeout / 4, breaker: cfg.Breaker,
 	}, d.registry.laneConfigOf, at.attempt, d.registry.reload, d.hooks)
 	at.quickTry = d.engine.quickTryAllowed
+	if err := m.observeLanes(cfg.MeterProvider, d.engine.pausedLanes); err != nil {
+		m.close()
+		return nil, fmt.Errorf("webhook: metrics: %w", err)
+	}
 	if cfg.CallbackURL != "" {
 		rep, _ := cfg.Store.(Reporter) // validate made sure
 		d.callbacks = &callbacks{
@@ -385,7 +393,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.engine.attemptBatch = at.attemptBatch
 	d.committer = newCommitter(cfg.Store, cfg.Test.Clock, cfg.MaxEmitBatch, d.engine.wake, m)
 	if cfg.Retention > 0 {
-		d.pruner = newPruner(cfg.Store, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
+		d.pruner = newPruner(cfg.Store, cfg.Owner, cfg.Test.Clock, cfg.Logger, m, cfg.Retention, cfg.RetentionFailed)
 	}
 	return d, nil
 }
@@ -630,5 +638,5 @@ func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 // the background pruning of [Config.Retention] does. It returns how many
 // deliveries it deleted.
 func (d *Dispatcher) Prune(ctx context.Context, age time.Duration) (int, error) {
-	return pruneAll(ctx, d.store, &PruneParams{Before: d.clock.Now().Add(-age), Limit: pruneBatch}, d.metrics)
+	return pruneAll(ctx, d.store, &PruneParams{Before: d.clock.Now().Add(-age), Limit: pruneBatch}, d.metrics, nil)
 }

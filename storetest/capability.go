@@ -62,6 +62,9 @@ func capabilityGroups(probe webhook.Store) []group {
 	if _, ok := probe.(webhook.QueueStatser); ok {
 		gs = append(gs, group{"QueueStats", queueStatsCases()})
 	}
+	if _, ok := probe.(webhook.Locker); ok {
+		gs = append(gs, group{"Locker", lockerCases(probe)})
+	}
 	if _, ok := probe.(webhook.Reporter); ok {
 		cases := reporterCases()
 		if _, ok := probe.(PeerOpener); ok {

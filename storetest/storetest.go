@@ -66,6 +66,9 @@
 //     leases stay exclusive across them.
 //   - QueueStats: a [webhook.QueueStatser] counts pending, due and
 //     delayed deliveries and finds the oldest due one.
+//   - Locker: a [webhook.Locker] hands a named lock to one owner at a
+//     time, renews it for its owner, frees it on Unlock or once its Until
+//     is at or before Now, and (with PeerOpener) across peers.
 //   - Reporter: a [webhook.Reporter] keeps receivers' reports: a report
 //     is taken only with the token hash of the wait it ends, before the
 //     end of that wait and while the delivery is not leased; exactly one

@@ -15,6 +15,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	webhook "github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/locktable"
 )
 
 // Defaults of [Options].
@@ -98,6 +99,7 @@ type Store struct {
 	path   string
 	closed atomic.Bool
 	leases leaseTable
+	locks  locktable.Table
 }
 
 var _ webhook.Store = (*Store)(nil)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hooklet/webhook"
+	"github.com/hooklet/webhook/internal/locktable"
 )
 
 // Store is an in-memory [webhook.Store]. The zero value is not usable; call
@@ -31,6 +32,7 @@ type Store struct {
 	events      map[string]*eventRec
 	deliveries  map[string]*deliveryRec
 	seq         uint64 // the enqueue order of ordered deliveries
+	locks       locktable.Table
 }
 
 var (

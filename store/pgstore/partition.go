@@ -124,8 +124,11 @@ func (s *Store) dropPartitions(ctx context.Context, before, failedBefore time.Ti
 			if _, err := tx.Exec(ctx, "DELETE FROM "+s.q.schema+".reports AS r USING "+name+" AS p WHERE r.delivery_id = p.id"); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+s.q.schema+"."+pgx.Identifier{p.attempts}.Sanitize()+
-				"; DROP TABLE "+name)
+			// Deliveries first, then attempts: the order in which Complete
+			// and Redeliver lock the two partitioned tables, so that a
+			// drop waits for them rather than deadlock with them.
+			_, err := tx.Exec(ctx, "DROP TABLE "+name+
+				"; DROP TABLE IF EXISTS "+s.q.schema+"."+pgx.Identifier{p.attempts}.Sanitize())
 			return err
 		})
 		switch {
