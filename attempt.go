@@ -160,27 +160,15 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		status, retryAfter, err := at.sender.send(ctx, st, l, body.Bytes(), contentType, callbackURL, a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
-		if err != nil {
-			if ctx.Err() != nil {
-				if len(out.Attempts) == 0 {
-					return out, rep, true
-				}
-				// The quick tries made so far stand; the last one is cut.
-				break
+		if err != nil && ctx.Err() != nil {
+			if len(out.Attempts) == 0 {
+				return out, rep, true
 			}
-			var msg string
-			a.ErrorClass, msg = classify(err)
-			a.Error = cleanText(msg)
+			// The quick tries made so far stand; the last one is cut.
+			break
 		}
-		a.StatusCode = status
+		rep.tries = append(rep.tries, st.tried(&a, status, retryAfter, err, end))
 		out.Attempts = append(out.Attempts, a)
-		rep.tries = append(rep.tries, tryResult{
-			end:        end,
-			duration:   a.Duration,
-			timeout:    a.ErrorClass == ClassTimeout,
-			failed:     breakerFailure(status, a.ErrorClass),
-			retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
-		})
 		var v verdict
 		out.State, out.NextAttemptAt, v = st.retry.next(a.Number-l.Delivery.ScheduleStart, status, retryAfter, end)
 		if a.ErrorClass == ClassInternal || a.ErrorClass == ClassBlocked {
@@ -193,14 +181,7 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 			out.State, out.NextAttemptAt, out.AwaitTokenHash = StatePending, end.Add(st.ep.AckTimeout), tokenHash
 		}
 		at.observe(&st.ep, v, status, a.StartedAt)
-		if !quick || out.State != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
-			break
-		}
-		pause := st.retry.Quick.pause(try, rand.Float64())
-		if at.clock.Now().Add(pause).Sub(start) > st.retry.Quick.GiveUpAfter {
-			break
-		}
-		if !at.sleep(ctx, pause) || !at.quickTry(l.Delivery.EndpointID) {
+		if !quick || out.State != StatePending || !at.quickAgain(ctx, st, l.Delivery.EndpointID, try, status, retryAfter, start) {
 			break
 		}
 		a = Attempt{DeliveryID: l.Delivery.ID, Number: a.Number + 1, StartedAt: at.clock.Now()}
@@ -212,6 +193,40 @@ func (at *attempter) run(ctx context.Context, l *Lease) (out Outcome, rep attemp
 		}
 	}
 	return out, rep, false
+}
+
+// tried completes a, the try that ended at end answered with status and
+// retryAfter or failed with err, and returns what the lane learns from it.
+func (st *endpointState) tried(a *Attempt, status int, retryAfter time.Duration, err error, end time.Time) tryResult {
+	if err != nil {
+		var msg string
+		a.ErrorClass, msg = classify(err)
+		a.Error = cleanText(msg)
+	}
+	a.StatusCode = status
+	return tryResult{
+		end:        end,
+		duration:   a.Duration,
+		timeout:    a.ErrorClass == ClassTimeout,
+		failed:     breakerFailure(status, a.ErrorClass),
+		retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
+	}
+}
+
+// quickAgain reports whether the try number try of an attempt that began at
+// since, answered with status and retryAfter and left pending, is followed
+// at once by another: the quick stage has tries left, the answer allows
+// one, the pause keeps within the stage's GiveUpAfter, and the attempter
+// slept the pause and got a quick try of endpointID.
+func (at *attempter) quickAgain(ctx context.Context, st *endpointState, endpointID string, try, status int, retryAfter time.Duration, since time.Time) bool {
+	if try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
+		return false
+	}
+	pause := st.retry.Quick.pause(try, rand.Float64())
+	if at.clock.Now().Add(pause).Sub(since) > st.retry.Quick.GiveUpAfter {
+		return false
+	}
+	return at.sleep(ctx, pause) && at.quickTry(endpointID)
 }
 
 // waitEnded ends the wait of a delivery leased while it awaited its

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -155,27 +154,15 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 		status, retryAfter, err := at.sender.send(ctx, st, req, body, BatchContentType, callbackURL, a.StartedAt, &a)
 		end := at.clock.Now()
 		a.Duration = end.Sub(a.StartedAt)
-		if err != nil {
-			if ctx.Err() != nil {
-				if len(tries) == 0 {
-					res.release = append(res.release, refsOfPtr(members)...)
-					return
-				}
-				break
+		if err != nil && ctx.Err() != nil {
+			if len(tries) == 0 {
+				res.release = append(res.release, refsOfPtr(members)...)
+				return
 			}
-			var msg string
-			a.ErrorClass, msg = classify(err)
-			a.Error = cleanText(msg)
+			break
 		}
-		a.StatusCode = status
+		res.rep.tries = append(res.rep.tries, st.tried(&a, status, retryAfter, err, end))
 		tries = append(tries, a)
-		res.rep.tries = append(res.rep.tries, tryResult{
-			end:        end,
-			duration:   a.Duration,
-			timeout:    a.ErrorClass == ClassTimeout,
-			failed:     breakerFailure(status, a.ErrorClass),
-			retryAfter: min(retryAfter, st.retry.MaxRetryAfter),
-		})
 		var v verdict
 		n := sched.Delivery.Attempts + try
 		state, next, v = st.retry.next(n-sched.Delivery.ScheduleStart, status, retryAfter, end)
@@ -187,14 +174,7 @@ func (at *attempter) sendBatch(ctx context.Context, res *batchResult, st *endpoi
 			state, next, await = StatePending, end.Add(st.ep.AckTimeout), tokenHash
 		}
 		at.observe(&st.ep, v, status, a.StartedAt)
-		if !quick || state != StatePending || try >= st.retry.Quick.Tries || !quickRetryable(status, retryAfter) {
-			break
-		}
-		pause := st.retry.Quick.pause(try, rand.Float64())
-		if at.clock.Now().Add(pause).Sub(first) > st.retry.Quick.GiveUpAfter {
-			break
-		}
-		if !at.sleep(ctx, pause) || !at.quickTry(sched.Delivery.EndpointID) {
+		if !quick || state != StatePending || !at.quickAgain(ctx, st, sched.Delivery.EndpointID, try, status, retryAfter, first) {
 			break
 		}
 	}
@@ -291,13 +271,8 @@ func isJSONType(ct string) bool {
 func appendBatchEnvelope(b *bytes.Buffer, ev *Event) {
 	b.WriteString(`{"id":`)
 	writeJSONString(b, ev.ID)
-	b.WriteString(`,"type":`)
-	writeJSONString(b, ev.Type)
-	b.WriteString(`,"timestamp":"`)
-	b.Write(ev.Time.UTC().AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))
-	b.WriteString(`","data":`)
-	b.Write(ev.Payload)
-	b.WriteByte('}')
+	b.WriteByte(',')
+	appendEnvelopeFields(b, ev)
 }
 
 func refOf(l *Lease) LeaseRef { return LeaseRef{DeliveryID: l.Delivery.ID, Token: l.Token} }

@@ -14,14 +14,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/hooklet/webhook"
-	"github.com/hooklet/webhook/store/boltstore"
 )
 
 const (
@@ -104,59 +102,22 @@ func TestBatchCrashRecovery(t *testing.T) {
 	t.Cleanup(rc.Close)
 
 	child := startCrashChild(t, "TestBatchCrashRecovery", batchCrashEnv, dbPath, rc.URL)
-	for range batchCrashLane {
-		select {
-		case <-hung:
-		case <-time.After(time.Minute):
-			t.Fatal("batch requests never filled the lane")
-		}
-	}
-	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
-	_, _ = child.Process.Wait()
-	killed.Store(true)
+	killCrashChild(t, child, hung, batchCrashLane, &killed, "batch requests never filled the lane")
 
-	st, err := boltstore.Open(dbPath, nil)
-	require.NoError(t, err)
-	defer st.Close()
-	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true})
-	require.NoError(t, err)
-	ctx := context.Background()
-	require.NoError(t, d.Start(ctx))
-	deadline := time.After(2 * time.Minute)
-	for {
-		mu.Lock()
-		n := len(events)
-		mu.Unlock()
-		if n == batchCrashEvents {
-			break
-		}
-		select {
-		case <-progress:
-		case <-deadline:
-			t.Fatalf("only %d of %d events arrived after recovery", n, batchCrashEvents)
-		}
-	}
-	closeCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	st, d := recoverCrash(t, dbPath, webhook.Config{AllowPrivateNetworks: true})
+	waitCrashArrivals(t, &mu, func() int { return len(events) }, batchCrashEvents, progress)
+	closeCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, d.Close(closeCtx))
 
 	// The store's batches are the receiver's.
 	members := map[string][]string{}
-	cursor := ""
-	for {
-		page, err := st.ListDeliveries(ctx, &webhook.ListDeliveriesParams{Cursor: cursor, Limit: 500})
-		require.NoError(t, err)
-		for _, dl := range page.Items {
-			require.Equal(t, webhook.StateSucceeded, dl.State, dl.ID)
-			require.Equal(t, 1, dl.Attempts, "delivery %s", dl.ID)
-			require.True(t, strings.HasPrefix(dl.BatchID, "batch_"), dl.ID)
-			members[dl.BatchID] = append(members[dl.BatchID], dl.EventID)
-		}
-		if page.Next == "" {
-			break
-		}
-		cursor = page.Next
-	}
+	eachCrashDelivery(t, st, func(dl webhook.Delivery) {
+		require.Equal(t, webhook.StateSucceeded, dl.State, dl.ID)
+		require.Equal(t, 1, dl.Attempts, "delivery %s", dl.ID)
+		require.True(t, strings.HasPrefix(dl.BatchID, "batch_"), dl.ID)
+		members[dl.BatchID] = append(members[dl.BatchID], dl.EventID)
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	resent := 0
@@ -176,22 +137,8 @@ func TestBatchCrashRecovery(t *testing.T) {
 // batchCrashChild runs in the child process: it emits every event, reports
 // it, and delivers until it is killed.
 func batchCrashChild() {
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "batch crash child:", err)
-		os.Exit(2)
-	}
-	st, err := boltstore.Open(os.Getenv("HOOKLET_CRASH_DB"), nil)
-	if err != nil {
-		fail(err)
-	}
-	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true})
-	if err != nil {
-		fail(err)
-	}
+	d, fail := crashChildDispatcher("batch crash child", webhook.Config{AllowPrivateNetworks: true}, batchCrashEndpoint)
 	ctx := context.Background()
-	if err := d.PutEndpoint(ctx, batchCrashEndpoint(os.Getenv("HOOKLET_CRASH_URL"))); err != nil {
-		fail(err)
-	}
 	evs := make([]webhook.Event, batchCrashEvents)
 	for i := range evs {
 		evs[i] = webhook.Event{ID: fmt.Sprintf("evt_%05d", i), Type: "crash.batch", Payload: json.RawMessage(`{"i":` + fmt.Sprint(i) + `}`)}

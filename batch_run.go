@@ -52,29 +52,13 @@ func (e *deliveryEngine) runBatch(ln *lane, u *batchUnit, start time.Time, probe
 	if len(res.back) > 0 {
 		e.regatherLocked(ln, res.back, now)
 	}
-	ev := ln.finish(start, now, probe, res.rep, e.limits.slowAfter)
-	e.running--
-	var toRelease []LeaseRef
-	switch {
-	case ev.releaseAll:
-		toRelease = takeQueue(e, ln)
-	case ln.slow && len(ln.queue) > ln.effectiveCap():
-		toRelease = trimQueue(e, ln, ln.effectiveCap())
-	}
+	ev, toRelease := e.finishLocked(ln, start, now, probe, res.rep)
 	toRelease = append(toRelease, e.pumpLocked(now)...)
 	e.mu.Unlock()
 
 	e.release(res.release)
 	e.completeBatch(res.outcomes)
-	id := u.leases[0].Delivery.EndpointID
-	if ev.opened {
-		e.log.Warn("webhook: circuit opened", "endpoint_id", id, "until", ev.until)
-		e.hooks.circuitOpen(id, ev.until)
-	}
-	if ev.closed {
-		e.log.Info("webhook: circuit closed", "endpoint_id", id)
-		e.hooks.circuitClose(id)
-	}
+	e.announceCircuit(u.leases[0].Delivery.EndpointID, ev)
 	e.release(toRelease)
 	e.wake()
 }

@@ -348,18 +348,12 @@ type batchAckStore struct {
 // timerClock.
 func setupBatchAck(t *testing.T, cfg webhook.Config) (*ackBundle, *timerClock) {
 	t.Helper()
-	ms := memstore.New()
-	t.Cleanup(func() { require.NoError(t, ms.Close()) })
-	st := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 10000), enqueues: make(chan int, 10000)}
+	st := newSignalStore(t)
+	ms := st.Store.(*memstore.Store)
 	clk := newTimerClock()
 	cfg.Store = &batchAckStore{signalStore: st, Reporter: ms, Batcher: ms}
 	cfg.Test.Clock = clk
-	cfg.AllowPrivateNetworks = true
-	cfg.CallbackURL = callbackBase
-	d := newDispatcher(t, cfg)
-	ctx := context.Background()
-	require.NoError(t, d.Start(ctx))
-	return &ackBundle{testBundle: &testBundle{d: d, store: st, clock: clk.Clock, ctx: ctx}, handler: d.CallbackHandler()}, clk
+	return startAck(t, cfg, st, clk.Clock), clk
 }
 
 // A batch request carries one callback URL; the receiver's reports on it

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,15 +25,11 @@ func TestCallbackBatch(t *testing.T) {
 	t.Parallel()
 	st := newSignalStore(t)
 	clk := newTimerClock()
-	d := newDispatcher(t, webhook.Config{
-		Store:       batchReportingStore{batchStore{st}, st.Store.(webhook.Reporter)},
-		CallbackURL: callbackBase, AllowPrivateNetworks: true,
+	b := startAck(t, webhook.Config{
+		Store: batchReportingStore{batchStore{st}, st.Store.(webhook.Reporter)},
 		Retry: webhook.RetryPolicy{Schedule: []time.Duration{time.Minute}, Jitter: -1},
 		Test:  webhook.TestConfig{Clock: clk},
-	})
-	ctx := context.Background()
-	require.NoError(t, d.Start(ctx))
-	b := &ackBundle{testBundle: &testBundle{d: d, store: st, clock: clk.Clock, ctx: ctx}, handler: d.CallbackHandler()}
+	}, st, clk.Clock)
 	rc := newReceiver(t, accepted)
 	b.addEndpoint(t, "ep", rc.URL, batched(webhook.BatchPolicy{MaxEvents: 3}), withAck(15*time.Minute))
 	evs := b.emitBatchN(t, "a", 3)
@@ -64,7 +59,7 @@ func TestCallbackBatch(t *testing.T) {
 	b.clock.Advance(time.Minute)
 	require.Equal(t, http.StatusNoContent, b.post(t, u1, `{"status": "running", "progress": 0.3}`))
 	for _, dl := range dls {
-		got, err := b.d.Delivery(ctx, dl.ID)
+		got, err := b.d.Delivery(b.ctx, dl.ID)
 		require.NoError(t, err)
 		require.Equal(t, epoch.Add(16*time.Minute), got.NextAttemptAt, "running extends every member's wait")
 		require.Len(t, b.reports(t, dl.ID), 1)
@@ -94,7 +89,7 @@ func TestCallbackBatch(t *testing.T) {
 	}
 	require.Equal(t, http.StatusNoContent, b.post(t, u2, `{"status": "succeeded", "message": "3 rows"}`))
 	for _, dl := range dls {
-		got, err := b.d.Delivery(ctx, dl.ID)
+		got, err := b.d.Delivery(b.ctx, dl.ID)
 		require.NoError(t, err)
 		require.Equal(t, webhook.StateSucceeded, got.State)
 		require.Equal(t, 2, got.Attempts)

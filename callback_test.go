@@ -43,12 +43,18 @@ type ackBundle struct {
 // and Config.CallbackURL set.
 func setupAck(t *testing.T, cfg webhook.Config) *ackBundle {
 	t.Helper()
-	ms := memstore.New()
-	t.Cleanup(func() { require.NoError(t, ms.Close()) })
-	st := &signalStore{Store: ms, outcomes: make(chan webhook.Outcome, 10000), enqueues: make(chan int, 10000)}
+	st := newSignalStore(t)
 	clk := webhooktest.NewClock(epoch)
-	cfg.Store = &reportingStore{signalStore: st, Reporter: ms}
+	cfg.Store = &reportingStore{signalStore: st, Reporter: st.Store.(webhook.Reporter)}
 	cfg.Test.Clock = clk
+	return startAck(t, cfg, st, clk)
+}
+
+// startAck starts a Dispatcher with cfg, whose Store wraps st and whose
+// Test.Clock is clk or wraps it, with Config.CallbackURL set and private
+// networks allowed, and returns its bundle.
+func startAck(t *testing.T, cfg webhook.Config, st *signalStore, clk *webhooktest.Clock) *ackBundle {
+	t.Helper()
 	cfg.AllowPrivateNetworks = true
 	cfg.CallbackURL = callbackBase
 	d := newDispatcher(t, cfg)

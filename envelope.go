@@ -22,7 +22,14 @@ func putBuf(b *bytes.Buffer) {
 // appendEnvelope writes the Standard Webhooks envelope
 // {"type","timestamp","data"} of ev to b: the default body of a request.
 func appendEnvelope(b *bytes.Buffer, ev *Event) {
-	b.WriteString(`{"type":`)
+	b.WriteByte('{')
+	appendEnvelopeFields(b, ev)
+}
+
+// appendEnvelopeFields writes the envelope fields "type", "timestamp" and
+// "data" of ev to b, and the closing brace.
+func appendEnvelopeFields(b *bytes.Buffer, ev *Event) {
+	b.WriteString(`"type":`)
 	writeJSONString(b, ev.Type)
 	b.WriteString(`,"timestamp":"`)
 	b.Write(ev.Time.UTC().AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))

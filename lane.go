@@ -541,17 +541,7 @@ func (e *deliveryEngine) attemptInLane(ln *lane, l *Lease, start time.Time, prob
 	// that whoever sees the outcome sees the lane paused or opened too.
 	now := e.clock.Now()
 	proven := ln.class(now, e.limits.slowAfter) == classProven
-	ev := ln.finish(start, now, probe, rep, e.limits.slowAfter)
-	e.running--
-	var toRelease []LeaseRef
-	switch {
-	case ev.releaseAll:
-		toRelease = takeQueue(e, ln)
-	case ln.slow && len(ln.queue) > ln.effectiveCap():
-		// A slow lane keeps no more than it may run at once; the rest go
-		// back to the store, for another owner or a later lease.
-		toRelease = trimQueue(e, ln, ln.effectiveCap())
-	}
+	ev, toRelease := e.finishLocked(ln, start, now, probe, rep)
 	var own, quiet bool
 	looks := e.looks
 	if proven && !ev.releaseAll {
@@ -573,7 +563,35 @@ func (e *deliveryEngine) attemptInLane(ln *lane, l *Lease, start time.Time, prob
 	} else {
 		e.rec.add(out)
 	}
-	id := l.Delivery.EndpointID
+	e.announceCircuit(l.Delivery.EndpointID, ev)
+	e.release(toRelease)
+	if !quiet || len(toRelease) > 0 {
+		e.wake()
+	}
+	return next
+}
+
+// finishLocked ends in ln the attempt that ran since start, reported by
+// rep, and returns its transitions and the leases the lane gives back: its
+// whole queue when it paused; when it is slow, what it keeps beyond what it
+// may run at once. e.mu is held.
+func (e *deliveryEngine) finishLocked(ln *lane, start, now time.Time, probe bool, rep attemptReport) (ev laneEvents, toRelease []LeaseRef) {
+	ev = ln.finish(start, now, probe, rep, e.limits.slowAfter)
+	e.running--
+	switch {
+	case ev.releaseAll:
+		toRelease = takeQueue(e, ln)
+	case ln.slow && len(ln.queue) > ln.effectiveCap():
+		// A slow lane keeps no more than it may run at once; the rest go
+		// back to the store, for another owner or a later lease.
+		toRelease = trimQueue(e, ln, ln.effectiveCap())
+	}
+	return ev, toRelease
+}
+
+// announceCircuit logs and reports to the hooks the circuit transitions of
+// endpoint id that a finished attempt caused.
+func (e *deliveryEngine) announceCircuit(id string, ev laneEvents) {
 	if ev.opened {
 		e.log.Warn("webhook: circuit opened", "endpoint_id", id, "until", ev.until)
 		e.hooks.circuitOpen(id, ev.until)
@@ -582,11 +600,6 @@ func (e *deliveryEngine) attemptInLane(ln *lane, l *Lease, start time.Time, prob
 		e.log.Info("webhook: circuit closed", "endpoint_id", id)
 		e.hooks.circuitClose(id)
 	}
-	e.release(toRelease)
-	if !quiet || len(toRelease) > 0 {
-		e.wake()
-	}
-	return next
 }
 
 // releasePending gives back the leases that ending attempts left to the

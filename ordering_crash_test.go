@@ -9,14 +9,12 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/hooklet/webhook"
-	"github.com/hooklet/webhook/store/boltstore"
 )
 
 const (
@@ -73,43 +71,15 @@ func TestOrderedCrashRecovery(t *testing.T) {
 	})
 
 	child := startCrashChild(t, "TestOrderedCrashRecovery", orderedCrashEnv, dbPath, rc.URL)
-	for range orderedCrashKeys {
-		select {
-		case <-hung:
-		case <-time.After(time.Minute):
-			t.Fatal("the heads of every key never were in flight together")
-		}
-	}
-	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
-	_, _ = child.Process.Wait()
-	killed.Store(true)
+	killCrashChild(t, child, hung, orderedCrashKeys, &killed, "the heads of every key never were in flight together")
 
-	st, err := boltstore.Open(dbPath, nil)
-	require.NoError(t, err)
-	defer st.Close()
-	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true})
-	require.NoError(t, err)
-	ctx := context.Background()
-	require.NoError(t, d.Start(ctx))
+	_, d := recoverCrash(t, dbPath, webhook.Config{AllowPrivateNetworks: true})
 	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		require.NoError(t, d.Close(cctx))
 	}()
-	deadline := time.After(2 * time.Minute)
-	for {
-		mu.Lock()
-		n := len(distinct)
-		mu.Unlock()
-		if n == orderedCrashKeys*orderedCrashPerKey {
-			break
-		}
-		select {
-		case <-progress:
-		case <-deadline:
-			t.Fatalf("only %d of %d events arrived after recovery", n, orderedCrashKeys*orderedCrashPerKey)
-		}
-	}
+	waitCrashArrivals(t, &mu, func() int { return len(distinct) }, orderedCrashKeys*orderedCrashPerKey, progress)
 	mu.Lock()
 	defer mu.Unlock()
 	for k := range orderedCrashKeys {
@@ -127,24 +97,10 @@ func TestOrderedCrashRecovery(t *testing.T) {
 // orderedCrashChild runs in the child process: it emits every key's events
 // in order, one goroutine per key, reports it, and delivers until killed.
 func orderedCrashChild() {
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "ordered crash child:", err)
-		os.Exit(2)
-	}
-	st, err := boltstore.Open(os.Getenv("HOOKLET_CRASH_DB"), nil)
-	if err != nil {
-		fail(err)
-	}
-	d, err := webhook.New(webhook.Config{Store: st, AllowPrivateNetworks: true})
-	if err != nil {
-		fail(err)
-	}
+	d, fail := crashChildDispatcher("ordered crash child", webhook.Config{AllowPrivateNetworks: true}, func(url string) webhook.Endpoint {
+		return webhook.Endpoint{ID: "ep", URL: url, Ordered: true, Secrets: []webhook.Secret{{Key: testSecret}}}
+	})
 	ctx := context.Background()
-	err = d.PutEndpoint(ctx, webhook.Endpoint{ID: "ep", URL: os.Getenv("HOOKLET_CRASH_URL"), Ordered: true,
-		Secrets: []webhook.Secret{{Key: testSecret}}})
-	if err != nil {
-		fail(err)
-	}
 	if err := d.Start(ctx); err != nil {
 		fail(err)
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -307,24 +308,21 @@ func (h *handler) apiGetDelivery(w http.ResponseWriter, r *http.Request, s *scop
 }
 
 func (h *handler) apiListAttempts(w http.ResponseWriter, r *http.Request, s *scope) error {
-	limit, err := queryLimit(r)
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	if _, err := s.delivery(r.Context(), id); err != nil {
-		return err
-	}
-	page, err := s.d.Attempts(r.Context(), &webhook.ListAttemptsParams{
-		DeliveryID: id, Cursor: r.URL.Query().Get("cursor"), Limit: clampLimit(limit)})
-	if err != nil {
-		return notFound(err)
-	}
-	writeJSON(w, http.StatusOK, listingOf(page))
-	return nil
+	return writeDeliveryListing(w, r, s, func(ctx context.Context, id, cursor string, limit int) (webhook.Page[webhook.Attempt], error) {
+		return s.d.Attempts(ctx, &webhook.ListAttemptsParams{DeliveryID: id, Cursor: cursor, Limit: limit})
+	})
 }
 
 func (h *handler) apiListReports(w http.ResponseWriter, r *http.Request, s *scope) error {
+	return writeDeliveryListing(w, r, s, func(ctx context.Context, id, cursor string, limit int) (webhook.Page[webhook.Report], error) {
+		return s.d.Reports(ctx, &webhook.ListReportsParams{DeliveryID: id, Cursor: cursor, Limit: limit})
+	})
+}
+
+// writeDeliveryListing answers with one page of the records of the delivery
+// named in the path, listed by list after the delivery is found in s: the
+// cursor is the query's, the limit the query's clamped.
+func writeDeliveryListing[T any](w http.ResponseWriter, r *http.Request, s *scope, list func(ctx context.Context, id, cursor string, limit int) (webhook.Page[T], error)) error {
 	limit, err := queryLimit(r)
 	if err != nil {
 		return err
@@ -333,8 +331,7 @@ func (h *handler) apiListReports(w http.ResponseWriter, r *http.Request, s *scop
 	if _, err := s.delivery(r.Context(), id); err != nil {
 		return err
 	}
-	page, err := s.d.Reports(r.Context(), &webhook.ListReportsParams{
-		DeliveryID: id, Cursor: r.URL.Query().Get("cursor"), Limit: clampLimit(limit)})
+	page, err := list(r.Context(), id, r.URL.Query().Get("cursor"), clampLimit(limit))
 	if err != nil {
 		return notFound(err)
 	}

@@ -66,6 +66,27 @@ func requireRefused(t *testing.T, s webhook.Store, err error, id string, before 
 	require.Len(t, allReports(t, s, id, 0), reports, "a refused report was recorded")
 }
 
+// requireWaitEndedPending checks that delivery id, whose one attempt was
+// answered 202 and awaited a report, has that attempt completed with class
+// and msg without a new one (why says so), and is pending again, due at
+// next, no longer awaiting; it returns the delivery.
+func requireWaitEndedPending(t *testing.T, s webhook.Store, id string, class webhook.ErrorClass, msg string, next time.Time, why string) webhook.Delivery {
+	t.Helper()
+	d := getDelivery(t, s, id)
+	require.Equal(t, webhook.StatePending, d.State)
+	require.False(t, d.AwaitingReport)
+	require.Equal(t, 1, d.Attempts, why)
+	require.Equal(t, 202, d.LastStatusCode)
+	require.Equal(t, msg, d.LastError)
+	requireSameInstant(t, next, d.NextAttemptAt, "NextAttemptAt")
+	atts := allAttempts(t, s, id, 0)
+	require.Len(t, atts, 1)
+	require.Equal(t, 202, atts[0].StatusCode)
+	require.Equal(t, class, atts[0].ErrorClass)
+	require.Equal(t, msg, atts[0].Error)
+	return d
+}
+
 func reporterCases() []testCase {
 	return []testCase{
 		{"AwaitingNotLeasedBeforeDeadline", func(t *testing.T, s webhook.Store) {
@@ -136,18 +157,8 @@ func reporterCases() []testCase {
 			_, err := report(t, s, id, h, at(time.Minute), webhook.ReportFailed, webhook.StatePending, at(6*time.Minute),
 				&webhook.AttemptFailure{Class: webhook.ClassAckFailed, Error: "disk full"})
 			require.NoError(t, err)
-			d := getDelivery(t, s, id)
-			require.Equal(t, webhook.StatePending, d.State)
-			require.False(t, d.AwaitingReport)
-			require.Equal(t, 1, d.Attempts, "a failed report completes the attempt that awaited; it adds none")
-			require.Equal(t, 202, d.LastStatusCode)
-			require.Equal(t, "disk full", d.LastError)
-			requireSameInstant(t, at(6*time.Minute), d.NextAttemptAt, "NextAttemptAt")
-			atts := allAttempts(t, s, id, 0)
-			require.Len(t, atts, 1)
-			require.Equal(t, 202, atts[0].StatusCode)
-			require.Equal(t, webhook.ClassAckFailed, atts[0].ErrorClass)
-			require.Equal(t, "disk full", atts[0].Error)
+			d := requireWaitEndedPending(t, s, id, webhook.ClassAckFailed, "disk full", at(6*time.Minute),
+				"a failed report completes the attempt that awaited; it adds none")
 
 			_, err = report(t, s, id, h, at(2*time.Minute), webhook.ReportSucceeded, webhook.StateSucceeded, time.Time{}, nil)
 			requireRefused(t, s, err, id, d, 1)
@@ -226,18 +237,8 @@ func reporterCases() []testCase {
 			complete(t, s, at(16*time.Minute), webhook.Outcome{Lease: ref(l), State: webhook.StatePending,
 				NextAttemptAt: at(46 * time.Minute),
 				WaitEnded:     &webhook.AttemptFailure{Class: webhook.ClassAckTimeout, Error: "no report within 15m0s"}})
-			d := getDelivery(t, s, id)
-			require.Equal(t, webhook.StatePending, d.State)
-			require.False(t, d.AwaitingReport)
-			require.Equal(t, 1, d.Attempts, "the timeout completes the attempt that awaited; it adds none")
-			require.Equal(t, 202, d.LastStatusCode)
-			require.Equal(t, "no report within 15m0s", d.LastError)
-			requireSameInstant(t, at(46*time.Minute), d.NextAttemptAt, "NextAttemptAt")
-			atts := allAttempts(t, s, id, 0)
-			require.Len(t, atts, 1)
-			require.Equal(t, 202, atts[0].StatusCode)
-			require.Equal(t, webhook.ClassAckTimeout, atts[0].ErrorClass)
-			require.Equal(t, "no report within 15m0s", atts[0].Error)
+			d := requireWaitEndedPending(t, s, id, webhook.ClassAckTimeout, "no report within 15m0s", at(46*time.Minute),
+				"the timeout completes the attempt that awaited; it adds none")
 
 			_, err = report(t, s, id, h, at(17*time.Minute), webhook.ReportSucceeded, webhook.StateSucceeded, time.Time{}, nil)
 			requireRefused(t, s, err, id, d, 0)

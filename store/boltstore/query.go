@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -337,37 +338,57 @@ func (s *Store) ListAttempts(ctx context.Context, p *webhook.ListAttemptsParams)
 	if err := s.begin(ctx); err != nil {
 		return page, err
 	}
-	after := 0
-	if p.Cursor != "" {
-		n, err := strconv.Atoi(p.Cursor)
-		if err != nil || n < 0 {
-			return page, fmt.Errorf("boltstore: list attempts: malformed cursor %q", p.Cursor)
-		}
-		after = n
+	after, err := numberCursor("attempts", p.Cursor)
+	if err != nil {
+		return page, err
 	}
 	limit := webhook.PageLimit(p.Limit)
-	err := s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Attempt]{}
-		if sp(tx, spaceDeliveries).Get([]byte(p.DeliveryID)) == nil {
-			return notFound("delivery", p.DeliveryID)
-		}
-		c := sp(tx, spaceAttempts).Cursor()
-		prefix := prefixKey(p.DeliveryID)
-		for k, v := c.Seek(attemptKey(p.DeliveryID, after+1)); hasPrefix(k, prefix); k, v = c.Next() {
-			n := int(uint32(k[len(prefix)])<<24 | uint32(k[len(prefix)+1])<<16 | uint32(k[len(prefix)+2])<<8 | uint32(k[len(prefix)+3]))
-			if len(page.Items) == limit {
-				page.Next = strconv.Itoa(page.Items[limit-1].Number)
-				return nil
-			}
-			a, err := decodeAttempt(p.DeliveryID, n, v)
-			if err != nil {
-				return corrupt("attempt", p.DeliveryID, err)
-			}
-			page.Items = append(page.Items, a)
-		}
-		return nil
+		return listNumbered(tx, spaceAttempts, "attempt", p.DeliveryID, after, limit, &page, decodeAttempt,
+			func(a *webhook.Attempt) int { return a.Number })
 	})
 	return page, err
+}
+
+// numberCursor parses the cursor of a listing of what (attempts, reports)
+// of one delivery: the number of the last record of the previous page, 0
+// for the first page.
+func numberCursor(what, cursor string) (int, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(cursor)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("boltstore: list %s: malformed cursor %q", what, cursor)
+	}
+	return n, nil
+}
+
+// listNumbered appends to page at most limit records of delivery id kept
+// in the space tag under attemptKey(id, n), from the number after+1 on,
+// decoded by decode; page.Next is set when more remain. A missing delivery
+// is an error wrapping [webhook.ErrNotFound]; a record that does not
+// decode is corrupt, named what.
+func listNumbered[T any](tx *bolt.Tx, tag byte, what, id string, after, limit int, page *webhook.Page[T],
+	decode func(id string, n int, v []byte) (T, error), number func(*T) int) error {
+	if sp(tx, spaceDeliveries).Get([]byte(id)) == nil {
+		return notFound("delivery", id)
+	}
+	c := sp(tx, tag).Cursor()
+	prefix := prefixKey(id)
+	for k, v := c.Seek(attemptKey(id, after+1)); hasPrefix(k, prefix) && len(k) == len(prefix)+4; k, v = c.Next() {
+		if len(page.Items) == limit {
+			page.Next = strconv.Itoa(number(&page.Items[limit-1]))
+			return nil
+		}
+		rec, err := decode(id, int(binary.BigEndian.Uint32(k[len(prefix):])), v)
+		if err != nil {
+			return corrupt(what, id, err)
+		}
+		page.Items = append(page.Items, rec)
+	}
+	return nil
 }
 
 // Redeliver makes a finished delivery pending again, due at Now, keeping

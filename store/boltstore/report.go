@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -216,34 +215,15 @@ func (s *Store) ListReports(ctx context.Context, p *webhook.ListReportsParams) (
 	if err := s.begin(ctx); err != nil {
 		return page, err
 	}
-	after := 0
-	if p.Cursor != "" {
-		n, err := strconv.Atoi(p.Cursor)
-		if err != nil || n < 0 {
-			return page, fmt.Errorf("boltstore: list reports: malformed cursor %q", p.Cursor)
-		}
-		after = n
+	after, err := numberCursor("reports", p.Cursor)
+	if err != nil {
+		return page, err
 	}
 	limit := webhook.PageLimit(p.Limit)
-	err := s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		page = webhook.Page[webhook.Report]{Items: []webhook.Report{}}
-		if sp(tx, spaceDeliveries).Get([]byte(p.DeliveryID)) == nil {
-			return notFound("delivery", p.DeliveryID)
-		}
-		c := sp(tx, spaceReports).Cursor()
-		prefix := prefixKey(p.DeliveryID)
-		for k, v := c.Seek(attemptKey(p.DeliveryID, after+1)); hasPrefix(k, prefix) && len(k) == len(prefix)+4; k, v = c.Next() {
-			if len(page.Items) == limit {
-				page.Next = strconv.Itoa(page.Items[limit-1].Number)
-				return nil
-			}
-			r, err := decodeReport(p.DeliveryID, int(binary.BigEndian.Uint32(k[len(prefix):])), v)
-			if err != nil {
-				return corrupt("report", p.DeliveryID, err)
-			}
-			page.Items = append(page.Items, r)
-		}
-		return nil
+		return listNumbered(tx, spaceReports, "report", p.DeliveryID, after, limit, &page, decodeReport,
+			func(r *webhook.Report) int { return r.Number })
 	})
 	return page, err
 }

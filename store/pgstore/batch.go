@@ -17,6 +17,7 @@ func (s *Store) FormBatch(ctx context.Context, p *webhook.FormBatchParams) (webh
 	if err := s.check(); err != nil {
 		return webhook.BatchResult{}, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	if len(p.Leases) == 0 {
 		return webhook.BatchResult{}, nil
 	}

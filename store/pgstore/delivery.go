@@ -28,6 +28,7 @@ func (s *Store) Enqueue(ctx context.Context, p *webhook.EnqueueParams) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	// The Dispatcher that called wakes its own engine: the listener of
 	// this store skips the notification (see Store.origin).
 	return s.enqueue(ctx, pgxExecutor{s.pool}, p, notifyDeliveries+":"+s.origin)
@@ -51,6 +52,7 @@ func (s *Store) EnqueueTx(ctx context.Context, tx any, p *webhook.EnqueueParams)
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	x, err := txExecutor(tx)
 	if err != nil {
 		return fmt.Errorf("pgstore: enqueue: %w", err)
@@ -166,40 +168,63 @@ func (s *Store) Lease(ctx context.Context, p *webhook.LeaseParams) ([]webhook.Le
 	if exclude == nil {
 		exclude = []string{}
 	}
-	var got []leased
+	// The next due time is read in the same round trip, after the lease,
+	// for the NextDue call that follows a round that left slots free.
+	var (
+		got []webhook.Lease
+		due *time.Time
+	)
+	gen := s.due.begin()
 	err := retryMoved(func() error {
-		rows, _ := s.pool.Query(ctx, s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude)
-		var err error
-		got, err = pgx.CollectRows(rows, scanLeased(p.Until))
-		return err
+		// A fresh batch each try: a queued query keeps the statement it
+		// was prepared as on the connection of an earlier try.
+		b := &pgx.Batch{}
+		b.Queue(s.q.lease, p.Now, p.Owner, p.Until, p.Limit, exclude).Query(func(rows pgx.Rows) error {
+			var err error
+			got, err = pgx.CollectRows(rows, scanLeased(p.Until))
+			return err
+		})
+		b.Queue(s.q.nextDue, exclude).QueryRow(func(row pgx.Row) error { return row.Scan(&due) })
+		return s.pool.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return nil, wrap("lease", err)
 	}
-	slices.SortFunc(got, func(a, b leased) int {
-		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.l.Delivery.ID, b.l.Delivery.ID))
-	})
-	out := make([]webhook.Lease, len(got))
-	for i := range got {
-		out[i] = got[i].l
-	}
-	return out, nil
+	s.due.put(gen, p.Now, exclude, due)
+	sortLeases(got)
+	return got, nil
 }
 
-// leased is one row of the lease statement: the lease and the delivery's
-// due time before it.
-type leased struct {
-	l   webhook.Lease
-	due time.Time
+// sortLeases puts the lease statement's rows, which come in no order,
+// earliest next attempt first (an expired lease keeps the NextAttemptAt
+// it was due at), a batch's members together at the earliest of theirs,
+// then by ID.
+func sortLeases(ls []webhook.Lease) {
+	first := map[string]time.Time{} // batch ID: its members' earliest next attempt
+	for i := range ls {
+		d := &ls[i].Delivery
+		if t, ok := first[d.BatchID]; d.BatchID != "" && (!ok || d.NextAttemptAt.Before(t)) {
+			first[d.BatchID] = d.NextAttemptAt
+		}
+	}
+	key := func(d *webhook.Delivery) time.Time {
+		if d.BatchID != "" {
+			return first[d.BatchID]
+		}
+		return d.NextAttemptAt
+	}
+	slices.SortFunc(ls, func(a, b webhook.Lease) int {
+		return cmp.Or(key(&a.Delivery).Compare(key(&b.Delivery)), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
+	})
 }
 
 // scanLeased scans a row of the lease statement into a lease until until.
-func scanLeased(until time.Time) pgx.RowToFunc[leased] {
-	return func(row pgx.CollectableRow) (leased, error) {
+func scanLeased(until time.Time) pgx.RowToFunc[webhook.Lease] {
+	return func(row pgx.CollectableRow) (webhook.Lease, error) {
 		var (
-			x     leased
-			d     = &x.l.Delivery
-			ev    = &x.l.Event
+			l     webhook.Lease
+			d     = &l.Delivery
+			ev    = &l.Event
 			state string
 			attrs []byte
 		)
@@ -207,18 +232,17 @@ func scanLeased(until time.Time) pgx.RowToFunc[leased] {
 			&d.LastStatusCode, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered,
 			&ev.ID, &ev.Type, &ev.Tenant, &ev.Time, &ev.Payload, &attrs,
 			&ev.TraceParent, &ev.TraceState, &ev.OrderingKey,
-			&x.l.Token, &x.due, &d.ScheduleStart, &d.AwaitingReport, &d.BatchID)
+			&l.Token, &d.ScheduleStart, &d.AwaitingReport, &d.BatchID)
 		if err != nil {
-			return x, err
+			return l, err
 		}
 		d.State = webhook.DeliveryState(state)
 		fixDelivery(d)
 		if err := fixEvent(ev, attrs); err != nil {
-			return x, err
+			return l, err
 		}
-		x.l.Until = until
-		return x, nil
-
+		l.Until = until
+		return l, nil
 	}
 }
 
@@ -228,18 +252,22 @@ func (s *Store) ExtendLeases(ctx context.Context, p *webhook.ExtendLeasesParams)
 	if err := s.check(); err != nil {
 		return webhook.BatchResult{}, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	if len(p.Leases) == 0 {
 		return webhook.BatchResult{}, nil
 	}
 	ids, tokens := splitRefs(p.Leases)
-	var stale []webhook.LeaseRef
+	var held []webhook.LeaseRef
 	err := retryMoved(func() error {
 		rows, _ := s.pool.Query(ctx, s.q.extend, ids, tokens, p.Until)
 		var err error
-		stale, err = collectRefs(rows)
+		held, err = collectRefs(rows)
 		return err
 	})
-	return webhook.BatchResult{Stale: stale}, wrap("extend leases", err)
+	if err != nil {
+		return webhook.BatchResult{}, wrap("extend leases", err)
+	}
+	return webhook.BatchResult{Stale: staleRefs(p.Leases, held)}, nil
 }
 
 // Complete records the outcomes in one statement: each outcome whose token
@@ -253,10 +281,56 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 	if err := s.check(); err != nil {
 		return webhook.BatchResult{}, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	n := len(p.Outcomes)
 	if n == 0 {
 		return webhook.BatchResult{}, nil
 	}
+	args, ended := completeArgs(p)
+	refs := func() []webhook.LeaseRef {
+		refs := make([]webhook.LeaseRef, n)
+		for i := range p.Outcomes {
+			refs[i] = p.Outcomes[i].Lease
+		}
+		return refs
+	}
+	var held []webhook.LeaseRef
+	if !ended {
+		err := retryMoved(func() error {
+			rows, _ := s.pool.Query(ctx, s.q.complete, args...)
+			var err error
+			held, err = collectRefs(rows)
+			return err
+		})
+		if err != nil {
+			return webhook.BatchResult{}, wrap("complete", err)
+		}
+		return webhook.BatchResult{Stale: staleRefs(refs(), held)}, nil
+	}
+	// An outcome may end the head of an ordered sequence: advance runs
+	// after complete, in the same implicit transaction of one pipelined
+	// round trip, with a snapshot taken once complete holds the
+	// sequences' rows (see the queries).
+	err := retryMoved(func() error {
+		b := &pgx.Batch{} // fresh each try, as in Lease
+		b.Queue(s.q.complete, args...).Query(func(rows pgx.Rows) error {
+			var err error
+			held, err = collectRefs(rows)
+			return err
+		})
+		b.Queue(s.q.advance, s.channel)
+		return s.pool.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return webhook.BatchResult{}, wrap("complete", err)
+	}
+	return webhook.BatchResult{Stale: staleRefs(refs(), held)}, nil
+}
+
+// completeArgs returns the arguments of the complete statement for p's
+// outcomes, and whether some outcome ends its delivery.
+func completeArgs(p *webhook.CompleteParams) (args []any, ended bool) {
+	n := len(p.Outcomes)
 	var (
 		oID, oToken, oState, oError = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		oNext                       = make([]time.Time, n)
@@ -270,7 +344,6 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 		aBody                     [][]byte
 		aTruncated                []bool
 	)
-	ended := false // some outcome ends its delivery
 	for i := range p.Outcomes {
 		o := &p.Outcomes[i]
 		oID[i], oToken[i], oState[i] = o.Lease.DeliveryID, o.Lease.Token, string(o.State)
@@ -303,36 +376,10 @@ func (s *Store) Complete(ctx context.Context, p *webhook.CompleteParams) (webhoo
 			aTruncated = append(aTruncated, a.ResponseTruncated)
 		}
 	}
-	args := []any{oID, oToken, oState, oNext, oN, oStatus, oError,
+	args = []any{oID, oToken, oState, oNext, oN, oStatus, oError,
 		aDelivery, aIdx, aStarted, aDuration, aStatus, aClass, aError, aBody, aTruncated,
 		p.Now, oHash, oClass}
-	if !ended {
-		var stale []webhook.LeaseRef
-		err := retryMoved(func() error {
-			rows, _ := s.pool.Query(ctx, s.q.complete, args...)
-			var err error
-			stale, err = collectRefs(rows)
-			return err
-		})
-		return webhook.BatchResult{Stale: stale}, wrap("complete", err)
-	}
-	// An outcome may end the head of an ordered sequence: advance runs
-	// after complete, in the same implicit transaction of one pipelined
-	// round trip, with a snapshot taken once complete holds the
-	// sequences' rows (see the queries).
-	b := &pgx.Batch{}
-	var stale []webhook.LeaseRef
-	b.Queue(s.q.complete, args...).Query(func(rows pgx.Rows) error {
-		var err error
-		stale, err = collectRefs(rows)
-		return err
-	})
-	b.Queue(s.q.advance, oID, s.channel, p.Now)
-	err := retryMoved(func() error { return s.pool.SendBatch(ctx, b).Close() })
-	if err != nil {
-		return webhook.BatchResult{}, wrap("complete", err)
-	}
-	return webhook.BatchResult{Stale: stale}, nil
+	return args, ended
 }
 
 // Release gives leased deliveries back without an attempt, due at Now, and
@@ -341,6 +388,7 @@ func (s *Store) Release(ctx context.Context, p *webhook.ReleaseParams) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	if len(p.Leases) == 0 {
 		return nil
 	}
@@ -363,9 +411,11 @@ func (s *Store) NextDue(ctx context.Context, p *webhook.NextDueParams) (time.Tim
 	if exclude == nil {
 		exclude = []string{}
 	}
-	var due *time.Time
-	if err := s.pool.QueryRow(ctx, s.q.nextDue, exclude).Scan(&due); err != nil {
-		return time.Time{}, false, wrap("next due", err)
+	due, ok := s.due.take(p.Now, exclude)
+	if !ok {
+		if err := s.pool.QueryRow(ctx, s.q.nextDue, exclude).Scan(&due); err != nil {
+			return time.Time{}, false, wrap("next due", err)
+		}
 	}
 	if due == nil {
 		return time.Time{}, false, nil
@@ -493,6 +543,7 @@ func (s *Store) Redeliver(ctx context.Context, p *webhook.RedeliverParams) error
 	if err := s.check(); err != nil {
 		return err
 	}
+	defer s.due.clear() // a write may change the next due time
 	var exists, changed int64
 	err := retryMoved(func() error {
 		return s.pool.QueryRow(ctx, s.q.redeliver, p.DeliveryID, p.Now, s.channel, p.FreshSchedule).Scan(&exists, &changed)
@@ -519,6 +570,7 @@ func (s *Store) Prune(ctx context.Context, p *webhook.PruneParams) (int, error) 
 	if err := s.check(); err != nil {
 		return 0, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	limit := p.Limit
 	if limit <= 0 {
 		limit = PruneLimitDefault
@@ -579,6 +631,25 @@ func splitRefs(refs []webhook.LeaseRef) (ids, tokens []string) {
 		ids[i], tokens[i] = r.DeliveryID, r.Token
 	}
 	return ids, tokens
+}
+
+// staleRefs returns the refs, in their order, that are not among held (the
+// refs a batch statement found holding their deliveries), or nil.
+func staleRefs(refs, held []webhook.LeaseRef) []webhook.LeaseRef {
+	if len(held) == len(refs) {
+		return nil // every ref held (a repeated ref is held at most once)
+	}
+	ok := make(map[webhook.LeaseRef]bool, len(held))
+	for _, r := range held {
+		ok[r] = true
+	}
+	var stale []webhook.LeaseRef
+	for _, r := range refs {
+		if !ok[r] {
+			stale = append(stale, r)
+		}
+	}
+	return stale
 }
 
 func collectRefs(rows pgx.Rows) ([]webhook.LeaseRef, error) {

@@ -109,7 +109,7 @@ func TestPlansAtScale(t *testing.T) {
 		"report":            {s.q.report, []any{fin, []byte("h"), now, "running", "", 0.5, "pending", now, "", "", s.channel, false}},
 		"report to a batch": {s.q.report, []any{fin, []byte("h"), now, "running", "", 0.5, "pending", now, "", "", s.channel, true}},
 		"form batch":        {s.q.formBatch, []any{ids, tokens, "batch_1", now}},
-		"advance":           {s.q.advance, []any{ids, s.channel, now}},
+		"advance":           {s.q.advance, []any{s.channel}},
 		"next due":          {s.q.nextDue, []any{none}},
 		"poll":              {s.q.poll, nil},
 		"redeliver":         {s.q.redeliver, []any{fin, now, s.channel, false}},

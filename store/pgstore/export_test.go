@@ -23,10 +23,14 @@ var MigrateTo = migrateTo
 
 // PartitionedHistoryVersion is the version of the migration that
 // partitions the history.
-func PartitionedHistoryVersion() int {
+func PartitionedHistoryVersion() int { return MigrationVersion("_partitioned_history.sql") }
+
+// MigrationVersion is the version of the migration whose file name ends
+// with suffix; 0 when there is none.
+func MigrationVersion(suffix string) int {
 	ms, _ := migrations()
 	for _, m := range ms {
-		if strings.HasSuffix(m.name, "_partitioned_history.sql") {
+		if strings.HasSuffix(m.name, suffix) {
 			return m.version
 		}
 	}

@@ -26,6 +26,12 @@ type queries struct {
 	formBatch      string
 }
 
+// endedSetting is the transaction-local setting in which complete names
+// the ordered sequences whose heads it ended, as a JSON array of
+// [endpoint_id, ordering_key], for advance to read in the same
+// transaction.
+const endedSetting = "hooklet.ended_sequences"
+
 // Notification payloads.
 const (
 	notifyEndpoints  = "endpoints"
@@ -39,15 +45,20 @@ const deliveryColumns = `id, event_id, endpoint_id, state, attempts, next_attemp
 const eventColumns = `id, type, tenant, time, payload, attributes, trace_parent, trace_state, ordering_key`
 
 // lockHeld starts a statement over lease refs ($1 delivery IDs, $2
-// tokens): r holds the refs, locked the deliveries they still hold, locked
-// in ID order so that overlapping batches cannot deadlock. The statement
-// goes on with a CTE named up.
+// tokens): r holds the refs, locked those that still hold their
+// deliveries, locked in ID order so that overlapping batches cannot
+// deadlock. The statement goes on with a CTE named up.
+//
+// The batch statements cost O(n) in the batch, whatever the plan's row
+// estimates: each reads the hot table once per ref through its primary
+// key, with the ref on the outer side; no CTE is joined to another by a
+// rescan, and no index condition holds an array of the batch (PostgreSQL
+// 15 sorts such an array on every rescan). TestBatchPlansLinear checks it.
 const lockHeld = `
 WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[]) AS r(id, token)
 ), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN r ON d.id = r.id AND d.lease_token = r.token
-	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
+	SELECT d.id, r.token FROM r JOIN {{s}}.deliveries_pending AS d ON d.id = r.id AND d.lease_token = r.token
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (`
 
@@ -61,9 +72,9 @@ func newQueries(schema string) queries {
 		// All or nothing: the members are written only when every ref
 		// still holds its lease; the stale refs are returned either way.
 		formBatch: r.Replace(lockHeld + `
-	UPDATE {{s}}.deliveries AS d SET batch_id = $3, lease_until = $4, due_at = $4
+	UPDATE {{s}}.deliveries_pending AS d SET batch_id = $3, lease_until = $4, due_at = $4
 	FROM locked
-	WHERE d.id = locked.id AND d.state = 'pending' AND d.id = ANY($1::text[])
+	WHERE d.id = locked.id
 		AND (SELECT count(*) FROM locked) = (SELECT count(DISTINCT id) FROM r)
 	RETURNING d.id
 )
@@ -162,7 +173,8 @@ WITH ev AS (
 	WINDOW w AS (PARTITION BY d.endpoint_id, d.okey, d.ordered AND d.state = 'pending')
 ), dup AS (
 	SELECT {{s}}.duplicate_delivery(x.id) FROM (
-		SELECT d.id FROM d JOIN {{s}}.deliveries AS h ON h.id = d.id
+		SELECT d.id FROM d CROSS JOIN LATERAL (
+			SELECT 1 FROM {{s}}.deliveries AS h WHERE h.id = d.id LIMIT 1) AS h
 		UNION ALL
 		SELECT id FROM d GROUP BY id HAVING count(*) > 1
 	) AS x
@@ -189,17 +201,23 @@ FROM (SELECT 1 FROM dl WHERE state = 'pending' LIMIT 1) AS due`),
 
 		// Claim with SKIP LOCKED and write owner, token and deadline in the
 		// same statement. due_at moves to the deadline, so an expired lease
-		// is due again without any sweeper.
+		// is due again without any sweeper. Each event is read by its key
+		// (LATERAL ... LIMIT 1 leaves the planner no other way), so a plan
+		// cached while the tables were small never scans them whole.
 		//
 		// A candidate that belongs to a formed batch brings the batch's
 		// other pending members (mates), and the batch goes only whole:
 		// when a mate is held by a live lease, or locked by another
 		// statement leasing it at this moment (so not all pending members
-		// were locked here), none of the batch is leased.
+		// were locked here), none of the batch is leased. Mates are found
+		// and counted per batch through the partial index on batch_id, so
+		// a lease without batches reads nothing for them, and the plan's
+		// cost stays low enough that PostgreSQL does not compile it (JIT)
+		// on every call.
 		lease: r.Replace(`
 WITH cand AS (
-	SELECT id, due_at, batch_id FROM {{s}}.deliveries
-	WHERE state = 'pending' AND due_at <= $1 AND endpoint_id <> ALL($5::text[])
+	SELECT id, due_at, batch_id FROM {{s}}.deliveries_pending
+	WHERE due_at <= $1 AND endpoint_id <> ALL($5::text[])
 	ORDER BY due_at, id
 	LIMIT $4
 	FOR UPDATE SKIP LOCKED
@@ -207,54 +225,59 @@ WITH cand AS (
 	SELECT DISTINCT batch_id FROM cand WHERE batch_id <> ''
 ), mates AS (
 	SELECT m.id, m.batch_id, m.lease_token IS NOT NULL AND m.due_at > $1 AS live
-	FROM {{s}}.deliveries AS m
-	WHERE m.state = 'pending' AND m.batch_id <> '' AND m.batch_id IN (SELECT batch_id FROM batches)
-	FOR UPDATE OF m SKIP LOCKED
+	FROM batches AS b CROSS JOIN LATERAL (
+		SELECT id, batch_id, lease_token, due_at FROM {{s}}.deliveries_pending
+		WHERE batch_id = b.batch_id AND batch_id <> ''
+		FOR UPDATE SKIP LOCKED
+	) AS m
 ), whole AS (
-	SELECT b.batch_id FROM batches AS b
-	WHERE NOT EXISTS (SELECT 1 FROM mates WHERE mates.batch_id = b.batch_id AND mates.live)
-		AND (SELECT count(*) FROM mates WHERE mates.batch_id = b.batch_id)
-			= (SELECT count(*) FROM {{s}}.deliveries AS x
-				WHERE x.state = 'pending' AND x.batch_id <> '' AND x.batch_id = b.batch_id)
+	SELECT mm.batch_id FROM (
+		SELECT batch_id, count(*) AS n, bool_or(live) AS live FROM mates GROUP BY batch_id
+	) AS mm CROSS JOIN LATERAL (
+		SELECT count(*) AS n FROM {{s}}.deliveries_pending AS x
+		WHERE x.batch_id = mm.batch_id AND x.batch_id <> ''
+	) AS xx
+	WHERE NOT mm.live AND mm.n = xx.n
 ), picked AS (
-	SELECT id, due_at FROM cand WHERE batch_id = ''
+	SELECT id FROM cand WHERE batch_id = ''
 	UNION
-	SELECT m.id, (SELECT min(due_at) FROM cand WHERE cand.batch_id = m.batch_id)
-	FROM mates AS m WHERE m.batch_id IN (SELECT batch_id FROM whole)
+	SELECT m.id FROM mates AS m WHERE m.batch_id IN (SELECT batch_id FROM whole)
+), d AS (
+	UPDATE {{s}}.deliveries_pending AS d
+	SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
+	WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
+	RETURNING d.*
 )
-UPDATE {{s}}.deliveries AS d
-SET lease_owner = $2, lease_token = gen_random_uuid()::text, lease_until = $3, due_at = $3
-FROM picked, {{s}}.events AS e
-WHERE d.id = ANY(ARRAY(SELECT id FROM picked)) AND d.id = picked.id AND d.state = 'pending'
-	AND e.id = d.event_id
-RETURNING d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
+SELECT d.id, d.event_id, d.endpoint_id, d.state, d.attempts, d.next_attempt_at,
 	d.last_status_code, d.last_error, d.created_at, d.updated_at, d.ordering_key, d.ordered,
 	e.id, e.type, e.tenant, e.time, e.payload, e.attributes,
 	e.trace_parent, e.trace_state, e.ordering_key,
-	d.lease_token, picked.due_at, d.schedule_start, d.ack_token_hash IS NOT NULL, d.batch_id`),
+	d.lease_token, d.schedule_start, d.ack_token_hash IS NOT NULL, d.batch_id
+FROM d CROSS JOIN LATERAL (
+	SELECT * FROM {{s}}.events AS e WHERE e.id = d.event_id LIMIT 1
+) AS e`),
 
 		extend: r.Replace(lockHeld + `
-	UPDATE {{s}}.deliveries AS d SET lease_until = $3, due_at = $3
-	FROM r, locked
-	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
-		AND d.id = ANY($1::text[])
-	RETURNING d.id, r.token
+	UPDATE {{s}}.deliveries_pending AS d SET lease_until = $3, due_at = $3
+	FROM locked
+	WHERE d.id = locked.id AND d.lease_token = locked.token
+	RETURNING d.id, locked.token
 )
-SELECT r.id, r.token FROM r
-WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = r.id AND up.token = r.token)`),
+SELECT id, token FROM up`),
 
 		// Outcomes whose token still holds the lease move the delivery on
-		// and append their attempts; the others come back as stale. Rows
-		// are locked in ID order first, as in extend and release, so that
-		// batches of one owner that overlap cannot deadlock.
+		// and append their attempts; the statement returns them, and the
+		// others are stale. Rows are locked in ID order first, as in
+		// extend and release, so that batches of one owner that overlap
+		// cannot deadlock. The UPDATE goes through the parent table, which
+		// moves a finished delivery into its history partition.
 		complete: r.Replace(`
 WITH o AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int[],
 			$6::int[], $7::text[], $18::bytea[], $19::text[])
 		AS o(id, token, state, next_at, n, status, error, hash, wclass)
 ), locked AS MATERIALIZED (
-	SELECT d.id FROM {{s}}.deliveries AS d JOIN o ON d.id = o.id AND d.lease_token = o.token
-	WHERE d.state = 'pending' AND d.id = ANY($1::text[])
+	SELECT o.* FROM o JOIN {{s}}.deliveries_pending AS d ON d.id = o.id AND d.lease_token = o.token
 	ORDER BY d.id FOR UPDATE OF d
 ), up AS (
 	UPDATE {{s}}.deliveries AS d SET
@@ -267,9 +290,8 @@ WITH o AS (
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		ack_token_hash = o.hash,
 		updated_at = $17
-	FROM o, locked
-	WHERE d.id = o.id AND locked.id = d.id AND d.lease_token = o.token AND d.state = 'pending'
-		AND d.id = ANY($1::text[])
+	FROM locked AS o
+	WHERE d.id = o.id AND d.lease_token = o.token AND d.state = 'pending'
 	RETURNING d.id, o.token, d.attempts - o.n AS base, d.endpoint_id, d.ordering_key,
 		d.ordered AND d.state <> 'pending' AS ended, d.state, o.wclass, o.error
 ), ended AS (
@@ -292,7 +314,6 @@ WITH o AS (
 		error = CASE WHEN up.wclass <> '' AND a.number = up.base THEN up.error ELSE a.error END
 	FROM up WHERE a.state = 'pending' AND a.delivery_id = up.id
 		AND (up.state <> 'pending' OR up.wclass <> '' AND a.number = up.base)
-		AND a.delivery_id = ANY($1::text[])
 ), ins AS (
 	INSERT INTO {{s}}.attempts (delivery_id, number, started_at, duration_ns, status_code,
 		error_class, error, response_body, response_truncated, state, finished_at)
@@ -303,17 +324,18 @@ WITH o AS (
 			$14::text[], $15::bytea[], $16::boolean[])
 		AS a(delivery_id, idx, started_at, duration_ns, status_code, error_class, error, body, truncated)
 	JOIN up ON up.id = a.delivery_id
+), note AS (
+	SELECT set_config('` + endedSetting + `',
+		COALESCE((SELECT json_agg(json_build_array(endpoint_id, ordering_key))::text FROM ended), ''), true)
 )
-SELECT o.id, o.token FROM o
-WHERE NOT EXISTS (SELECT 1 FROM up WHERE up.id = o.id AND up.token = o.token)`),
+SELECT up.id, up.token FROM up, note`),
 
 		release: r.Replace(lockHeld + `
-	UPDATE {{s}}.deliveries AS d SET
+	UPDATE {{s}}.deliveries_pending AS d SET
 		lease_owner = NULL, lease_token = NULL, lease_until = NULL,
 		next_attempt_at = $3, due_at = $3
-	FROM r, locked
-	WHERE d.id = r.id AND locked.id = d.id AND d.lease_token = r.token AND d.state = 'pending'
-		AND d.id = ANY($1::text[])
+	FROM locked
+	WHERE d.id = locked.id AND d.lease_token = locked.token
 	RETURNING 1
 )
 SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1) AS due`),
@@ -324,39 +346,40 @@ SELECT pg_notify($4, '` + notifyDeliveries + `') FROM (SELECT 1 FROM up LIMIT 1)
 		// entry of the due index and the endpoints version.
 		poll: r.Replace(`
 SELECT (SELECT endpoints_version FROM {{s}}.meta WHERE id = 1),
-	(SELECT min(due_at) FROM {{s}}.deliveries WHERE state = 'pending')`),
+	(SELECT min(due_at) FROM {{s}}.deliveries_pending)`),
 
 		nextDue: r.Replace(`
-SELECT min(due_at) FROM {{s}}.deliveries
-WHERE state = 'pending' AND due_at < 'infinity' AND endpoint_id <> ALL($1::text[])`),
+SELECT min(due_at) FROM {{s}}.deliveries_pending
+WHERE due_at < 'infinity' AND endpoint_id <> ALL($1::text[])`),
 
 		// Run after complete in the same transaction, with a snapshot of
 		// its own: complete holds the rows of the sequences whose heads it
 		// ended, so every enqueue to them has committed or waits, and this
 		// statement sees the next of each. It gives that one its due_at
 		// (unless it already has it) and drops the rows of sequences left
-		// empty. $1 names the outcomes' deliveries.
+		// empty. Complete names those sequences in a setting local to the
+		// transaction (endedSetting), so this statement reads neither the
+		// history nor anything at all when no ordered delivery ended.
 		advance: r.Replace(`
 WITH ended AS (
-	SELECT DISTINCT endpoint_id, ordering_key FROM {{s}}.deliveries
-	WHERE id = ANY($1::text[]) AND ordered AND state <> 'pending' AND updated_at = $3
+	SELECT DISTINCT e->>0 AS endpoint_id, e->>1 AS ordering_key
+	FROM json_array_elements(COALESCE(NULLIF(current_setting('` + endedSetting + `', true), ''), '[]')::json) AS e
 ), heads AS (
 	SELECT h.id FROM ended, LATERAL (
-		SELECT id, due_at FROM {{s}}.deliveries AS d
-		WHERE d.endpoint_id = ended.endpoint_id AND d.ordering_key = ended.ordering_key
-			AND d.ordered AND d.state = 'pending'
+		SELECT id, due_at FROM {{s}}.deliveries_pending AS d
+		WHERE d.endpoint_id = ended.endpoint_id AND d.ordering_key = ended.ordering_key AND d.ordered
 		ORDER BY d.seq LIMIT 1
 	) AS h
 	WHERE h.due_at = 'infinity'
 ), due AS (
-	UPDATE {{s}}.deliveries AS d SET due_at = d.next_attempt_at
-	FROM heads WHERE d.id = heads.id AND d.state = 'pending' AND d.id = ANY(ARRAY(SELECT id FROM heads))
+	UPDATE {{s}}.deliveries_pending AS d SET due_at = d.next_attempt_at
+	FROM heads WHERE d.id = heads.id
 	RETURNING 1
 ), gone AS (
 	DELETE FROM {{s}}.sequences AS s USING ended
 	WHERE s.endpoint_id = ended.endpoint_id AND s.ordering_key = ended.ordering_key AND s.pending <= 0
 )
-SELECT pg_notify($2, '` + notifyDeliveries + `') FROM (SELECT 1 FROM due LIMIT 1) AS n`),
+SELECT pg_notify($1, '` + notifyDeliveries + `') FROM (SELECT 1 FROM due LIMIT 1) AS n`),
 
 		// An ordered delivery joins the end of its sequence: it takes the
 		// next place from the sequence's row, locked until commit, and is

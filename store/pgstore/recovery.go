@@ -82,6 +82,7 @@ func (s *Store) AddDeliveries(ctx context.Context, p *webhook.AddDeliveriesParam
 	if err := s.check(); err != nil {
 		return 0, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	n := len(p.Deliveries)
 	if n == 0 {
 		return 0, nil

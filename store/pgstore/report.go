@@ -75,11 +75,14 @@ WITH lead AS MATERIALIZED (
 		AND (up.state <> 'pending' OR $9::text <> '' AND a.number = up.attempts)
 ), note AS (
 	SELECT pg_notify($11, '` + notifyDeliveries + `') FROM up WHERE $4::text <> 'running' AND up.state = 'pending'
+), mark AS (
+	SELECT set_config('` + endedSetting + `',
+		COALESCE((SELECT json_agg(json_build_array(endpoint_id, ordering_key))::text FROM ended), ''), true)
 )
 SELECT up.id, up.event_id, up.endpoint_id, up.state, up.attempts, up.next_attempt_at,
 	up.last_status_code, up.last_error, up.created_at, up.updated_at, up.ordering_key, up.ordered,
 	up.schedule_start, up.awaiting, up.batch_id
-FROM up, (SELECT count(*) FROM note) AS n`
+FROM up, (SELECT count(*) FROM note) AS n, mark`
 
 // Report records a receiver's report on a delivery that awaits one with
 // the token hash given, and applies it, in one transaction; see
@@ -89,6 +92,7 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 	if err := s.check(); err != nil {
 		return webhook.Delivery{}, err
 	}
+	defer s.due.clear() // a write may change the next due time
 	var class, msg string
 	if f := p.Failure; f != nil {
 		class, msg = string(f.Class), f.Error
@@ -119,11 +123,7 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 				if err := collect(rows); err != nil {
 					return err
 				}
-				ids := make([]string, len(got))
-				for i := range got {
-					ids[i] = got[i].ID
-				}
-				_, err := tx.Exec(ctx, s.q.advance, ids, s.channel, p.Now)
+				_, err := tx.Exec(ctx, s.q.advance, s.channel)
 				return err
 			})
 		}
@@ -133,7 +133,7 @@ func (s *Store) Report(ctx context.Context, p *webhook.ReportParams) (webhook.De
 		}
 		b := &pgx.Batch{}
 		b.Queue(s.q.report, args...).Query(collect)
-		b.Queue(s.q.advance, []string{p.DeliveryID}, s.channel, p.Now)
+		b.Queue(s.q.advance, s.channel)
 		return s.pool.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

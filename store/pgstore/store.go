@@ -199,6 +199,8 @@ type Store struct {
 	listenConfig  *pgx.ConnConfig // the listener's connection; nil when polling
 	pollInterval  time.Duration
 
+	due dueMemo // the next due time read by the last Lease
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	listener  *listener

@@ -18,11 +18,17 @@
 //
 // Each mode runs with 1 and 2 Dispatchers (drain, stream, latency), each
 // with its own pool and store, as replicas would. It prints one RESULT line
-// per run.
+// per run; drain, stream and latency add the CPU per delivery of this
+// process (the Dispatchers and the receiver, proc_cpu_us) and of the
+// PostgreSQL server (pg_cpu_us, when it runs on this machine). With
+// -stages, the latency mode also splits an event's latency into stages
+// (emit, commit, lease, send).
 //
 //	go run ./examples/postgres/loadtest -d 5s
 //
 // It starts its own cluster (as the tests do) unless -dsn is given.
+// compare.sh, beside this file, runs it and the River peer of bench/river
+// on one cluster, back to back, and prints their ratios.
 package main
 
 import (
@@ -36,6 +42,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +73,9 @@ var (
 	replicas = flag.String("dispatchers", "1,2", "Dispatcher counts for drain, stream and latency")
 	ordered  = flag.Bool("ordered", false, "make the endpoint ordered")
 	keys     = flag.Int("keys", 1, "with -ordered: ordering keys the events are spread over")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the measured modes to this file")
+	stageLog = flag.Bool("stages", false, "latency mode: split the latency into stages (emit, commit, lease, send)")
+	pgPID    = flag.Int("pgpid", 0, "postmaster PID, for PostgreSQL CPU accounting (default: the parent of a backend, when the server is local)")
 )
 
 func main() {
@@ -80,9 +90,22 @@ func main() {
 		defer c.Destroy()
 		url = c.ConnString()
 	}
+	if *pgPID == 0 {
+		*pgPID = postmasterPID(url)
+	}
 	rc, err := startReceiver()
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("loadtest: postgres, payload 1 KiB, workers=%d per dispatcher, emitters=%d, pool=%d\n", *workers, *emitters, *poolSize)
 	for _, mode := range strings.Split(*modes, ",") {
@@ -111,10 +134,14 @@ type setup struct {
 	schema string
 	ds     []*webhook.Dispatcher
 	close  []func()
+	stages *stages // with -stages
 }
 
 func newSetup(ctx context.Context, url string, k int, rc *receiver) (*setup, error) {
 	s := &setup{schema: fmt.Sprintf("loadtest_%d", time.Now().UnixNano())}
+	if *stageLog {
+		s.stages = newStages()
+	}
 	var err error
 	if s.host, err = newPool(ctx, url); err != nil {
 		return nil, err
@@ -128,8 +155,12 @@ func newSetup(ctx context.Context, url string, k int, rc *receiver) (*setup, err
 		if err != nil {
 			return nil, err
 		}
+		var store webhook.Store = st
+		if s.stages != nil {
+			store = stageStore{st, s.stages}
+		}
 		d, err := webhook.New(webhook.Config{
-			Store: st, AllowPrivateNetworks: true, Workers: *workers, Owner: fmt.Sprint("d", i),
+			Store: store, AllowPrivateNetworks: true, Workers: *workers, Owner: fmt.Sprint("d", i),
 		})
 		if err != nil {
 			return nil, err
@@ -264,6 +295,7 @@ func drainMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	if _, err := s.host.Exec(ctx, "CHECKPOINT"); err != nil {
 		return err
 	}
+	c0 := takeCPU()
 	begin := time.Now()
 	if err := s.start(ctx); err != nil {
 		return err
@@ -283,8 +315,9 @@ func drainMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 		time.Sleep(2 * time.Millisecond)
 	}
 	el := time.Since(begin)
-	fmt.Printf("RESULT\tdrain\tdispatchers=%d workers=%d n=%d\tdeliveries/s=%.0f\tlast_2xx_ms=%d\trequests=%d\n",
-		k, *workers, *n, float64(*n)/el.Seconds(), last2xx.Milliseconds(), rc.count.Load())
+	c1 := takeCPU()
+	fmt.Printf("RESULT\tdrain\tdispatchers=%d workers=%d n=%d\tdeliveries/s=%.0f\tlast_2xx_ms=%d\trequests=%d%s\n",
+		k, *workers, *n, float64(*n)/el.Seconds(), last2xx.Milliseconds(), rc.count.Load(), cpuCols(c0, c1, int64(*n)))
 	return nil
 }
 
@@ -315,9 +348,11 @@ func streamMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 		})
 	}
 	time.Sleep(*warmup)
+	cpu0 := takeCPU()
 	c0, t0 := rc.count.Load(), time.Now()
 	time.Sleep(*dur)
 	c1, t1 := rc.count.Load(), time.Now()
+	cpu1 := takeCPU()
 	stop.Store(true)
 	rc.kick()
 	wg.Wait()
@@ -325,8 +360,8 @@ func streamMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	if err := <-errc; err != nil {
 		return err
 	}
-	fmt.Printf("RESULT\tstream\tdispatchers=%d workers=%d emitters=%d inflight=%d\tdeliveries/s=%.0f\n",
-		k, *workers, *emitters, inflight, float64(c1-c0)/t1.Sub(t0).Seconds())
+	fmt.Printf("RESULT\tstream\tdispatchers=%d workers=%d emitters=%d inflight=%d\tdeliveries/s=%.0f%s\n",
+		k, *workers, *emitters, inflight, float64(c1-c0)/t1.Sub(t0).Seconds(), cpuCols(cpu0, cpu1, c1-c0))
 	return nil
 }
 
@@ -348,6 +383,9 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	for w := range 32 {
 		wg.Go(func() {
 			for j := range jobs {
+				if s.stages != nil {
+					s.stages.emitCalled(j.ev.ID, time.Now())
+				}
 				err := s.ds[w%k].Emit(ctx, j.ev)
 				if err != nil {
 					errc <- err
@@ -364,7 +402,10 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	interval := time.Second / time.Duration(*rate)
 	begin := time.Now()
 	measureFrom := begin.Add(*warmup)
-	var measured []string
+	var (
+		measured []string
+		cpu0     cpuSnap
+	)
 	for i := 0; ; i++ {
 		intended := begin.Add(time.Duration(i) * interval)
 		if intended.Sub(begin) >= total {
@@ -376,10 +417,14 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 		ev := event()
 		rc.expect(ev.ID, intended)
 		if !intended.Before(measureFrom) {
+			if measured == nil {
+				cpu0 = takeCPU()
+			}
 			measured = append(measured, ev.ID)
 		}
 		jobs <- job{ev, intended}
 	}
+	cpu1 := takeCPU()
 	close(jobs)
 	wg.Wait()
 	close(errc)
@@ -390,10 +435,17 @@ func latencyMode(ctx context.Context, s *setup, k int, rc *receiver) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("RESULT\tlatency\tdispatchers=%d workers=%d rate=%d\tp50=%v\tp99=%v\tmax=%v\temit_p50=%v\temit_p99=%v\tsamples=%d\n",
-		k, *workers, *rate, pct(lats, 50), pct(lats, 99), pct(lats, 100), pct(emitLats, 50), pct(emitLats, 99), len(lats))
+	if s.stages != nil {
+		s.stages.report(measured, rc.instants)
+	}
+	fmt.Printf("RESULT\tlatency\tdispatchers=%d workers=%d rate=%d\tp50=%v\tp99=%v\tmax=%v\temit_p50=%v\temit_p99=%v\tsamples=%d"+
+		"\tp50_ms=%.2f\tp99_ms=%.2f%s\n",
+		k, *workers, *rate, pct(lats, 50), pct(lats, 99), pct(lats, 100), pct(emitLats, 50), pct(emitLats, 99), len(lats),
+		ms(pct(lats, 50)), ms(pct(lats, 99)), cpuCols(cpu0, cpu1, int64(len(measured))))
 	return nil
 }
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func pct(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {
@@ -483,6 +535,18 @@ func (r *receiver) waitBelow(emitted *atomic.Int64, limit int64) {
 	if emitted.Load()-r.count.Load() >= limit {
 		r.cond.Wait()
 	}
+}
+
+// instants returns when the event id was meant to be emitted and when it
+// arrived.
+func (r *receiver) instants(id string) (intended, arrived time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.intended[id]
+	if d, ok := r.latency[id]; ok {
+		return t, t.Add(d)
+	}
+	return t, time.Time{}
 }
 
 func (r *receiver) latencies(ids []string, timeout time.Duration) ([]time.Duration, error) {

@@ -15,6 +15,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func TestModes(t *testing.T) {
 	t.Parallel()
 	*n, *dur, *warmup, *rate, *emitters, *workers, *poolSize = 300, 300*time.Millisecond, 100*time.Millisecond, 200, 8, 16, 8
+	*stageLog = true // the latency mode splits its figure into stages too
 	url := pgtest.ConnString(t)
 	rc, err := startReceiver()
 	require.NoError(t, err)
