@@ -29,11 +29,15 @@ func newTimerClock() *timerClock {
 }
 
 func (c *timerClock) NewTimer(d time.Duration) webhook.Timer {
+	// The timer is set on the clock before it is reported, so that a test
+	// that advances the clock once it hears of the timer never advances
+	// before the timer counts from the clock's time.
+	t := c.Clock.NewTimer(d)
 	select {
 	case c.armed <- d:
 	default:
 	}
-	return c.Clock.NewTimer(d)
+	return t
 }
 
 // waitArmed waits until a timer of exactly d is armed.
