@@ -2,7 +2,6 @@ package webhook_test
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,15 +24,7 @@ func TestHealthyLaneCostIndependentOfHangingLanes(t *testing.T) {
 		perLane    = 3
 		deliveries = 200
 	)
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	b := setup(t, webhook.Config{Workers: workers, EndpointConcurrency: 4, RequestTimeout: time.Minute})
-	healthy := newReceiver(t, nil)
-	b.addEndpoint(t, "healthy", healthy.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"healthy"} })
-	b.emit(t, "healthy")
-	healthy.next(t)
-	require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+	b, healthy, release, free := setupHealthyBesideHanging(t, workers)
 
 	hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
 		select {

@@ -505,16 +505,7 @@ func TestHangingLanesDoNotStarveHealthy(t *testing.T) {
 		hanging = 6
 		perLane = 5
 	)
-	release := make(chan struct{})
-	var once sync.Once
-	free := func() { once.Do(func() { close(release) }) }
-	b := setup(t, webhook.Config{Workers: workers, EndpointConcurrency: 4, RequestTimeout: time.Minute})
-	healthy := newReceiver(t, nil)
-	b.addEndpoint(t, "healthy", healthy.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"healthy"} })
-	// The healthy endpoint has answered before the others start hanging.
-	b.emit(t, "healthy")
-	healthy.next(t)
-	require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+	b, healthy, release, free := setupHealthyBesideHanging(t, workers)
 
 	var inFlight, most atomic.Int32
 	hang := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
@@ -679,4 +670,22 @@ func TestQuickRetryPolicy(t *testing.T) {
 	q.Jitter = 0.5
 	require.Equal(t, 50*time.Millisecond, webhook.QuickPause(q, 1, 0))
 	require.InDelta(t, float64(150*time.Millisecond), float64(webhook.QuickPause(q, 1, 0.999999999)), float64(time.Microsecond))
+}
+
+// setupHealthyBesideHanging starts a Dispatcher of the given workers (4 per
+// endpoint, a minute's request timeout) with an endpoint "healthy" that
+// has answered once, for tests that then add endpoints whose receivers
+// hang until release is closed; free closes it once, at cleanup too.
+func setupHealthyBesideHanging(t *testing.T, workers int) (b *testBundle, healthy *receiver, release chan struct{}, free func()) {
+	t.Helper()
+	release = make(chan struct{})
+	var once sync.Once
+	free = func() { once.Do(func() { close(release) }) }
+	b = setup(t, webhook.Config{Workers: workers, EndpointConcurrency: 4, RequestTimeout: time.Minute})
+	healthy = newReceiver(t, nil)
+	b.addEndpoint(t, "healthy", healthy.URL, func(e *webhook.Endpoint) { e.EventTypes = []string{"healthy"} })
+	b.emit(t, "healthy")
+	healthy.next(t)
+	require.Equal(t, webhook.StateSucceeded, b.nextOutcome(t).State)
+	return b, healthy, release, free
 }
